@@ -92,7 +92,11 @@ impl EmailAddress {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !raw.chars().any(|c| c.is_whitespace() || c.is_control());
-        if ok { Ok(Self(raw.to_owned())) } else { Err(ContactError::Email) }
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ContactError::Email)
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -106,10 +110,16 @@ impl PhoneNumber {
         let body = raw.strip_prefix('+').unwrap_or(raw);
         let digits = body.chars().filter(char::is_ascii_digit).count();
         let ok = (5..=20).contains(&digits)
-            && body.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+            && body
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
             && body.starts_with(|c: char| c.is_ascii_digit())
             && body.ends_with(|c: char| c.is_ascii_digit());
-        if ok { Ok(Self(raw.to_owned())) } else { Err(ContactError::Phone) }
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ContactError::Phone)
+        }
     }
 
     pub fn as_str(&self) -> &str {

@@ -13,7 +13,10 @@ pub enum IdError {
     #[error("not a UUID: {0}")]
     NotUuid(String),
     #[error("not a valid {kind}: {reason}")]
-    Invalid { kind: &'static str, reason: &'static str },
+    Invalid {
+        kind: &'static str,
+        reason: &'static str,
+    },
 }
 
 macro_rules! uuid_id {
@@ -83,7 +86,9 @@ fn parse_slug(raw: &str, kind: &'static str) -> Result<String, IdError> {
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
-        return Err(invalid("only lowercase letters a-z, digits and '-' are allowed"));
+        return Err(invalid(
+            "only lowercase letters a-z, digits and '-' are allowed",
+        ));
     }
     if raw.starts_with('-') || raw.ends_with('-') || raw.contains("--") {
         return Err(invalid("'-' only between words"));
@@ -173,7 +178,9 @@ impl RequirementId {
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         {
-            return Err(invalid("only uppercase letters A-Z, digits, '-' and '.' are allowed"));
+            return Err(invalid(
+                "only uppercase letters A-Z, digits, '-' and '.' are allowed",
+            ));
         }
         if !raw.as_bytes()[0].is_ascii_uppercase() {
             return Err(invalid("must start with a letter"));

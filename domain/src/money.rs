@@ -6,7 +6,9 @@ use std::ops::{Add, Mul};
 use serde::{Deserialize, Serialize};
 
 /// An amount of Swedish money in öre, excluding VAT.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Ore(pub i64);
 

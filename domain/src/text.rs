@@ -106,7 +106,10 @@ mod tests {
 
     #[test]
     fn text_is_trimmed_and_must_not_be_empty() {
-        assert_eq!(ShortText::parse("  Vårdcentral  ").unwrap().as_str(), "Vårdcentral");
+        assert_eq!(
+            ShortText::parse("  Vårdcentral  ").unwrap().as_str(),
+            "Vårdcentral"
+        );
         assert_eq!(ShortText::parse("   "), Err(TextError::Empty));
     }
 
@@ -115,7 +118,10 @@ mod tests {
         let long = "x".repeat(201);
         assert_eq!(
             ShortText::parse(&long),
-            Err(TextError::TooLong { max: 200, actual: 201 })
+            Err(TextError::TooLong {
+                max: 200,
+                actual: 201
+            })
         );
     }
 
@@ -130,7 +136,9 @@ mod tests {
     fn deserialising_parses() {
         assert!(serde_json::from_str::<ShortText>("\"\"").is_err());
         assert_eq!(
-            serde_json::from_str::<ShortText>("\" x \"").unwrap().as_str(),
+            serde_json::from_str::<ShortText>("\" x \"")
+                .unwrap()
+                .as_str(),
             "x"
         );
     }

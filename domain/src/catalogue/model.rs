@@ -50,12 +50,15 @@ impl Catalogue {
         self.requirements.iter().find(|r| &r.id == id)
     }
 
-    /// Requirements shown by a signed document: the agreements a case must have signed
-    /// before go-live (only `must` ones block).
+    /// The agreements a case must have signed before go-live: the `must` requirements of
+    /// category `agreements` shown by a signed document. (Commitments each user signs, such
+    /// as the ansvarsförbindelse, are recorded per person as staff commitments instead.)
     pub fn required_agreements(&self) -> impl Iterator<Item = &Requirement> {
-        self.requirements
-            .iter()
-            .filter(|r| r.evidence == Evidence::SignedDocument && r.level == Level::Must)
+        self.requirements.iter().filter(|r| {
+            r.category == Category::Agreements
+                && r.evidence == Evidence::SignedDocument
+                && r.level == Level::Must
+        })
     }
 
     pub fn service_package(&self, id: &ServicePackageId) -> Option<&ServicePackage> {

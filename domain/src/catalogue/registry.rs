@@ -99,10 +99,7 @@ impl CatalogueRegistry {
     }
 
     /// Every version of one programme's catalogue, oldest first.
-    pub fn versions<'a>(
-        &'a self,
-        programme: &ProgrammeId,
-    ) -> impl Iterator<Item = &'a Catalogue> {
+    pub fn versions<'a>(&'a self, programme: &ProgrammeId) -> impl Iterator<Item = &'a Catalogue> {
         self.catalogues
             .iter()
             .filter(move |c| &c.programme == programme)
@@ -157,7 +154,10 @@ fn validate(file: &str, c: &Catalogue) -> Result<(), CatalogueError> {
             ("summary", &r.summary),
         ] {
             if value.trim().is_empty() {
-                return Err(invalid(format!("requirement {} has an empty {field}", r.id)));
+                return Err(invalid(format!(
+                    "requirement {} has an empty {field}",
+                    r.id
+                )));
             }
         }
         if !r.programmes.contains(&c.programme) {
@@ -166,8 +166,7 @@ fn validate(file: &str, c: &Catalogue) -> Result<(), CatalogueError> {
                 r.id, c.programme
             )));
         }
-        if r.category == Category::Other && r.note.as_deref().is_none_or(|n| n.trim().is_empty())
-        {
+        if r.category == Category::Other && r.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
             return Err(invalid(format!(
                 "requirement {} is classified as other and needs a note saying why",
                 r.id
@@ -184,19 +183,19 @@ fn validate(file: &str, c: &Catalogue) -> Result<(), CatalogueError> {
         if price.amount_ore < 0 {
             return Err(invalid(format!("price {} is negative", price.item)));
         }
-        if let Some(package) = &price.package {
-            if !packages.contains(package) {
-                return Err(invalid(format!(
-                    "price {} names unknown package {package}",
-                    price.item
-                )));
-            }
+        if let Some(package) = &price.package
+            && !packages.contains(package)
+        {
+            return Err(invalid(format!(
+                "price {} names unknown package {package}",
+                price.item
+            )));
         }
     }
-    if let Some(lead) = &c.lead_time {
-        if lead.months == 0 {
-            return Err(invalid("a lead time of zero months says nothing".into()));
-        }
+    if let Some(lead) = &c.lead_time
+        && lead.months == 0
+    {
+        return Err(invalid("a lead time of zero months says nothing".into()));
     }
     Ok(())
 }
@@ -299,8 +298,20 @@ programmes = ["test-programme"]
         let programme = ProgrammeId::parse("test-programme").unwrap();
         let on = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         assert_eq!(registry.in_force(&programme, on("2023-12-31")), None);
-        assert_eq!(registry.in_force(&programme, on("2024-06-01")).unwrap().version, 1);
-        assert_eq!(registry.in_force(&programme, on("2025-01-01")).unwrap().version, 2);
+        assert_eq!(
+            registry
+                .in_force(&programme, on("2024-06-01"))
+                .unwrap()
+                .version,
+            1
+        );
+        assert_eq!(
+            registry
+                .in_force(&programme, on("2025-01-01"))
+                .unwrap()
+                .version,
+            2
+        );
         assert_eq!(registry.latest(&programme).unwrap().version, 2);
     }
 }

@@ -1,0 +1,285 @@
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::gate::Blocker;
+use super::phase::Phase;
+use super::values::{CommitmentKind, DeclarationStatus, MilestoneKind};
+use crate::actor::Role;
+use crate::contact::ContactRole;
+use crate::identity::HsaId;
+use crate::ids::{FindingNo, ProgrammeId, RegionId, RequirementId, ServiceRequestNo};
+
+/// How a refusal should be understood by a caller: the API maps each class to one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// The actor's role may not issue the command.
+    Forbidden,
+    /// The command does not fit the case's current state (wrong phase, already done,
+    /// blocked); it may succeed later.
+    Conflict,
+    /// The command's content breaks a rule whatever the state.
+    Unprocessable,
+}
+
+/// Why a connection case refused a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum CaseError {
+    #[error("a {role} may not {command}")]
+    NotPermitted { command: &'static str, role: Role },
+    #[error("cannot {command} while the case is in phase {phase}")]
+    WrongPhase { command: &'static str, phase: Phase },
+    #[error("no programme {programme} is known")]
+    UnknownProgramme { programme: ProgrammeId },
+    #[error("programme {programme} has no catalogue in force on {on}")]
+    NoCatalogueInForce {
+        programme: ProgrammeId,
+        on: NaiveDate,
+    },
+    #[error("programme {programme} belongs to region {programme_region}, not {actor_region}")]
+    ProgrammeOfOtherRegion {
+        programme: ProgrammeId,
+        programme_region: RegionId,
+        actor_region: RegionId,
+    },
+    #[error("a provider can only apply for its own organisation")]
+    OrganisationMismatch,
+    #[error("the application is incomplete: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidApplication { problems: Vec<ApplicationProblem> },
+    #[error(
+        "go-live requested on {requested} but the programme's lead time of at least {months} months allows {earliest} at the earliest"
+    )]
+    LeadTimeTooShort {
+        requested: NaiveDate,
+        earliest: NaiveDate,
+        months: u32,
+    },
+    #[error("{field} ({date}) {problem}")]
+    InvalidDate {
+        field: &'static str,
+        date: NaiveDate,
+        problem: DateProblem,
+    },
+    #[error("requirement {requirement} is not in the catalogue the case is held to")]
+    RequirementNotInCatalogue { requirement: RequirementId },
+    #[error("requirement {requirement} is not an agreement to sign")]
+    NotAnAgreement { requirement: RequirementId },
+    #[error("agreement {agreement} is already signed")]
+    AgreementAlreadySigned { agreement: RequirementId },
+    #[error("the self-declaration is {status:?}; it cannot be submitted now")]
+    SelfDeclarationNotExpected { status: DeclarationStatus },
+    #[error("there is no submitted self-declaration to review (it is {status:?})")]
+    NoSelfDeclarationToReview { status: DeclarationStatus },
+    #[error(
+        "the answers do not match the catalogue: {} missing, {} unknown, {} answered twice, {} without the description a non-compliant or not-applicable answer needs",
+        missing.len(), unknown.len(), duplicated.len(), undescribed.len()
+    )]
+    IncompleteAnswers {
+        missing: Vec<RequirementId>,
+        unknown: Vec<RequirementId>,
+        duplicated: Vec<RequirementId>,
+        undescribed: Vec<RequirementId>,
+    },
+    #[error(
+        "must-requirements answered \"does not comply\" without an agreed deviation: {}",
+        join(requirements)
+    )]
+    NonCompliantWithoutDeviation { requirements: Vec<RequirementId> },
+    #[error("requirement {requirement} is a should-requirement and needs no deviation")]
+    DeviationNotNeeded { requirement: RequirementId },
+    #[error("a deviation from {requirement} is already agreed")]
+    DeviationAlreadyAgreed { requirement: RequirementId },
+    #[error("the {kind:?} of {hsa_id} is already recorded")]
+    CommitmentAlreadyRecorded { hsa_id: HsaId, kind: CommitmentKind },
+    #[error("the milestone {milestone:?} is already recorded")]
+    MilestoneAlreadyRecorded { milestone: MilestoneKind },
+    #[error("the training is already completed")]
+    TrainingAlreadyCompleted,
+    #[error("final verification round {round} is {state}")]
+    FinalVerificationNotPending { round: u32, state: &'static str },
+    #[error("the final verification is scheduled for {scheduled_for} and has not been held yet")]
+    FinalVerificationNotHeld { scheduled_for: NaiveDate },
+    #[error(
+        "the final verification cannot be approved while demands are open: {}",
+        join(findings)
+    )]
+    OpenDemands { findings: Vec<FindingNo> },
+    #[error("no finding {finding} in this case")]
+    FindingNotFound { finding: FindingNo },
+    #[error("finding {finding} is already resolved")]
+    FindingAlreadyResolved { finding: FindingNo },
+    #[error("the final contract needs an approved final verification")]
+    FinalVerificationNotApproved,
+    #[error("the final contract is already signed")]
+    FinalContractAlreadySigned,
+    #[error("go-live is blocked: {}", join(unmet))]
+    GoLiveBlocked { unmet: Vec<Blocker> },
+    #[error("no request {request} for a non-standard service in this case")]
+    ServiceRequestNotFound { request: ServiceRequestNo },
+    #[error("request {request} is already decided")]
+    ServiceRequestAlreadyDecided { request: ServiceRequestNo },
+    #[error(
+        "version {requested} of the catalogue is not newer than version {held}, which the case is held to"
+    )]
+    CatalogueVersionNotNewer { held: u32, requested: u32 },
+    #[error("programme {programme} has no catalogue version {version}")]
+    UnknownCatalogueVersion {
+        programme: ProgrammeId,
+        version: u32,
+    },
+    #[error("catalogue version {version} takes effect on {effective_from}")]
+    CatalogueVersionNotInForce {
+        version: u32,
+        effective_from: NaiveDate,
+    },
+}
+
+/// What is wrong with a date in a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DateProblem {
+    InFuture,
+    InPast,
+    BeforePreviousStep,
+}
+
+impl std::fmt::Display for DateProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::InFuture => "is in the future",
+            Self::InPast => "is in the past",
+            Self::BeforePreviousStep => "is before the case's previous step",
+        })
+    }
+}
+
+/// One problem with an application; all are reported together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum ApplicationProblem {
+    MissingContact { role: ContactRole },
+    UnknownServicePackage { package: String },
+    MandatoryPackageMissing { package: String },
+    UnknownOptionalService { service: String },
+    NoWorkstations,
+    CallMeasurementSystemMissing,
+    ListedPatientsMissing,
+    RequestedGoLiveNotInFuture,
+}
+
+impl std::fmt::Display for ApplicationProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::MissingContact { role } => write!(f, "no {} named", role.as_str()),
+            Self::UnknownServicePackage { package } => {
+                write!(f, "the programme has no service package {package}")
+            }
+            Self::MandatoryPackageMissing { package } => {
+                write!(f, "the mandatory service package {package} is missing")
+            }
+            Self::UnknownOptionalService { service } => {
+                write!(f, "the programme has no optional service {service}")
+            }
+            Self::NoWorkstations => f.write_str("at least one workstation is needed"),
+            Self::CallMeasurementSystemMissing => {
+                f.write_str("the system for telephone-call measurement must be named")
+            }
+            Self::ListedPatientsMissing => f.write_str(
+                "the expected number of listed patients is needed for the programme's per-patient prices",
+            ),
+            Self::RequestedGoLiveNotInFuture => {
+                f.write_str("the requested go-live date must be in the future")
+            }
+        }
+    }
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl CaseError {
+    /// A stable, machine-readable code for the error.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::NotPermitted { .. } => "not_permitted",
+            Self::WrongPhase { .. } => "wrong_phase",
+            Self::UnknownProgramme { .. } => "unknown_programme",
+            Self::NoCatalogueInForce { .. } => "no_catalogue_in_force",
+            Self::ProgrammeOfOtherRegion { .. } => "programme_of_other_region",
+            Self::OrganisationMismatch => "organisation_mismatch",
+            Self::InvalidApplication { .. } => "invalid_application",
+            Self::LeadTimeTooShort { .. } => "lead_time_too_short",
+            Self::InvalidDate { .. } => "invalid_date",
+            Self::RequirementNotInCatalogue { .. } => "requirement_not_in_catalogue",
+            Self::NotAnAgreement { .. } => "not_an_agreement",
+            Self::AgreementAlreadySigned { .. } => "agreement_already_signed",
+            Self::SelfDeclarationNotExpected { .. } => "self_declaration_not_expected",
+            Self::NoSelfDeclarationToReview { .. } => "no_self_declaration_to_review",
+            Self::IncompleteAnswers { .. } => "incomplete_answers",
+            Self::NonCompliantWithoutDeviation { .. } => "non_compliant_without_deviation",
+            Self::DeviationNotNeeded { .. } => "deviation_not_needed",
+            Self::DeviationAlreadyAgreed { .. } => "deviation_already_agreed",
+            Self::CommitmentAlreadyRecorded { .. } => "commitment_already_recorded",
+            Self::MilestoneAlreadyRecorded { .. } => "milestone_already_recorded",
+            Self::TrainingAlreadyCompleted => "training_already_completed",
+            Self::FinalVerificationNotPending { .. } => "final_verification_not_pending",
+            Self::FinalVerificationNotHeld { .. } => "final_verification_not_held",
+            Self::OpenDemands { .. } => "open_demands",
+            Self::FindingNotFound { .. } => "finding_not_found",
+            Self::FindingAlreadyResolved { .. } => "finding_already_resolved",
+            Self::FinalVerificationNotApproved => "final_verification_not_approved",
+            Self::FinalContractAlreadySigned => "final_contract_already_signed",
+            Self::GoLiveBlocked { .. } => "go_live_blocked",
+            Self::ServiceRequestNotFound { .. } => "service_request_not_found",
+            Self::ServiceRequestAlreadyDecided { .. } => "service_request_already_decided",
+            Self::CatalogueVersionNotNewer { .. } => "catalogue_version_not_newer",
+            Self::UnknownCatalogueVersion { .. } => "unknown_catalogue_version",
+            Self::CatalogueVersionNotInForce { .. } => "catalogue_version_not_in_force",
+        }
+    }
+
+    pub const fn class(&self) -> ErrorClass {
+        match self {
+            Self::NotPermitted { .. } => ErrorClass::Forbidden,
+            Self::WrongPhase { .. }
+            | Self::AgreementAlreadySigned { .. }
+            | Self::SelfDeclarationNotExpected { .. }
+            | Self::NoSelfDeclarationToReview { .. }
+            | Self::NonCompliantWithoutDeviation { .. }
+            | Self::DeviationAlreadyAgreed { .. }
+            | Self::CommitmentAlreadyRecorded { .. }
+            | Self::MilestoneAlreadyRecorded { .. }
+            | Self::TrainingAlreadyCompleted
+            | Self::FinalVerificationNotPending { .. }
+            | Self::FinalVerificationNotHeld { .. }
+            | Self::OpenDemands { .. }
+            | Self::FindingAlreadyResolved { .. }
+            | Self::FinalVerificationNotApproved
+            | Self::FinalContractAlreadySigned
+            | Self::GoLiveBlocked { .. }
+            | Self::ServiceRequestAlreadyDecided { .. }
+            | Self::CatalogueVersionNotNewer { .. }
+            | Self::CatalogueVersionNotInForce { .. }
+            | Self::NoCatalogueInForce { .. } => ErrorClass::Conflict,
+            Self::UnknownProgramme { .. }
+            | Self::ProgrammeOfOtherRegion { .. }
+            | Self::OrganisationMismatch
+            | Self::InvalidApplication { .. }
+            | Self::LeadTimeTooShort { .. }
+            | Self::InvalidDate { .. }
+            | Self::RequirementNotInCatalogue { .. }
+            | Self::NotAnAgreement { .. }
+            | Self::IncompleteAnswers { .. }
+            | Self::DeviationNotNeeded { .. }
+            | Self::FindingNotFound { .. }
+            | Self::ServiceRequestNotFound { .. }
+            | Self::UnknownCatalogueVersion { .. } => ErrorClass::Unprocessable,
+        }
+    }
+}
