@@ -32,6 +32,7 @@ use crate::catalogue::{
 use crate::clock::Clock;
 use crate::identity::{HsaId, OrgNumber};
 use crate::ids::{CaseId, FindingNo, ProgrammeId, RegionId, RequirementId, ServiceRequestNo};
+use crate::incident::IncidentContext;
 use crate::money::workstation_groups;
 use crate::text::ShortText;
 
@@ -174,6 +175,31 @@ impl ConnectionCase {
 
     pub const fn ended_on(&self) -> Option<NaiveDate> {
         self.ended_on
+    }
+
+    /// The context a security incident report needs, if the case accepts one: from
+    /// contract signing on, in every phase, including suspended and ended connections
+    /// (incidents discovered late, about the time the connection ran).
+    pub fn incident_context(&self) -> Result<IncidentContext, CaseError> {
+        const ACCEPTING: &[Phase] = &[
+            Phase::Establishment,
+            Phase::FinalVerification,
+            Phase::Live,
+            Phase::Suspended,
+            Phase::Ended,
+        ];
+        self.require("report-incident", ACCEPTING)?;
+        let facts = self.facts.as_ref().ok_or(CaseError::WrongPhase {
+            command: "report-incident",
+            phase: self.phase,
+        })?;
+        Ok(IncidentContext {
+            case_id: facts.case_id,
+            region: facts.region.clone(),
+            provider_org: facts.org_number.clone(),
+            phase: self.phase,
+            ended_on: self.ended_on,
+        })
     }
 
     /// The demands not yet resolved, in order.

@@ -26,8 +26,11 @@ fn seeds_dir() -> PathBuf {
 fn six_catalogue_versions_from_five_documents_load() {
     let registry = registry();
     assert_eq!(registry.all().len(), 6);
-    let documents: std::collections::BTreeSet<_> =
-        registry.all().iter().map(|c| c.source.file.as_str()).collect();
+    let documents: std::collections::BTreeSet<_> = registry
+        .all()
+        .iter()
+        .map(|c| c.source.file.as_str())
+        .collect();
     assert_eq!(documents.len(), 5, "{documents:?}");
 }
 
