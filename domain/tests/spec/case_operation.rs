@@ -264,6 +264,17 @@ fn only_a_live_connection_is_suspended() {
 }
 
 #[test]
+fn only_a_suspended_connection_is_resumed() {
+    spec()
+        .given(History::new().live().events)
+        .when(by(officer(), resume()))
+        .then_expect_error(CaseError::WrongPhase {
+            command: "resume-connection",
+            phase: Phase::Live,
+        });
+}
+
+#[test]
 fn a_connection_ends_when_replaced_and_cannot_end_in_the_future() {
     let ended = History::new().live().then(officer(), end(TODAY));
     assert_eq!(ended.case().phase(), Phase::Ended);
