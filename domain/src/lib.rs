@@ -11,6 +11,7 @@ pub mod case;
 pub mod catalogue;
 pub mod clock;
 pub mod contact;
+pub mod costs;
 pub mod identity;
 pub mod ids;
 pub mod incident;

@@ -183,6 +183,14 @@ fn validate(file: &str, c: &Catalogue) -> Result<(), CatalogueError> {
         if price.amount_ore < 0 {
             return Err(invalid(format!("price {} is negative", price.item)));
         }
+        if price.unit == super::model::PriceUnit::PerWorkstationGroupPerMonth
+            && c.application.workstation_group_size.is_none()
+        {
+            return Err(invalid(format!(
+                "price {} is per group of workstations but the catalogue sets no workstation_group_size",
+                price.item
+            )));
+        }
         if let Some(package) = &price.package
             && !packages.contains(package)
         {
