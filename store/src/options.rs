@@ -1,0 +1,101 @@
+//! How a store is configured, and the payload codec seam.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cqrs_es::persist::EventUpcaster;
+use serde_json::Value;
+
+use crate::model::StreamRef;
+
+/// Transforms payloads on their way into and out of the log. The seam for crypto-shredding:
+/// personal data in a payload will be encrypted per data subject here, before the store
+/// canonicalises and hashes it (so the chain covers ciphertext and survives erasing a key), and
+/// decrypted after loading. The default, [`IdentityCodec`], leaves payloads alone.
+///
+/// `encode` runs in the appending task, before the append reaches the single writer, so slow
+/// work here (fetching a key) never holds the log's lock. `decode` runs on every read path
+/// that returns payloads (`read_all`, `read_stream`, the cqrs-es repository), but not in
+/// `verify`, which checks the stored form. A codec whose key was erased should decode to a
+/// redacted payload rather than fail, or the events could no longer be replayed.
+pub trait PayloadCodec: Send + Sync + 'static {
+    fn encode(&self, context: &CodecContext<'_>, payload: Value) -> Result<Value, String>;
+    fn decode(&self, context: &CodecContext<'_>, stored: Value) -> Result<Value, String>;
+}
+
+/// What a codec knows about the payload it transforms.
+#[derive(Debug, Clone, Copy)]
+pub struct CodecContext<'a> {
+    pub stream: &'a StreamRef,
+    pub event_type: &'a str,
+    pub event_version: &'a str,
+}
+
+/// Stores payloads as given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IdentityCodec;
+
+impl PayloadCodec for IdentityCodec {
+    fn encode(&self, _: &CodecContext<'_>, payload: Value) -> Result<Value, String> {
+        Ok(payload)
+    }
+
+    fn decode(&self, _: &CodecContext<'_>, stored: Value) -> Result<Value, String> {
+        Ok(stored)
+    }
+}
+
+/// Options for [`crate::EventStore::connect`]. `Default` gives production-sane values.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// PostgreSQL: the pool's size (the writer takes one connection per batch; readers share
+    /// the rest).
+    pub max_connections: u32,
+    /// SQLite: how many connections serve reads (the writer has its own).
+    pub sqlite_readers: u32,
+    /// How long to wait for a pooled connection (and, on SQLite, for a lock) before failing
+    /// with [`crate::StoreError::Unavailable`].
+    pub acquire_timeout: Duration,
+    /// The most append requests the writer puts into one transaction.
+    pub max_batch: usize,
+    /// SQLite: `synchronous=FULL` (every commit reaches the disk) when true, `NORMAL` (a
+    /// power loss may lose the last commits, never corrupt) when false.
+    pub sqlite_durable: bool,
+    /// Take a snapshot of an aggregate every this many events (0: never). Used by
+    /// [`crate::EventStore::aggregate_store`].
+    pub snapshot_every: usize,
+    /// Upcasters applied to every event read (`read_all`, `read_stream`, the aggregate
+    /// store), in order, so that readers only ever see current event versions.
+    pub upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
+    /// Applied to payloads on write (before hashing) and on read.
+    pub codec: Arc<dyn PayloadCodec>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            sqlite_readers: 4,
+            acquire_timeout: Duration::from_secs(5),
+            max_batch: 512,
+            sqlite_durable: true,
+            snapshot_every: 0,
+            upcasters: Arc::new(Vec::new()),
+            codec: Arc::new(IdentityCodec),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("max_connections", &self.max_connections)
+            .field("sqlite_readers", &self.sqlite_readers)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("max_batch", &self.max_batch)
+            .field("sqlite_durable", &self.sqlite_durable)
+            .field("snapshot_every", &self.snapshot_every)
+            .field("upcasters", &self.upcasters.len())
+            .finish_non_exhaustive()
+    }
+}

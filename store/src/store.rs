@@ -1,0 +1,643 @@
+//! [`EventStore`]: connecting, appending through the single writer, and reading.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use cqrs_es::persist::{EventUpcaster, SerializedEvent};
+use serde_json::Value;
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Postgres, Sqlite};
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+use crate::canonical::{self, EventHash};
+use crate::dialect::NOTIFY_CHANNEL;
+use crate::engine::{Engine, PreparedAppend, PreparedEvent, StoredEvent};
+use crate::error::StoreError;
+use crate::model::{
+    ActorRecord, AppendOutcome, AppendRequest, EventMetadata, Position, RecordedEvent,
+    StoredSnapshot, StreamRef,
+};
+use crate::options::{CodecContext, StoreOptions};
+
+/// Events per page when a read has no limit of its own (loading a stream, verifying).
+pub(crate) const PAGE: u64 = 1000;
+
+pub(crate) enum Backend {
+    Postgres(Arc<Engine<Postgres>>),
+    Sqlite(Arc<Engine<Sqlite>>),
+}
+
+/// Runs `$body` with `$engine` bound to the concrete engine of the store's backend.
+macro_rules! dispatch {
+    ($store:expr, $engine:ident => $body:expr) => {
+        match &$store.inner.backend {
+            Backend::Postgres($engine) => $body,
+            Backend::Sqlite($engine) => $body,
+        }
+    };
+}
+pub(crate) use dispatch;
+
+pub(crate) struct Job {
+    pub append: PreparedAppend,
+    pub reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
+}
+
+pub(crate) struct Inner {
+    pub backend: Backend,
+    writes: mpsc::Sender<Vec<Job>>,
+    head: watch::Sender<Position>,
+    pub options: StoreOptions,
+}
+
+/// Anslut's event store: one log with a gap-free global order over PostgreSQL or SQLite.
+///
+/// Cheap to clone; clones share the pools and the single writer task. The writer ends when
+/// the last clone is dropped.
+#[derive(Clone)]
+pub struct EventStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for EventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match self.inner.backend {
+            Backend::Postgres(_) => "postgres",
+            Backend::Sqlite(_) => "sqlite",
+        };
+        f.debug_struct("EventStore")
+            .field("backend", &backend)
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventStore {
+    /// Connects to `postgres://…` / `postgresql://…`, or to an SQLite file given as
+    /// `sqlite://path?mode=rwc` (created if missing with `mode=rwc`) or as a plain path
+    /// (always created if missing). In-memory SQLite is refused: every pooled connection
+    /// would see a different database. Does not migrate: call [`EventStore::migrate`].
+    ///
+    /// Must be called within a Tokio runtime: it spawns the writer task.
+    pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections.max(2))
+                .acquire_timeout(options.acquire_timeout)
+                .connect(url)
+                .await?;
+            Backend::Postgres(Arc::new(Engine {
+                write_pool: pool.clone(),
+                read_pool: pool,
+            }))
+        } else {
+            Backend::Sqlite(Arc::new(connect_sqlite(url, &options).await?))
+        };
+        let (writes, requests) = mpsc::channel(options.max_batch.max(1) * 4);
+        let (head, _) = watch::channel(Position::START);
+        let max_batch = options.max_batch.max(1);
+        match &backend {
+            Backend::Postgres(engine) => {
+                tokio::spawn(
+                    engine
+                        .clone()
+                        .serve_writes(requests, head.clone(), max_batch),
+                );
+            }
+            Backend::Sqlite(engine) => {
+                tokio::spawn(
+                    engine
+                        .clone()
+                        .serve_writes(requests, head.clone(), max_batch),
+                );
+            }
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                backend,
+                writes,
+                head,
+                options,
+            }),
+        })
+    }
+
+    /// Creates or updates the schema (embedded migrations; running them again is a no-op).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        dispatch!(self, engine => engine.migrate().await)?;
+        let head = self.head().await?;
+        self.publish(head);
+        Ok(())
+    }
+
+    pub fn options(&self) -> &StoreOptions {
+        &self.inner.options
+    }
+
+    /// Whether this store runs on PostgreSQL (otherwise SQLite).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.inner.backend, Backend::Postgres(_))
+    }
+
+    /// Appends a command's events to one stream, all or none.
+    ///
+    /// * If `metadata.command_id` was appended before to the same stream, returns that
+    ///   append's outcome with `replayed = true` and writes nothing (whatever the events and
+    ///   expected version of this request); to another stream, fails with
+    ///   [`StoreError::CommandIdReused`].
+    /// * If the stream is not at `expected`, fails with [`StoreError::Conflict`].
+    /// * With no events, writes nothing and returns an empty outcome at the current version
+    ///   (after the same two checks).
+    ///
+    /// Concurrent appends are written together by the store's writer, in one transaction,
+    /// but are decided one by one: one request's conflict does not affect another's.
+    #[tracing::instrument(skip_all, fields(stream = %request.stream, command_id = %request.metadata.command_id, events = request.events.len()))]
+    pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        let prepared = self.prepare(request)?;
+        if prepared.events.is_empty() {
+            return self.append_nothing(&prepared).await;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.submit(vec![Job {
+            append: prepared,
+            reply,
+        }])
+        .await?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+
+    /// Appends several requests in one transaction (e.g. an import), answering each as
+    /// [`EventStore::append`] would. A request that fails validation, conflicts or reuses a
+    /// command id fails alone; the others are still written.
+    pub async fn append_batch(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Vec<Result<AppendOutcome, StoreError>> {
+        enum Slot {
+            Done(Result<AppendOutcome, StoreError>),
+            Waiting(oneshot::Receiver<Result<AppendOutcome, StoreError>>),
+        }
+        let mut slots = Vec::with_capacity(requests.len());
+        let mut jobs = Vec::new();
+        for request in requests {
+            match self.prepare(request) {
+                Err(error) => slots.push(Slot::Done(Err(error))),
+                Ok(prepared) if prepared.events.is_empty() => {
+                    slots.push(Slot::Done(self.append_nothing(&prepared).await));
+                }
+                Ok(prepared) => {
+                    let (reply, answer) = oneshot::channel();
+                    jobs.push(Job {
+                        append: prepared,
+                        reply,
+                    });
+                    slots.push(Slot::Waiting(answer));
+                }
+            }
+        }
+        let submitted = if jobs.is_empty() {
+            Ok(())
+        } else {
+            self.submit(jobs).await
+        };
+        let mut answers = Vec::with_capacity(slots.len());
+        for slot in slots {
+            answers.push(match (slot, &submitted) {
+                (Slot::Done(answer), _) => answer,
+                (Slot::Waiting(_), Err(error)) => Err(error.clone()),
+                (Slot::Waiting(answer), Ok(())) => {
+                    answer.await.unwrap_or_else(|_| Err(writer_gone()))
+                }
+            });
+        }
+        answers
+    }
+
+    async fn submit(&self, jobs: Vec<Job>) -> Result<(), StoreError> {
+        self.inner
+            .writes
+            .send(jobs)
+            .await
+            .map_err(|_| writer_gone())
+    }
+
+    /// Validates, encodes and canonicalises a request in the caller's task, so the writer
+    /// (which holds the log's lock) only assigns positions and hashes.
+    fn prepare(&self, request: AppendRequest) -> Result<PreparedAppend, StoreError> {
+        request.stream.validate()?;
+        let codec = &self.inner.options.codec;
+        let mut events = Vec::with_capacity(request.events.len());
+        for (index, event) in request.events.into_iter().enumerate() {
+            for (what, value) in [
+                ("event type", &event.event_type),
+                ("event version", &event.event_version),
+            ] {
+                if value.is_empty() || value.len() > 256 || value.chars().any(char::is_control) {
+                    return Err(StoreError::Invalid(format!(
+                        "event {index}: a {what} is 1 to 256 bytes without control characters"
+                    )));
+                }
+            }
+            let context = CodecContext {
+                stream: &request.stream,
+                event_type: &event.event_type,
+                event_version: &event.event_version,
+            };
+            let encoded = codec
+                .encode(&context, event.payload)
+                .map_err(|e| StoreError::Codec(format!("event {index}: {e}")))?;
+            let payload = canonical::to_canonical_string(&encoded).map_err(|e| {
+                StoreError::Invalid(format!("event {index} ({}): {e}", event.event_type))
+            })?;
+            events.push(PreparedEvent {
+                event_id: Uuid::now_v7(),
+                event_type: event.event_type,
+                event_version: event.event_version,
+                payload,
+            });
+        }
+        let metadata = request.metadata;
+        let hashed_metadata = canonical::to_canonical_string(&metadata.hashed_json())
+            .map_err(|e| StoreError::Invalid(format!("metadata: {e}")))?;
+        let extra_metadata = canonical::to_canonical_string(&serde_json::json!(metadata.extra))
+            .map_err(|e| StoreError::Invalid(format!("metadata: {e}")))?;
+        let snapshot = request
+            .snapshot
+            .map(|s| {
+                serde_json::to_string(&s.payload)
+                    .map(|payload| (s.snapshot_number, payload))
+                    .map_err(|e| StoreError::Invalid(format!("snapshot: {e}")))
+            })
+            .transpose()?;
+        Ok(PreparedAppend {
+            stream: request.stream,
+            expected: request.expected,
+            metadata,
+            hashed_metadata,
+            extra_metadata,
+            events,
+            snapshot,
+        })
+    }
+
+    /// An append of no events: the same checks as a real one, read without the writer.
+    async fn append_nothing(&self, append: &PreparedAppend) -> Result<AppendOutcome, StoreError> {
+        if let Some(original) = self.command_outcome(append.metadata.command_id).await? {
+            return if original.stream == append.stream {
+                Ok(original)
+            } else {
+                Err(StoreError::CommandIdReused {
+                    command_id: append.metadata.command_id,
+                    stream: original.stream,
+                })
+            };
+        }
+        let (version, head) =
+            dispatch!(self, engine => engine.stream_version_and_head(&append.stream).await)?;
+        if !append.expected.admits(version) {
+            return Err(StoreError::Conflict {
+                stream: append.stream.clone(),
+                expected: append.expected,
+                actual: version,
+            });
+        }
+        Ok(AppendOutcome {
+            stream: append.stream.clone(),
+            command_id: append.metadata.command_id,
+            first_version: version + 1,
+            last_version: version,
+            first_position: head.next(),
+            last_position: head,
+            recorded_at: chrono::Utc::now(),
+            replayed: false,
+        })
+    }
+
+    /// The last position in the log (`Position(0)` when empty).
+    pub async fn head(&self) -> Result<Position, StoreError> {
+        dispatch!(self, engine => engine.head().await)
+    }
+
+    /// What the command appended, if it was appended: callers use it after
+    /// `CqrsFramework::execute_with_metadata` to learn the positions, and before executing a
+    /// retried command to answer it without running it again.
+    pub async fn command_outcome(
+        &self,
+        command_id: Uuid,
+    ) -> Result<Option<AppendOutcome>, StoreError> {
+        dispatch!(self, engine => engine.command(command_id).await)
+    }
+
+    /// Up to `limit` events after `after`, in position order, with the store's codec and
+    /// upcasters applied (so `event_version` and `payload` are current; `hash` still refers to
+    /// the stored form).
+    ///
+    /// Gap-free: positions are dense and become visible in order, so a follower that keeps
+    /// its last position and asks for what comes after it never skips an event. An empty
+    /// answer means the follower is at the head; wait on [`EventStore::subscribe`] or
+    /// [`EventStore::listen`] before asking again.
+    pub async fn read_all(
+        &self,
+        after: Position,
+        limit: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let stored = dispatch!(self, engine => engine.read_all(after.0, limit).await)?;
+        stored
+            .into_iter()
+            .map(|event| self.to_recorded(event, true))
+            .collect()
+    }
+
+    /// Up to `limit` events of one stream after `after_version`, in version order, with codec
+    /// and upcasters applied.
+    pub async fn read_stream(
+        &self,
+        stream: &StreamRef,
+        after_version: u64,
+        limit: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_stream_as(stream, after_version, limit, true)
+            .await
+    }
+
+    pub(crate) async fn read_stream_as(
+        &self,
+        stream: &StreamRef,
+        after_version: u64,
+        limit: u64,
+        upcast: bool,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let stored =
+            dispatch!(self, engine => engine.read_stream(stream, after_version, limit).await)?;
+        stored
+            .into_iter()
+            .map(|event| self.to_recorded(event, upcast))
+            .collect()
+    }
+
+    /// Every event of a stream after `after_version`, read page by page.
+    pub(crate) async fn read_stream_to_end(
+        &self,
+        stream: &StreamRef,
+        after_version: u64,
+        upcast: bool,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut events = Vec::new();
+        let mut after = after_version;
+        loop {
+            let page = self.read_stream_as(stream, after, PAGE, upcast).await?;
+            let full = page.len() as u64 == PAGE;
+            if let Some(last) = page.last() {
+                after = last.version;
+            }
+            events.extend(page);
+            if !full {
+                return Ok(events);
+            }
+        }
+    }
+
+    pub(crate) async fn read_type_page(
+        &self,
+        stream_type: &str,
+        after: Position,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let stored = dispatch!(self, engine => engine.read_type(stream_type, after.0, PAGE).await)?;
+        stored
+            .into_iter()
+            .map(|event| self.to_recorded(event, false))
+            .collect()
+    }
+
+    /// The stream's latest snapshot, if one was taken.
+    pub async fn snapshot(&self, stream: &StreamRef) -> Result<Option<StoredSnapshot>, StoreError> {
+        let found = dispatch!(self, engine => engine.snapshot(stream).await)?;
+        found
+            .map(|(version, snapshot_number, payload, recorded_at)| {
+                Ok(StoredSnapshot {
+                    stream: stream.clone(),
+                    version,
+                    snapshot_number,
+                    payload: serde_json::from_str(&payload)
+                        .map_err(|e| StoreError::Corrupt(format!("snapshot of {stream}: {e}")))?,
+                    recorded_at,
+                })
+            })
+            .transpose()
+    }
+
+    /// The head as last published by this process's writer; changes after every commit.
+    /// A wake-up signal for in-process followers, not a source of truth: read with
+    /// [`EventStore::read_all`] from your own checkpoint. Other processes' appends do not show
+    /// here; use [`EventStore::listen`] for those.
+    pub fn subscribe(&self) -> watch::Receiver<Position> {
+        self.inner.head.subscribe()
+    }
+
+    /// Wake-ups for followers: on SQLite, this process's commits; on PostgreSQL, also every
+    /// other process's, through `LISTEN` on [`NOTIFY_CHANNEL`].
+    pub async fn listen(&self) -> Result<Wakeups, StoreError> {
+        let remote = match &self.inner.backend {
+            Backend::Postgres(engine) => {
+                let mut listener = PgListener::connect_with(&engine.read_pool).await?;
+                listener.listen(NOTIFY_CHANNEL).await?;
+                Some(listener)
+            }
+            Backend::Sqlite(_) => None,
+        };
+        Ok(Wakeups {
+            local: self.subscribe(),
+            remote,
+        })
+    }
+
+    fn publish(&self, head: Position) {
+        self.inner.head.send_if_modified(|current| {
+            let newer = *current < head;
+            if newer {
+                *current = head;
+            }
+            newer
+        });
+    }
+
+    /// Turns a stored row into a [`RecordedEvent`]: parses JSON, decodes the payload, and
+    /// optionally upcasts.
+    pub(crate) fn to_recorded(
+        &self,
+        stored: StoredEvent,
+        upcast: bool,
+    ) -> Result<RecordedEvent, StoreError> {
+        let at = format!("event at position {}", stored.position);
+        let metadata = metadata_of(&stored)?;
+        let payload: Value = serde_json::from_str(&stored.payload)
+            .map_err(|e| StoreError::Corrupt(format!("{at}: payload: {e}")))?;
+        let context = CodecContext {
+            stream: &stored.stream,
+            event_type: &stored.event_type,
+            event_version: &stored.event_version,
+        };
+        let payload = self
+            .inner
+            .options
+            .codec
+            .decode(&context, payload)
+            .map_err(|e| StoreError::Codec(format!("{at}: {e}")))?;
+        let event = RecordedEvent {
+            position: Position(stored.position),
+            version: stored.version,
+            event_id: stored.event_id,
+            event_type: stored.event_type,
+            event_version: stored.event_version,
+            payload,
+            metadata,
+            recorded_at: stored.recorded_at,
+            prev_hash: EventHash::from_slice(&stored.prev_hash)
+                .ok_or_else(|| StoreError::Corrupt(format!("{at}: prev_hash")))?,
+            hash: EventHash::from_slice(&stored.hash)
+                .ok_or_else(|| StoreError::Corrupt(format!("{at}: hash")))?,
+            stream: stored.stream,
+        };
+        Ok(if upcast {
+            event.upcast(&self.inner.options.upcasters)
+        } else {
+            event
+        })
+    }
+}
+
+/// The metadata of a stored row, from its columns and its `metadata` (extra) JSON.
+pub(crate) fn metadata_of(stored: &StoredEvent) -> Result<EventMetadata, StoreError> {
+    let at = format!("event at position {}", stored.position);
+    let extra: BTreeMap<String, String> = serde_json::from_str(&stored.extra_metadata)
+        .map_err(|e| StoreError::Corrupt(format!("{at}: metadata: {e}")))?;
+    let actor = match (
+        &stored.actor_subject,
+        &stored.actor_role,
+        &stored.actor_region,
+    ) {
+        (Some(subject), Some(role), Some(region)) => Some(ActorRecord {
+            subject: subject.clone(),
+            role: role.clone(),
+            region: region.clone(),
+            provider_org: stored.actor_provider_org.clone(),
+        }),
+        (None, None, None) if stored.actor_provider_org.is_none() => None,
+        _ => return Err(StoreError::Corrupt(format!("{at}: a partial actor"))),
+    };
+    Ok(EventMetadata {
+        command_id: stored.command_id,
+        correlation_id: stored.correlation_id,
+        causation_id: stored.causation_id,
+        actor,
+        extra,
+    })
+}
+
+impl RecordedEvent {
+    /// Applies cqrs-es upcasters, in order, as `PersistedEventStore` does on load.
+    #[must_use]
+    pub fn upcast(self, upcasters: &[Box<dyn EventUpcaster>]) -> Self {
+        if upcasters.is_empty() {
+            return self;
+        }
+        let serialized = SerializedEvent {
+            aggregate_id: self.stream.stream_id.clone(),
+            sequence: usize::try_from(self.version).unwrap_or(usize::MAX),
+            aggregate_type: self.stream.stream_type.clone(),
+            event_type: self.event_type,
+            event_version: self.event_version,
+            payload: self.payload,
+            metadata: Value::Null,
+        };
+        let upcast = upcasters.iter().fold(serialized, |event, upcaster| {
+            if upcaster.can_upcast(&event.event_type, &event.event_version) {
+                upcaster.upcast(event)
+            } else {
+                event
+            }
+        });
+        Self {
+            event_type: upcast.event_type,
+            event_version: upcast.event_version,
+            payload: upcast.payload,
+            ..self
+        }
+    }
+}
+
+/// Wakes a follower when the log may have grown. Spurious wake-ups are possible; a follower
+/// always reads from its own checkpoint.
+pub struct Wakeups {
+    local: watch::Receiver<Position>,
+    remote: Option<PgListener>,
+}
+
+impl Wakeups {
+    /// Waits until this process committed something, or (PostgreSQL) any process did.
+    pub async fn wait(&mut self) -> Result<(), StoreError> {
+        let closed = || StoreError::Unavailable(Arc::new(sqlx::Error::PoolClosed));
+        match &mut self.remote {
+            None => self.local.changed().await.map_err(|_| closed()),
+            Some(listener) => tokio::select! {
+                changed = self.local.changed() => changed.map_err(|_| closed()),
+                notified = listener.recv() => notified.map(drop).map_err(StoreError::from),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for Wakeups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wakeups")
+            .field("remote", &self.remote.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn writer_gone() -> StoreError {
+    StoreError::Unavailable(Arc::new(sqlx::Error::WorkerCrashed))
+}
+
+async fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<Engine<Sqlite>, StoreError> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(StoreError::Invalid(
+            "in-memory SQLite is not supported: every connection would see its own database".into(),
+        ));
+    }
+    let connect = if url.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Invalid(format!("SQLite URL {url:?}: {e}")))?
+    } else {
+        SqliteConnectOptions::new()
+            .filename(url)
+            .create_if_missing(true)
+    };
+    let connect = connect
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(if options.sqlite_durable {
+            SqliteSynchronous::Full
+        } else {
+            SqliteSynchronous::Normal
+        })
+        .busy_timeout(options.acquire_timeout)
+        .foreign_keys(true);
+    // The writer connects first: it creates the file and switches it to WAL.
+    let write_pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_with(connect.clone())
+        .await?;
+    let read_pool = SqlitePoolOptions::new()
+        .max_connections(options.sqlite_readers.max(1))
+        .acquire_timeout(options.acquire_timeout)
+        .connect_with(connect)
+        .await?;
+    Ok(Engine {
+        write_pool,
+        read_pool,
+    })
+}

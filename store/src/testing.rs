@@ -1,0 +1,224 @@
+//! Test infrastructure for this crate and the ones that build on it (feature `testing`):
+//! a throwaway database per test, on PostgreSQL or SQLite.
+//!
+//! ```no_run
+//! # async fn example() {
+//! use store::testing::TestDatabase;
+//! let db = TestDatabase::postgres().await; // or TestDatabase::sqlite()
+//! let store = db.store().await;            // connected and migrated
+//! # }
+//! ```
+//!
+//! PostgreSQL databases are created with a random name on the server named by
+//! `ANSLUT_TEST_DATABASE_URL` (default [`DEFAULT_ADMIN_URL`]) and dropped when the
+//! [`TestDatabase`] is dropped, also when the test panics. Tests can therefore run in
+//! parallel. A server that does not answer is a failure, never a silent skip.
+
+use std::path::PathBuf;
+
+use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
+
+use crate::{EventStore, StoreOptions};
+
+/// The admin URL used when `ANSLUT_TEST_DATABASE_URL` is not set.
+pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+enum Kind {
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    Sqlite {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+    },
+}
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    url: String,
+    kind: Kind,
+}
+
+impl std::fmt::Debug for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDatabase")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn admin_url() -> String {
+    std::env::var("ANSLUT_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+impl TestDatabase {
+    /// A fresh, empty PostgreSQL database.
+    ///
+    /// # Panics
+    /// When the server does not answer, with a message saying how to get one.
+    pub async fn postgres() -> Self {
+        let admin_url = admin_url();
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|error| {
+                panic!(
+                    "PostgreSQL is not reachable at {admin_url} ({error}). Run the tests through \
+                 scripts/test, which finds or starts a server, or set ANSLUT_TEST_DATABASE_URL \
+                 to the admin URL of one."
+                )
+            });
+        let name = format!("anslut_test_{}", uuid::Uuid::new_v4().simple());
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap_or_else(|error| panic!("creating test database {name}: {error}"));
+        drop(admin.close().await);
+        Self {
+            url: with_database(&admin_url, &name),
+            kind: Kind::Postgres { admin_url, name },
+        }
+    }
+
+    /// A fresh SQLite file in its own temporary directory.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("creating a temporary directory");
+        let path = dir.path().join("events.db");
+        Self {
+            url: format!("sqlite://{}?mode=rwc", path.display()),
+            kind: Kind::Sqlite { _dir: dir, path },
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.kind, Kind::Postgres { .. })
+    }
+
+    /// A store on this database with the given options, migrated.
+    pub async fn store_with(&self, options: StoreOptions) -> EventStore {
+        let store = EventStore::connect(&self.url, options)
+            .await
+            .expect("connecting to the test database");
+        store.migrate().await.expect("migrating the test database");
+        store
+    }
+
+    /// A store on this database with default options, migrated.
+    pub async fn store(&self) -> EventStore {
+        self.store_with(StoreOptions::default()).await
+    }
+
+    /// Runs raw SQL on a connection of its own, past the store: for tests that play the
+    /// part of someone with direct database access.
+    pub async fn execute(&self, sql: &str) -> Result<(), sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match &self.kind {
+            Kind::Postgres { .. } => {
+                let mut conn = PgConnection::connect(&self.url).await?;
+                conn.execute(sql).await?;
+                conn.close().await
+            }
+            Kind::Sqlite { .. } => {
+                let mut conn = SqliteConnection::connect(&self.url).await?;
+                conn.execute(sql).await?;
+                conn.close().await
+            }
+        }
+    }
+
+    /// Switches off the append-only triggers on `events` and `commands`, as a table owner
+    /// could.
+    pub async fn disable_append_only_guard(&self) {
+        let sql = if self.is_postgres() {
+            "ALTER TABLE events DISABLE TRIGGER USER; ALTER TABLE commands DISABLE TRIGGER USER;"
+        } else {
+            "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete; \
+             DROP TRIGGER commands_no_update; DROP TRIGGER commands_no_delete;"
+        };
+        self.execute(sql)
+            .await
+            .expect("disabling the append-only guard");
+    }
+
+    /// Where the SQLite file is, for SQLite databases.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match &self.kind {
+            Kind::Sqlite { path, .. } => Some(path),
+            Kind::Postgres { .. } => None,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Kind::Postgres { admin_url, name } = &self.kind else {
+            return; // the TempDir removes the SQLite file
+        };
+        let (admin_url, name) = (admin_url.clone(), name.clone());
+        // Drop cannot be async, and may run inside a runtime that must not be blocked on: drop
+        // the database from a thread with a runtime of its own, and wait for it.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url).await?;
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .await?;
+                admin.close().await
+            })?;
+            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "could not drop a test database"),
+            Err(_) => tracing::warn!("dropping a test database panicked"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_name_is_replaced_and_the_query_kept() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "t2"),
+            "postgres://u:p@h/t2?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://h:5432", "t3"),
+            "postgres://h:5432/t3"
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! The store's conformance suite: every test runs on PostgreSQL and on SQLite.
+//!
+//! `conformance!` instantiates each test function in a `postgres` and an `sqlite` module;
+//! each instance gets a fresh database ([`TestDatabase`]). PostgreSQL databases are created
+//! on the server named by `ANSLUT_TEST_DATABASE_URL` (see `store::testing`).
+
+mod aggregate;
+mod cqrs;
+mod gaps;
+mod log;
+mod tamper;
+
+use serde_json::{Value, json};
+use store::testing::TestDatabase;
+use store::{ActorRecord, AppendRequest, EventMetadata, ExpectedVersion, NewEvent, StreamRef};
+use uuid::Uuid;
+
+macro_rules! conformance {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$module::$test(store::testing::TestDatabase::postgres().await).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$module::$test(store::testing::TestDatabase::sqlite()).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    log::an_append_reads_back_with_all_its_metadata,
+    log::positions_are_dense_across_streams_and_appends,
+    log::read_all_pages_through_the_log_in_order,
+    log::a_stale_append_conflicts_and_writes_nothing,
+    log::a_request_is_all_or_none_and_its_batch_neighbours_are_unaffected,
+    log::a_failed_transaction_writes_nothing_and_a_retry_with_the_same_command_id_succeeds,
+    log::replaying_a_command_returns_the_original_outcome_and_writes_nothing,
+    log::a_command_id_reused_on_another_stream_is_refused,
+    log::an_append_of_no_events_writes_nothing_and_reports_the_current_version,
+    log::payloads_survive_the_round_trip_byte_for_byte_after_canonicalisation,
+    log::migrations_can_run_twice,
+    log::followers_are_woken_by_appends,
+    gaps::concurrent_writers_never_let_a_reader_skip_an_event,
+    gaps::racing_appenders_on_one_stream_produce_exactly_one_winner,
+    tamper::the_database_refuses_to_change_or_remove_events_and_commands,
+    tamper::verify_passes_an_untouched_log,
+    tamper::verify_names_an_event_whose_payload_was_changed,
+    tamper::verify_names_an_event_whose_actor_was_changed,
+    tamper::verify_names_the_event_after_a_removed_middle_event,
+    tamper::verify_notices_events_removed_from_the_end,
+    cqrs::an_old_event_version_is_read_through_an_upcaster,
+    cqrs::snapshots_are_taken_every_n_events_and_loading_reads_only_what_follows,
+    cqrs::the_cqrs_framework_appends_with_metadata_and_retries_are_idempotent,
+    cqrs::cqrs_replay_streams_yield_every_event,
+);
+
+/// Runs only on PostgreSQL: notifications cross process boundaries there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_wakes_followers_in_other_processes() {
+    log::other_stores_wake_followers_through_notify(TestDatabase::postgres().await).await;
+}
+
+pub fn actor() -> ActorRecord {
+    ActorRecord {
+        subject: "SE2321000032-officer1".into(),
+        role: "officer".into(),
+        region: "dalarna".into(),
+        provider_org: None,
+    }
+}
+
+pub fn new_event(event_type: &str, payload: Value) -> NewEvent {
+    NewEvent {
+        event_type: event_type.into(),
+        event_version: "1".into(),
+        payload,
+    }
+}
+
+/// A request with a fresh command id and `n` small events.
+pub fn request(stream: &StreamRef, expected: ExpectedVersion, n: usize) -> AppendRequest {
+    AppendRequest {
+        stream: stream.clone(),
+        expected,
+        metadata: EventMetadata::new(Uuid::now_v7(), Some(actor())),
+        events: (0..n)
+            .map(|i| new_event("Noted", json!({"i": i, "note": format!("note {i}")})))
+            .collect(),
+        snapshot: None,
+    }
+}
+
+pub fn stream(id: &str) -> StreamRef {
+    StreamRef::new("Case", id)
+}
