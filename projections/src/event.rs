@@ -1,0 +1,82 @@
+//! Turning stored events into domain events.
+//!
+//! The store knows nothing of the domain; this is where its JSON payloads become
+//! [`CaseEvent`]s and [`IncidentEvent`]s again, chosen by the stream type the domain's
+//! aggregates write (`Aggregate::TYPE`). Upcasting has already happened in the store (its
+//! `StoreOptions::upcasters` run on every `read_all`), so payloads are current versions. An
+//! event of a known stream type that does not deserialise is an error that stops the
+//! projector; events of other stream types (privacy, audit, ...) are not for these read
+//! models and only move the checkpoint.
+
+use cqrs_es::Aggregate;
+use domain::case::{CaseEvent, ConnectionCase};
+use domain::incident::{IncidentEvent, SecurityIncident};
+use store::{Position, RecordedEvent};
+
+/// A domain event with where it sits in the log.
+#[derive(Debug, Clone)]
+pub(crate) struct Envelope {
+    pub position: Position,
+    /// The aggregate id: a case id or an incident id.
+    pub stream_id: String,
+    pub event: DomainEvent,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum DomainEvent {
+    Case(CaseEvent),
+    Incident(IncidentEvent),
+}
+
+/// Why a stored event could not be read, with its position.
+#[derive(Debug, Clone)]
+pub(crate) struct Unreadable {
+    pub position: Position,
+    pub message: String,
+}
+
+/// Reads one stored event: `Ok(None)` for stream types these read models do not follow.
+pub(crate) fn parse(event: RecordedEvent) -> Result<Option<Envelope>, Unreadable> {
+    let position = event.position;
+    let unreadable = |message: String| Unreadable { position, message };
+    let parsed = match event.stream.stream_type.as_str() {
+        ConnectionCase::TYPE => {
+            let case: CaseEvent = serde_json::from_value(event.payload).map_err(|e| {
+                unreadable(format!(
+                    "{} {} v{} does not deserialise: {e}",
+                    event.stream, event.event_type, event.event_version
+                ))
+            })?;
+            if case.change.name() != event.event_type {
+                return Err(unreadable(format!(
+                    "stored as {} but the payload is {}",
+                    event.event_type,
+                    case.change.name()
+                )));
+            }
+            DomainEvent::Case(case)
+        }
+        SecurityIncident::TYPE => {
+            let incident: IncidentEvent = serde_json::from_value(event.payload).map_err(|e| {
+                unreadable(format!(
+                    "{} {} v{} does not deserialise: {e}",
+                    event.stream, event.event_type, event.event_version
+                ))
+            })?;
+            if incident.change.name() != event.event_type {
+                return Err(unreadable(format!(
+                    "stored as {} but the payload is {}",
+                    event.event_type,
+                    incident.change.name()
+                )));
+            }
+            DomainEvent::Incident(incident)
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(Envelope {
+        position,
+        stream_id: event.stream.stream_id,
+        event: parsed,
+    }))
+}

@@ -1,0 +1,311 @@
+//! The seven read models and their queries.
+//!
+//! Every list query takes the caller's [`Tenancy`] (its region, and for providers its
+//! organisation), so the API applies tenancy in one place: here, as SQL filters on the typed
+//! `region` and `provider_org` columns every table has. Lists page by key with an opaque
+//! [`Cursor`]; rows serialise to JSON and flatten to CSV through [`Tabular`].
+
+pub mod case_overview;
+pub mod compliance;
+pub mod costs;
+pub mod findings;
+pub mod incidents;
+pub mod pipeline;
+pub mod staff;
+
+use std::sync::Arc;
+
+use domain::identity::OrgNumber;
+use domain::ids::{CaseId, ProgrammeId, RegionId};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ProjectionError;
+use crate::event::{DomainEvent, Envelope};
+use crate::model::{Cell, Projector, rows_table};
+use crate::name::ProjectionName;
+use crate::runtime::Shared;
+use crate::sql::{Filter, Record};
+
+/// Every read model, as the runtime drives it.
+pub(crate) fn projector(name: ProjectionName) -> &'static dyn Projector {
+    use crate::model::Model;
+    static CASE_OVERVIEW: Model<case_overview::CaseOverviewModel> = Model::new();
+    static PIPELINE: Model<pipeline::PipelineModel> = Model::new();
+    static FINDINGS: Model<findings::FindingsModel> = Model::new();
+    static INCIDENTS: Model<incidents::IncidentsModel> = Model::new();
+    static COMPLIANCE: Model<compliance::ComplianceModel> = Model::new();
+    static STAFF: Model<staff::StaffModel> = Model::new();
+    static COSTS: Model<costs::CostsModel> = Model::new();
+    match name {
+        ProjectionName::CaseOverview => &CASE_OVERVIEW,
+        ProjectionName::Pipeline => &PIPELINE,
+        ProjectionName::Findings => &FINDINGS,
+        ProjectionName::Incidents => &INCIDENTS,
+        ProjectionName::ComplianceMatrix => &COMPLIANCE,
+        ProjectionName::StaffCommitments => &STAFF,
+        ProjectionName::Costs => &COSTS,
+    }
+}
+
+/// Who is asking, as far as tenancy goes: region users see their region, provider users
+/// only their own organisation within it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenancy {
+    pub region: RegionId,
+    /// Set for provider users: only rows of this organisation.
+    pub provider_org: Option<OrgNumber>,
+}
+
+impl Tenancy {
+    pub fn region(region: RegionId) -> Self {
+        Self {
+            region,
+            provider_org: None,
+        }
+    }
+
+    pub fn provider(region: RegionId, org: OrgNumber) -> Self {
+        Self {
+            region,
+            provider_org: Some(org),
+        }
+    }
+
+    fn filters(&self) -> Vec<Filter<'static>> {
+        let mut filters = vec![("region", Cell::text(&self.region))];
+        if let Some(org) = &self.provider_org {
+            filters.push(("provider_org", Cell::text(org)));
+        }
+        filters
+    }
+}
+
+/// Where a list page starts: opaque to clients, the hex of the last key served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Cursor(String);
+
+impl Cursor {
+    fn after(key: &str) -> Self {
+        Self(hex::encode(key))
+    }
+
+    /// Reads a cursor a client sent back.
+    pub fn parse(raw: &str) -> Result<Self, ProjectionError> {
+        let bytes = hex::decode(raw).map_err(|_| ProjectionError::InvalidCursor)?;
+        String::from_utf8(bytes).map_err(|_| ProjectionError::InvalidCursor)?;
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn key(&self) -> String {
+        hex::decode(&self.0)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which page of a list to return.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PageRequest {
+    pub after: Option<Cursor>,
+    /// At most [`PageRequest::MAX_LIMIT`]; 0 means [`PageRequest::DEFAULT_LIMIT`].
+    pub limit: usize,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: usize = 100;
+    pub const MAX_LIMIT: usize = 1000;
+
+    pub fn first(limit: usize) -> Self {
+        Self { after: None, limit }
+    }
+
+    fn effective_limit(&self) -> usize {
+        match self.limit {
+            0 => Self::DEFAULT_LIMIT,
+            n => n.min(Self::MAX_LIMIT),
+        }
+    }
+}
+
+/// One page of a list, and where the next one starts (`None` on the last page).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
+/// A row that flattens to CSV: fixed headers, one text cell per header.
+pub trait Tabular {
+    const HEADERS: &'static [&'static str];
+    fn cells(&self) -> Vec<String>;
+}
+
+/// Renders rows as CSV (RFC 4180: CRLF line ends, fields quoted when they hold a comma,
+/// quote or line break), with a header line.
+pub fn to_csv<T: Tabular>(rows: &[T]) -> String {
+    fn field(out: &mut String, value: &str) {
+        if value.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&value.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(value);
+        }
+    }
+    let mut out = String::new();
+    for (i, header) in T::HEADERS.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        field(&mut out, header);
+    }
+    out.push_str("\r\n");
+    for row in rows {
+        for (i, cell) in row.cells().iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            field(&mut out, cell);
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+pub(crate) fn opt<T: ToString>(value: Option<T>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// The query facade over the live generations. Cheap to clone.
+#[derive(Clone)]
+pub struct ReadModels {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ReadModels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadModels").finish_non_exhaustive()
+    }
+}
+
+impl ReadModels {
+    /// Rows of a projection's live table. A rebuild may drop the table this reader last
+    /// resolved: then it resolves the live generation again and retries once.
+    async fn records(
+        &self,
+        name: ProjectionName,
+        filters: &[Filter<'_>],
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Record>, ProjectionError> {
+        let columns = projector(name).columns();
+        let mut retried = false;
+        loop {
+            let table = rows_table(name, self.shared.live_generation(name).await?);
+            match self
+                .shared
+                .db
+                .select(&table, columns, filters, after, limit)
+                .await
+            {
+                Err(error) if error.is_missing_table() && !retried => {
+                    self.shared.forget_generation(name);
+                    retried = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One page of a list: `tenancy` and `filters` as SQL, `view` turns records into items.
+    async fn page<T>(
+        &self,
+        name: ProjectionName,
+        tenancy: &Tenancy,
+        filters: Vec<Filter<'_>>,
+        page: &PageRequest,
+        mut view: impl FnMut(Record) -> Result<T, ProjectionError>,
+    ) -> Result<Page<T>, ProjectionError> {
+        let mut all = tenancy.filters();
+        all.extend(filters);
+        let limit = page.effective_limit();
+        let after = page.after.as_ref().map(Cursor::key);
+        let mut records = self
+            .records(name, &all, after.as_deref(), Some(limit + 1))
+            .await?;
+        let next = if records.len() > limit {
+            records.truncate(limit);
+            records.last().map(|r| Cursor::after(&r.key))
+        } else {
+            None
+        };
+        let items = records
+            .into_iter()
+            .map(&mut view)
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    /// Every matching record, for aggregate queries.
+    async fn all(
+        &self,
+        name: ProjectionName,
+        tenancy: &Tenancy,
+        filters: Vec<Filter<'_>>,
+    ) -> Result<Vec<Record>, ProjectionError> {
+        let mut all = tenancy.filters();
+        all.extend(filters);
+        self.records(name, &all, None, None).await
+    }
+}
+
+/// Parses a stored document.
+pub(crate) fn doc<T: serde::de::DeserializeOwned>(
+    name: ProjectionName,
+    record: &Record,
+) -> Result<T, ProjectionError> {
+    serde_json::from_str(&record.doc)
+        .map_err(|e| ProjectionError::Corrupt(format!("{name} row {}: {e}", record.key)))
+}
+
+/// The owner of a case's rows: who may see them, fixed by the application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Owner {
+    pub case_id: CaseId,
+    pub region: RegionId,
+    pub provider_org: OrgNumber,
+    pub programme: ProgrammeId,
+}
+
+/// Case events partition by case (the stream id is the case id).
+pub(crate) fn case_partition(event: &Envelope) -> Option<String> {
+    matches!(event.event, DomainEvent::Case(_)).then(|| event.stream_id.clone())
+}
+
+/// The owner, or an error for an event that comes before its case's application.
+pub(crate) fn owner(owner: Option<&Owner>) -> Result<&Owner, String> {
+    owner.ok_or_else(|| "an event of a case that has no application".to_owned())
+}
+
+/// The median of sorted values; the mean of the middle two for an even count.
+#[allow(clippy::cast_precision_loss)] // durations in seconds, far below 2^52
+pub(crate) fn median(sorted: &[i64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2] as f64),
+        _ => Some((sorted[n / 2 - 1] as f64 + sorted[n / 2] as f64) / 2.0),
+    }
+}

@@ -1,0 +1,198 @@
+//! `staff_commitments`: per case (one provider unit) and user (HSA-id), the commitments signed
+//! and what is missing: every user must sign both the IT responsibility commitment
+//! (ansvarsförbindelse) and the confidentiality reminder (sekretesserinran).
+//!
+//! The person stays the domain's [`Personal`] value, serialised as the event wrote it
+//! (`{"pii": {...}}`), so erasure can find and blank it (see [`crate::erase_personal`]); no
+//! name or personnummer is copied into a typed column or a CSV cell (CSV carries the data
+//! subject's id only).
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use domain::Personal;
+use domain::case::{CaseChange, CommitmentKind, StaffMember};
+use domain::identity::{HsaId, OrgNumber};
+use domain::ids::{CaseId, RegionId};
+use serde::{Deserialize, Serialize};
+
+use super::{Owner, Page, PageRequest, ReadModels, Tabular, Tenancy, case_partition, doc, owner};
+use crate::error::ProjectionError;
+use crate::event::{DomainEvent, Envelope};
+use crate::model::{Cell, Column, Context, ReadModel, Row};
+use crate::name::ProjectionName;
+
+/// One user's commitments in one case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffCommitmentRow {
+    pub case_id: CaseId,
+    pub region: RegionId,
+    pub provider_org: OrgNumber,
+    pub hsa_id: HsaId,
+    /// The person as last recorded: personal data, possibly erased.
+    pub person: Personal<StaffMember>,
+    pub signed: BTreeMap<CommitmentKind, NaiveDate>,
+    pub missing: Vec<CommitmentKind>,
+}
+
+impl StaffCommitmentRow {
+    pub fn is_complete(&self) -> bool {
+        self.missing.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct StaffState {
+    owner: Option<Owner>,
+    staff: BTreeMap<HsaId, StaffCommitmentRow>,
+}
+
+pub(crate) struct StaffModel;
+
+const fn kind_str(kind: CommitmentKind) -> &'static str {
+    match kind {
+        CommitmentKind::ResponsibilityCommitment => "responsibility_commitment",
+        CommitmentKind::ConfidentialityReminder => "confidentiality_reminder",
+    }
+}
+
+impl ReadModel for StaffModel {
+    const NAME: ProjectionName = ProjectionName::StaffCommitments;
+    const SCHEMA_VERSION: u32 = 1;
+    const COLUMNS: &'static [Column] = &[
+        Column::text("region", true),
+        Column::text("provider_org", true),
+        Column::text("case_id", true),
+        Column::int("complete", false),
+    ];
+    type State = StaffState;
+
+    fn partition(event: &Envelope) -> Option<String> {
+        case_partition(event)
+    }
+
+    fn apply(state: &mut StaffState, event: &Envelope, _: Context<'_>) -> Result<(), String> {
+        let DomainEvent::Case(case_event) = &event.event else {
+            return Ok(());
+        };
+        match &case_event.change {
+            CaseChange::ApplicationSubmitted(e) => {
+                state.owner = Some(Owner {
+                    case_id: e.case_id,
+                    region: e.region.clone(),
+                    provider_org: e.org_number.clone(),
+                    programme: e.programme.clone(),
+                });
+            }
+            CaseChange::StaffCommitmentRecorded(e) => {
+                let owner = owner(state.owner.as_ref())?;
+                let row =
+                    state
+                        .staff
+                        .entry(e.hsa_id.clone())
+                        .or_insert_with(|| StaffCommitmentRow {
+                            case_id: owner.case_id,
+                            region: owner.region.clone(),
+                            provider_org: owner.provider_org.clone(),
+                            hsa_id: e.hsa_id.clone(),
+                            person: e.person.clone(),
+                            signed: BTreeMap::new(),
+                            missing: Vec::new(),
+                        });
+                row.person = e.person.clone();
+                row.signed.insert(e.kind, e.signed_on);
+                row.missing = CommitmentKind::ALL
+                    .into_iter()
+                    .filter(|k| !row.signed.contains_key(k))
+                    .collect();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn rows(state: &StaffState, _: Context<'_>) -> Result<Vec<Row>, String> {
+        state
+            .staff
+            .values()
+            .map(|s| {
+                Row::new(
+                    format!("{}/{}", s.case_id, s.hsa_id),
+                    vec![
+                        Cell::text(&s.region),
+                        Cell::text(&s.provider_org),
+                        Cell::text(s.case_id),
+                        Cell::flag(s.is_complete()),
+                    ],
+                    s,
+                )
+            })
+            .collect()
+    }
+}
+
+impl Tabular for StaffCommitmentRow {
+    const HEADERS: &'static [&'static str] = &[
+        "case_id",
+        "hsa_id",
+        "person_subject",
+        "responsibility_commitment_signed_on",
+        "confidentiality_reminder_signed_on",
+        "missing",
+    ];
+
+    fn cells(&self) -> Vec<String> {
+        let signed = |kind| {
+            self.signed
+                .get(&kind)
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
+        vec![
+            self.case_id.to_string(),
+            self.hsa_id.to_string(),
+            self.person.subject().to_string(),
+            signed(CommitmentKind::ResponsibilityCommitment),
+            signed(CommitmentKind::ConfidentialityReminder),
+            self.missing
+                .iter()
+                .map(|k| kind_str(*k))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ]
+    }
+}
+
+/// Narrows a list of commitments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StaffFilter {
+    pub case_id: Option<CaseId>,
+    /// `Some(false)`: only users with something missing.
+    pub complete: Option<bool>,
+}
+
+impl ReadModels {
+    /// Users by case and HSA-id.
+    pub async fn staff_commitments(
+        &self,
+        tenancy: &Tenancy,
+        filter: &StaffFilter,
+        page: &PageRequest,
+    ) -> Result<Page<StaffCommitmentRow>, ProjectionError> {
+        let mut filters = Vec::new();
+        if let Some(case) = filter.case_id {
+            filters.push(("case_id", Cell::text(case)));
+        }
+        if let Some(complete) = filter.complete {
+            filters.push(("complete", Cell::flag(complete)));
+        }
+        self.page(
+            ProjectionName::StaffCommitments,
+            tenancy,
+            filters,
+            page,
+            |record| doc(ProjectionName::StaffCommitments, &record),
+        )
+        .await
+    }
+}

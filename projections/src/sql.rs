@@ -1,0 +1,741 @@
+//! The SQL, written once for PostgreSQL and SQLite (as the store does in its `engine.rs`):
+//! generic functions over the sqlx database with runtime-checked queries, plus the few
+//! statements that differ ([`Dialect`]). Read-model tables hold only TEXT and BIGINT columns
+//! so that both databases store and compare them the same way.
+//!
+//! Table names are never taken from input: they are built from [`ProjectionName`]s and
+//! generation numbers, which is why formatting them into SQL is safe.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::marker::PhantomData;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Postgres, QueryBuilder,
+    Row as _, Sqlite, Transaction, Type,
+};
+
+use crate::error::ProjectionError;
+use crate::model::{Cell, Column, ColumnType, Row, rows_table, state_table};
+use crate::name::ProjectionName;
+
+/// The PostgreSQL channel on which a projector announces a committed checkpoint or a swapped
+/// generation, as `name:generation:position`. Other instances keep their `wait_for` and their
+/// readers' table names current from it.
+pub const PROJECTIONS_CHANNEL: &str = "anslut_projections";
+
+/// Parameters per statement stay under SQLite's limit (32766) and PostgreSQL's (65535).
+const MAX_PARAMS: usize = 30_000;
+
+pub(crate) trait Bind<DB: Database>: for<'q> Encode<'q, DB> + Type<DB> {}
+impl<DB: Database, T: for<'q> Encode<'q, DB> + Type<DB>> Bind<DB> for T {}
+pub(crate) trait Load<DB: Database>: for<'r> Decode<'r, DB> + Type<DB> {}
+impl<DB: Database, T: for<'r> Decode<'r, DB> + Type<DB>> Load<DB> for T {}
+
+pub(crate) trait Dialect: Database {
+    /// Lists the tables of the current schema, as `name`.
+    const LIST_TABLES: &'static str;
+    /// Appended to a registry SELECT inside a write transaction to lock the row (SQLite's
+    /// write transaction already holds the database lock).
+    const FOR_UPDATE: &'static str;
+
+    /// A transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so it never fails to upgrade a read lock halfway.
+    fn begin_write(
+        pool: &Pool<Self>,
+    ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
+
+    /// A read-only transaction that sees one snapshot throughout.
+    fn begin_snapshot(
+        pool: &Pool<Self>,
+    ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
+}
+
+impl Dialect for Postgres {
+    const LIST_TABLES: &'static str =
+        "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = current_schema()";
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+
+    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        pool.begin().await
+    }
+
+    async fn begin_snapshot(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+    }
+}
+
+impl Dialect for Sqlite {
+    const LIST_TABLES: &'static str = "SELECT name FROM sqlite_master WHERE type = 'table'";
+    const FOR_UPDATE: &'static str = "";
+
+    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    async fn begin_snapshot(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        // In WAL mode a deferred transaction reads one snapshot from its first read on.
+        pool.begin().await
+    }
+}
+
+/// A projection's row in the registry table `projection_state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RegistryRow {
+    pub name: ProjectionName,
+    pub schema_version: i64,
+    /// The live generation: readers read `<name>_g<generation>`.
+    pub generation: i64,
+    /// The checkpoint: every event up to here is in the live generation.
+    pub position: i64,
+    pub updated_at: String,
+    /// Why the projector stopped, until it applies a batch again.
+    pub last_error: Option<String>,
+}
+
+/// A row as read back: key, typed cells, document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Record {
+    pub key: String,
+    pub cells: Vec<Cell>,
+    pub doc: String,
+}
+
+/// An equality filter on a typed column (`Cell::Null` means `IS NULL`).
+pub(crate) type Filter<'a> = (&'a str, Cell);
+
+pub(crate) struct Sql<DB>(PhantomData<DB>);
+
+fn to_i64(value: usize) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl<DB> Sql<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    i64: Bind<DB> + Load<DB>,
+    String: Bind<DB> + Load<DB>,
+    Option<String>: Bind<DB> + Load<DB>,
+    Option<i64>: Bind<DB> + Load<DB>,
+{
+    pub async fn create_registry(conn: &mut DB::Connection) -> Result<(), ProjectionError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS projection_state (\
+                name TEXT PRIMARY KEY, \
+                schema_version BIGINT NOT NULL, \
+                generation BIGINT NOT NULL, \
+                position BIGINT NOT NULL, \
+                next_generation BIGINT NOT NULL, \
+                updated_at TEXT NOT NULL, \
+                last_error TEXT)",
+        )
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Registers a projection at generation 1, position 0, unless it is registered. True
+    /// when this call registered it.
+    pub async fn register(
+        conn: &mut DB::Connection,
+        name: ProjectionName,
+        schema_version: u32,
+        now: &str,
+    ) -> Result<bool, ProjectionError> {
+        let done = sqlx::query(
+            "INSERT INTO projection_state \
+             (name, schema_version, generation, position, next_generation, updated_at) \
+             VALUES ($1, $2, 1, 0, 2, $3) ON CONFLICT (name) DO NOTHING RETURNING name",
+        )
+        .bind(name.as_str().to_owned())
+        .bind(i64::from(schema_version))
+        .bind(now.to_owned())
+        .fetch_optional(conn)
+        .await?;
+        Ok(done.is_some())
+    }
+
+    fn decode_registry(row: &DB::Row) -> Result<RegistryRow, ProjectionError> {
+        let name: String = row.try_get("name")?;
+        Ok(RegistryRow {
+            name: ProjectionName::parse(&name).ok_or_else(|| {
+                ProjectionError::Corrupt(format!("unknown projection {name:?} in the registry"))
+            })?,
+            schema_version: row.try_get("schema_version")?,
+            generation: row.try_get("generation")?,
+            position: row.try_get("position")?,
+            updated_at: row.try_get("updated_at")?,
+            last_error: row.try_get("last_error")?,
+        })
+    }
+
+    const REGISTRY_COLUMNS: &'static str =
+        "name, schema_version, generation, position, updated_at, last_error";
+
+    pub async fn registry(conn: &mut DB::Connection) -> Result<Vec<RegistryRow>, ProjectionError> {
+        let sql = format!(
+            "SELECT {} FROM projection_state ORDER BY name",
+            Self::REGISTRY_COLUMNS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(conn)
+            .await?;
+        rows.iter()
+            // Rows of projections this version does not know are someone else's business.
+            .filter(|row| {
+                row.try_get::<String, _>("name")
+                    .is_ok_and(|n| ProjectionName::parse(&n).is_some())
+            })
+            .map(Self::decode_registry)
+            .collect()
+    }
+
+    /// One projection's registry row; `lock` takes its row lock (in a write transaction).
+    pub async fn registry_row(
+        conn: &mut DB::Connection,
+        name: ProjectionName,
+        lock: bool,
+    ) -> Result<RegistryRow, ProjectionError> {
+        let sql = format!(
+            "SELECT {} FROM projection_state WHERE name = $1{}",
+            Self::REGISTRY_COLUMNS,
+            if lock { DB::FOR_UPDATE } else { "" }
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(name.as_str().to_owned())
+            .fetch_optional(conn)
+            .await?
+            .ok_or_else(|| ProjectionError::Corrupt(format!("{name} is not registered")))?;
+        Self::decode_registry(&row)
+    }
+
+    /// Moves the checkpoint from `from` to `to` if the registry still says `generation` at
+    /// `from`; takes the row lock. False when someone else moved it first.
+    pub async fn advance(
+        conn: &mut DB::Connection,
+        name: ProjectionName,
+        generation: i64,
+        from: i64,
+        to: i64,
+        now: &str,
+    ) -> Result<bool, ProjectionError> {
+        let done = sqlx::query(
+            "UPDATE projection_state SET position = $1, updated_at = $2, last_error = NULL \
+             WHERE name = $3 AND generation = $4 AND position = $5 RETURNING name",
+        )
+        .bind(to)
+        .bind(now.to_owned())
+        .bind(name.as_str().to_owned())
+        .bind(generation)
+        .bind(from)
+        .fetch_optional(conn)
+        .await?;
+        Ok(done.is_some())
+    }
+
+    /// Makes `generation` live at `position` with `schema_version`.
+    pub async fn swap(
+        conn: &mut DB::Connection,
+        name: ProjectionName,
+        generation: i64,
+        position: i64,
+        schema_version: u32,
+        now: &str,
+    ) -> Result<(), ProjectionError> {
+        sqlx::query(
+            "UPDATE projection_state SET generation = $1, position = $2, schema_version = $3, \
+             updated_at = $4, last_error = NULL WHERE name = $5",
+        )
+        .bind(generation)
+        .bind(position)
+        .bind(i64::from(schema_version))
+        .bind(now.to_owned())
+        .bind(name.as_str().to_owned())
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// A generation number never used before for this projection.
+    pub async fn allocate_generation(
+        conn: &mut DB::Connection,
+        name: ProjectionName,
+    ) -> Result<i64, ProjectionError> {
+        let row = sqlx::query(
+            "UPDATE projection_state SET next_generation = next_generation + 1 \
+             WHERE name = $1 RETURNING next_generation - 1",
+        )
+        .bind(name.as_str().to_owned())
+        .fetch_one(conn)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    pub async fn set_error(
+        conn: &mut DB::Connection,
+        name: ProjectionName,
+        error: Option<String>,
+    ) -> Result<(), ProjectionError> {
+        sqlx::query("UPDATE projection_state SET last_error = $1 WHERE name = $2")
+            .bind(error)
+            .bind(name.as_str().to_owned())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn create_tables(
+        conn: &mut DB::Connection,
+        name: ProjectionName,
+        columns: &[Column],
+        generation: i64,
+    ) -> Result<(), ProjectionError> {
+        let rows = rows_table(name, generation);
+        let mut ddl = format!("CREATE TABLE IF NOT EXISTS {rows} (key TEXT PRIMARY KEY");
+        for column in columns {
+            let ty = match column.ty {
+                ColumnType::Text => "TEXT",
+                ColumnType::Int => "BIGINT",
+            };
+            let _ = write!(ddl, ", {} {ty}", column.name);
+        }
+        ddl.push_str(", doc TEXT NOT NULL)");
+        sqlx::query(sqlx::AssertSqlSafe(ddl))
+            .execute(&mut *conn)
+            .await?;
+        for column in columns.iter().filter(|c| c.indexed) {
+            let index = format!(
+                "CREATE INDEX IF NOT EXISTS {rows}_{col} ON {rows} ({col}, key)",
+                col = column.name
+            );
+            sqlx::query(sqlx::AssertSqlSafe(index))
+                .execute(&mut *conn)
+                .await?;
+        }
+        let state = format!(
+            "CREATE TABLE IF NOT EXISTS {} (key TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+            state_table(name, generation)
+        );
+        sqlx::query(sqlx::AssertSqlSafe(state))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn drop_tables(
+        conn: &mut DB::Connection,
+        name: ProjectionName,
+        generation: i64,
+    ) -> Result<(), ProjectionError> {
+        for table in [rows_table(name, generation), state_table(name, generation)] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {table}")))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn list_tables(conn: &mut DB::Connection) -> Result<Vec<String>, ProjectionError> {
+        let rows = sqlx::query(DB::LIST_TABLES).fetch_all(conn).await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    /// The state documents of `keys` that exist.
+    pub async fn load_states(
+        conn: &mut DB::Connection,
+        table: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, String>, ProjectionError> {
+        let mut found = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(MAX_PARAMS) {
+            let mut query =
+                QueryBuilder::<DB>::new(format!("SELECT key, doc FROM {table} WHERE key IN ("));
+            let mut list = query.separated(", ");
+            for key in chunk {
+                list.push_bind(key.clone());
+            }
+            query.push(")");
+            for row in query.build().fetch_all(&mut *conn).await? {
+                found.insert(row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Inserts or replaces rows (`columns` in the rows' cell order; none for state tables).
+    pub async fn upsert(
+        conn: &mut DB::Connection,
+        table: &str,
+        columns: &[Column],
+        rows: &[Row],
+    ) -> Result<(), ProjectionError> {
+        let mut names = String::from("key");
+        let mut updates = String::from("doc = excluded.doc");
+        for column in columns {
+            let _ = write!(names, ", {}", column.name);
+            let _ = write!(updates, ", {0} = excluded.{0}", column.name);
+        }
+        let per_row = columns.len() + 2;
+        for chunk in rows.chunks(MAX_PARAMS / per_row) {
+            let mut query = QueryBuilder::<DB>::new(format!("INSERT INTO {table} ({names}, doc) "));
+            let mut mismatch = None;
+            query.push_values(chunk, |mut values, row| {
+                if row.cells.len() != columns.len() {
+                    mismatch = Some(row.key.clone());
+                }
+                values.push_bind(row.key.clone());
+                for (column, cell) in columns.iter().zip(&row.cells) {
+                    match (column.ty, cell) {
+                        (_, Cell::Text(text)) => values.push_bind(Some(text.clone())),
+                        (_, Cell::Int(int)) => values.push_bind(Some(*int)),
+                        (ColumnType::Text, Cell::Null) => values.push_bind(None::<String>),
+                        (ColumnType::Int, Cell::Null) => values.push_bind(None::<i64>),
+                    };
+                }
+                values.push_bind(row.doc.clone());
+            });
+            if let Some(key) = mismatch {
+                return Err(ProjectionError::Invalid(format!(
+                    "row {key} of {table} does not have {} cells",
+                    columns.len()
+                )));
+            }
+            query.push(format!(" ON CONFLICT (key) DO UPDATE SET {updates}"));
+            query.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn delete(
+        conn: &mut DB::Connection,
+        table: &str,
+        keys: &[String],
+    ) -> Result<(), ProjectionError> {
+        for chunk in keys.chunks(MAX_PARAMS) {
+            let mut query = QueryBuilder::<DB>::new(format!("DELETE FROM {table} WHERE key IN ("));
+            let mut list = query.separated(", ");
+            for key in chunk {
+                list.push_bind(key.clone());
+            }
+            query.push(")");
+            query.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Rows of `table` matching `filters`, after `after` in key order, at most `limit`.
+    pub async fn select(
+        conn: &mut DB::Connection,
+        table: &str,
+        columns: &[Column],
+        filters: &[Filter<'_>],
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Record>, ProjectionError> {
+        let mut query = QueryBuilder::<DB>::new("SELECT key");
+        for column in columns {
+            query.push(", ").push(column.name);
+        }
+        query.push(format!(" , doc FROM {table} WHERE 1 = 1"));
+        for (column, value) in filters {
+            query.push(" AND ").push(*column);
+            match value {
+                Cell::Null => {
+                    query.push(" IS NULL");
+                }
+                Cell::Text(text) => {
+                    query.push(" = ").push_bind(text.clone());
+                }
+                Cell::Int(int) => {
+                    query.push(" = ").push_bind(*int);
+                }
+            }
+        }
+        if let Some(after) = after {
+            query.push(" AND key > ").push_bind(after.to_owned());
+        }
+        query.push(" ORDER BY key");
+        if let Some(limit) = limit {
+            query.push(" LIMIT ").push_bind(to_i64(limit));
+        }
+        let rows = query.build().fetch_all(&mut *conn).await?;
+        rows.iter()
+            .map(|row| {
+                let mut cells = Vec::with_capacity(columns.len());
+                for (i, column) in columns.iter().enumerate() {
+                    cells.push(match column.ty {
+                        ColumnType::Text => row
+                            .try_get::<Option<String>, _>(i + 1)?
+                            .map_or(Cell::Null, Cell::Text),
+                        ColumnType::Int => row
+                            .try_get::<Option<i64>, _>(i + 1)?
+                            .map_or(Cell::Null, Cell::Int),
+                    });
+                }
+                Ok(Record {
+                    key: row.try_get(0)?,
+                    cells,
+                    doc: row.try_get(columns.len() + 1)?,
+                })
+            })
+            .collect()
+    }
+
+    /// `(key, doc)` of the rows whose document contains `needle`.
+    pub async fn containing(
+        conn: &mut DB::Connection,
+        table: &str,
+        needle: &str,
+    ) -> Result<Vec<(String, String)>, ProjectionError> {
+        let sql = format!("SELECT key, doc FROM {table} WHERE doc LIKE $1 ORDER BY key");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(format!("%{needle}%"))
+            .fetch_all(conn)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
+    }
+
+    pub async fn set_doc(
+        conn: &mut DB::Connection,
+        table: &str,
+        key: &str,
+        doc: &str,
+    ) -> Result<(), ProjectionError> {
+        let sql = format!("UPDATE {table} SET doc = $1 WHERE key = $2");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(doc.to_owned())
+            .bind(key.to_owned())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Both pools: on PostgreSQL one pool; on SQLite a single writing connection (SQLite has one
+/// writer at a time anyway, and queueing in the pool is fairer than spinning on the busy
+/// handler) and a pool of readers.
+pub(crate) struct Engine<DB: Database> {
+    pub write: Pool<DB>,
+    pub read: Pool<DB>,
+}
+
+#[derive(Clone)]
+pub(crate) enum Db {
+    Postgres(Arc<Engine<Postgres>>),
+    Sqlite(Arc<Engine<Sqlite>>),
+}
+
+/// A transaction on either database.
+pub(crate) enum Tx {
+    Postgres(Transaction<'static, Postgres>),
+    Sqlite(Transaction<'static, Sqlite>),
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection and `$sql` to the
+/// matching [`Sql`].
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident, $sql:ident => $body:expr) => {
+        match $tx {
+            $crate::sql::Tx::Postgres(tx) => {
+                type $sql = $crate::sql::Sql<sqlx::Postgres>;
+                let $conn: &mut <sqlx::Postgres as sqlx::Database>::Connection = &mut **tx;
+                $body
+            }
+            $crate::sql::Tx::Sqlite(tx) => {
+                type $sql = $crate::sql::Sql<sqlx::Sqlite>;
+                let $conn: &mut <sqlx::Sqlite as sqlx::Database>::Connection = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to a connection of the read pool.
+macro_rules! on_read {
+    ($db:expr, $conn:ident, $sql:ident => $body:expr) => {
+        match $db {
+            $crate::sql::Db::Postgres(engine) => {
+                type $sql = $crate::sql::Sql<sqlx::Postgres>;
+                let mut pooled = engine.read.acquire().await?;
+                let $conn: &mut <sqlx::Postgres as sqlx::Database>::Connection = &mut *pooled;
+                $body
+            }
+            $crate::sql::Db::Sqlite(engine) => {
+                type $sql = $crate::sql::Sql<sqlx::Sqlite>;
+                let mut pooled = engine.read.acquire().await?;
+                let $conn: &mut <sqlx::Sqlite as sqlx::Database>::Connection = &mut *pooled;
+                $body
+            }
+        }
+    };
+}
+
+pub(crate) use on_tx;
+
+/// How the crate's own pools are sized.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolSizes {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Db {
+    /// Opens the crate's pools on the store's database (`postgres://…`, or an SQLite file
+    /// as `sqlite://path…` or a plain path).
+    pub async fn connect(url: &str, sizes: PoolSizes) -> Result<Self, ProjectionError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(sizes.max_connections.max(2))
+                .acquire_timeout(sizes.acquire_timeout)
+                .connect(url)
+                .await?;
+            return Ok(Self::Postgres(Arc::new(Engine {
+                write: pool.clone(),
+                read: pool,
+            })));
+        }
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Err(ProjectionError::Invalid(
+                "in-memory SQLite is not supported: the read models live beside the store".into(),
+            ));
+        }
+        let options = if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url)
+                .map_err(|e| ProjectionError::Invalid(format!("SQLite URL {url:?}: {e}")))?
+        } else {
+            SqliteConnectOptions::new().filename(url)
+        };
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Read models can always be rebuilt from the log: a power loss that takes the last
+            // commits takes their checkpoint with them.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(sizes.acquire_timeout.max(Duration::from_secs(5)));
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(sizes.acquire_timeout)
+            .connect_with(options.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(sizes.max_connections.max(2))
+            .acquire_timeout(sizes.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        Ok(Self::Sqlite(Arc::new(Engine { write, read })))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    pub async fn begin_write(&self) -> Result<Tx, ProjectionError> {
+        Ok(match self {
+            Self::Postgres(engine) => Tx::Postgres(Postgres::begin_write(&engine.write).await?),
+            Self::Sqlite(engine) => Tx::Sqlite(Sqlite::begin_write(&engine.write).await?),
+        })
+    }
+
+    pub async fn begin_snapshot(&self) -> Result<Tx, ProjectionError> {
+        Ok(match self {
+            Self::Postgres(engine) => Tx::Postgres(Postgres::begin_snapshot(&engine.read).await?),
+            Self::Sqlite(engine) => Tx::Sqlite(Sqlite::begin_snapshot(&engine.read).await?),
+        })
+    }
+
+    pub async fn registry(&self) -> Result<Vec<RegistryRow>, ProjectionError> {
+        on_read!(self, conn, S => S::registry(conn).await)
+    }
+
+    pub async fn registry_row(&self, name: ProjectionName) -> Result<RegistryRow, ProjectionError> {
+        on_read!(self, conn, S => S::registry_row(conn, name, false).await)
+    }
+
+    pub async fn select(
+        &self,
+        table: &str,
+        columns: &[Column],
+        filters: &[Filter<'_>],
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Record>, ProjectionError> {
+        on_read!(self, conn, S => S::select(conn, table, columns, filters, after, limit).await)
+    }
+
+    /// Whether a backend holds the projection's leadership lock (PostgreSQL only).
+    pub async fn lock_held_by_anyone(&self, name: ProjectionName) -> Result<bool, ProjectionError> {
+        let Self::Postgres(engine) = self else {
+            return Ok(false);
+        };
+        let key = name.lock_key();
+        // pg_locks shows a bigint advisory key split into two 32-bit halves.
+        let high = key >> 32;
+        let low = key & 0xffff_ffff;
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1)",
+        )
+        .bind(high & 0xffff_ffff)
+        .bind(low)
+        .fetch_one(&engine.read)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), ProjectionError> {
+        match self {
+            Self::Postgres(tx) => tx.commit().await?,
+            Self::Sqlite(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), ProjectionError> {
+        match self {
+            Self::Postgres(tx) => tx.rollback().await?,
+            Self::Sqlite(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+
+    /// Announces `payload` on [`PROJECTIONS_CHANNEL`] when the transaction commits
+    /// (PostgreSQL; a single SQLite process needs no announcement).
+    pub async fn notify(&mut self, payload: String) -> Result<(), ProjectionError> {
+        if let Self::Postgres(tx) = self {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(PROJECTIONS_CHANNEL)
+                .bind(payload)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Serialises setup across processes (PostgreSQL: a transaction-scoped advisory lock;
+    /// SQLite's write transaction already excludes every other writer).
+    pub async fn lock_setup(&mut self) -> Result<(), ProjectionError> {
+        if let Self::Postgres(tx) = self {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(0x616e_736c_7574_i64) // "anslut"
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
