@@ -10,10 +10,15 @@ use sqlx::{Pool, Postgres, Sqlite, Transaction};
 pub const NOTIFY_CHANNEL: &str = "anslut_events";
 
 pub(crate) trait Dialect: sqlx::Database {
-    /// Takes the log's write lock for the current transaction and returns
-    /// `(position, last_recorded_at, now)`: the head, the newest `recorded_at`, and the
-    /// database clock (NULL where the process clock is used instead).
-    const LOCK_HEAD: &'static str;
+    /// The clock read under the lock for `recorded_at`: the database's where it has one
+    /// worth trusting, `NULL` for the process clock.
+    const CLOCK: &'static str;
+    /// Whether a batch's inserts go in one statement (data-modifying CTEs): worth it where
+    /// every statement is a network round trip.
+    const ONE_STATEMENT_WRITES: bool;
+    /// Whether to try the optimistic two-round-trip write first (see
+    /// `Engine::write_optimistically`): worth it where round trips dominate.
+    const OPTIMISTIC_WRITES: bool;
     /// Appended to a bound JSON text parameter (PostgreSQL stores payloads in `json` columns,
     /// which keep the text exactly as written).
     const JSON_PARAM: &'static str;
@@ -21,12 +26,19 @@ pub(crate) trait Dialect: sqlx::Database {
     const EVENT_COLUMNS: &'static str;
     /// The snapshot payload column as text.
     const SNAPSHOT_PAYLOAD: &'static str;
-    /// Sends the notification in the appending transaction, delivered on commit.
-    const NOTIFY: Option<&'static str>;
+    /// The function that sends a notification from the appending transaction (delivered on
+    /// commit): `function(channel, payload)`.
+    const NOTIFY_FUNCTION: Option<&'static str>;
 
-    /// Starts a transaction that will append. On SQLite this takes the database's write lock
-    /// at once (`BEGIN IMMEDIATE`), which is the whole serialisation; a deferred transaction
-    /// would read first and could then fail to upgrade its lock.
+    /// Starts a transaction that will append, holding the log's lock from its first round
+    /// trip until it ends.
+    ///
+    /// PostgreSQL: `BEGIN` and a no-op `UPDATE` of the single `log_head` row, sent together;
+    /// the row lock is held until commit or rollback, and PostgreSQL makes a transaction
+    /// visible before it releases its locks, so the next appender cannot take positions until
+    /// everything before them is visible. SQLite: `BEGIN IMMEDIATE` takes the database's
+    /// write lock at once (a deferred transaction would read first and could then fail to
+    /// upgrade its lock).
     fn begin_write(
         pool: &Pool<Self>,
     ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
@@ -38,21 +50,20 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 
 impl Dialect for Postgres {
-    // A row lock on the single head row, held until commit or rollback. PostgreSQL makes a
-    // transaction visible before it releases its locks, so the next appender cannot take
-    // positions until everything before them is visible.
-    const LOCK_HEAD: &'static str = "UPDATE log_head SET position = position WHERE id = 1 \
-        RETURNING position, last_recorded_at, clock_timestamp() AS now";
+    const CLOCK: &'static str = "clock_timestamp()";
+    const ONE_STATEMENT_WRITES: bool = true;
+    const OPTIMISTIC_WRITES: bool = true;
     const JSON_PARAM: &'static str = "::json";
     const EVENT_COLUMNS: &'static str = "position, stream_type, stream_id, version, event_id, \
         event_type, event_version, payload::text AS payload, metadata::text AS metadata, \
         command_id, correlation_id, causation_id, actor_subject, actor_role, actor_region, \
         actor_provider_org, recorded_at, prev_hash, hash";
     const SNAPSHOT_PAYLOAD: &'static str = "payload::text AS payload";
-    const NOTIFY: Option<&'static str> = Some("SELECT pg_notify($1, $2)");
+    const NOTIFY_FUNCTION: Option<&'static str> = Some("pg_notify");
 
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
-        pool.begin().await
+        pool.begin_with("BEGIN; UPDATE log_head SET position = position WHERE id = 1")
+            .await
     }
 
     async fn migrate(pool: &Pool<Self>) -> Result<(), MigrateError> {
@@ -61,15 +72,16 @@ impl Dialect for Postgres {
 }
 
 impl Dialect for Sqlite {
-    const LOCK_HEAD: &'static str =
-        "SELECT position, last_recorded_at, NULL AS now FROM log_head WHERE id = 1";
+    const CLOCK: &'static str = "NULL";
+    const ONE_STATEMENT_WRITES: bool = false;
+    const OPTIMISTIC_WRITES: bool = false;
     const JSON_PARAM: &'static str = "";
     const EVENT_COLUMNS: &'static str = "position, stream_type, stream_id, version, event_id, \
         event_type, event_version, payload, metadata, command_id, correlation_id, \
         causation_id, actor_subject, actor_role, actor_region, actor_provider_org, recorded_at, \
         prev_hash, hash";
     const SNAPSHOT_PAYLOAD: &'static str = "payload";
-    const NOTIFY: Option<&'static str> = None;
+    const NOTIFY_FUNCTION: Option<&'static str> = None;
 
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
         pool.begin_with("BEGIN IMMEDIATE").await

@@ -26,9 +26,12 @@ impl<DB: Database, T: for<'q> Encode<'q, DB> + Type<DB>> Bind<DB> for T {}
 pub(crate) trait Load<DB: Database>: for<'r> Decode<'r, DB> + Type<DB> {}
 impl<DB: Database, T: for<'r> Decode<'r, DB> + Type<DB>> Load<DB> for T {}
 
-/// Rows per multi-row INSERT: 1000 events of 19 columns stay below both databases'
-/// parameter limits (SQLite 32766, PostgreSQL 65535).
-const ROWS_PER_INSERT: usize = 1000;
+/// Rows per statement: 1000 events of 19 columns stay below both databases' parameter
+/// limits (SQLite 32766, PostgreSQL 65535).
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// PostgreSQL's limit on a statement's bound parameters, with room to spare.
+const MAX_PARAMETERS: usize = 65_000;
 
 /// An event row exactly as stored; JSON columns as text.
 #[derive(Debug, Clone)]
@@ -86,8 +89,8 @@ struct StreamHead {
 }
 
 struct StagedEvent<'a> {
-    position: u64,
-    version: u64,
+    position: i64,
+    version: i64,
     append: &'a PreparedAppend,
     event: &'a PreparedEvent,
     prev_hash: EventHash,
@@ -390,27 +393,107 @@ where
 
     /// Writes a batch of appends in one transaction and answers each. Returns the answers
     /// and, when something was committed, the new head.
-    pub async fn write_batch(
+    pub async fn write_batch(&self, batch: &[PreparedAppend]) -> (Answers, Option<Position>) {
+        if DB::OPTIMISTIC_WRITES
+            && let Some(answered) = self.write_optimistically(batch).await
+        {
+            return answered;
+        }
+        self.write_under_lock(batch).await
+    }
+
+    /// PostgreSQL's fast path, two round trips: read the head, command records and stream
+    /// heads (no lock), decide, then one autocommit statement that locks the head row,
+    /// checks the head is still where the read saw it, and only then inserts everything
+    /// (every insert is conditional on that check). If another process appended in between,
+    /// nothing is written and the batch is decided again; after [`OPTIMISTIC_ATTEMPTS`] such
+    /// misses (or for a batch too big for one statement) `None` hands over to
+    /// [`Engine::write_under_lock`]. Either way, events are only ever inserted by a
+    /// transaction that holds the head row's lock and based its positions on the head it
+    /// locked, so positions stay dense and in commit order.
+    async fn write_optimistically(
         &self,
         batch: &[PreparedAppend],
-    ) -> (Vec<Result<AppendOutcome, StoreError>>, Option<Position>) {
+    ) -> Option<(Answers, Option<Position>)> {
+        let mut conn = match self.write_pool.acquire().await {
+            Ok(conn) => conn,
+            Err(error) => return Some((fail_all(batch.len(), &error.into()), None)),
+        };
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let lookup = match Self::lookup(&mut conn, batch).await {
+                Ok(lookup) => lookup,
+                Err(error) => return Some((fail_all(batch.len(), &error), None)),
+            };
+            let seen_head = lookup.head;
+            let (decisions, rows) = match decide(lookup, batch) {
+                Ok(decided) => decided,
+                Err(error) => return Some((fail_all(batch.len(), &error), None)),
+            };
+            let Some(rows) = rows else {
+                return Some((finish(decisions), None));
+            };
+            if rows.parameters() > MAX_PARAMETERS {
+                return None;
+            }
+            let head = rows.head();
+            match Self::write_in_one_statement(&mut conn, &rows, seen_head).await {
+                Ok(true) => return Some((finish(decisions), Some(head))),
+                Ok(false) => tracing::debug!("the head moved; deciding the batch again"),
+                Err(error) => {
+                    drop(conn);
+                    return Some(
+                        self.after_failed_commit(batch, decisions, head, error)
+                            .await,
+                    );
+                }
+            }
+        }
+        None
+    }
+
+    /// The general path: a transaction that takes the log's lock first
+    /// ([`Dialect::begin_write`]), reads, decides, writes and commits.
+    async fn write_under_lock(&self, batch: &[PreparedAppend]) -> (Answers, Option<Position>) {
         let mut tx = match DB::begin_write(&self.write_pool).await {
             Ok(tx) => tx,
             Err(error) => return (fail_all(batch.len(), &error.into()), None),
         };
-        let (decisions, head) = match self.stage_and_write(&mut tx, batch).await {
-            Ok(staged) => staged,
-            Err(error) => {
-                // Dropping the transaction rolls it back; nothing of the batch was written.
-                drop(tx);
-                return (fail_all(batch.len(), &error), None);
+        let decided = match Self::lookup(&mut tx, batch).await {
+            Ok(lookup) => {
+                let seen_head = lookup.head;
+                decide(lookup, batch).map(|decided| (decided, seen_head))
             }
+            Err(error) => Err(error),
         };
-        let Some(head) = head else {
+        let ((decisions, rows), seen_head) = match decided {
+            Ok(decided) => decided,
+            Err(error) => return (fail_all(batch.len(), &error), None),
+        };
+        let Some(rows) = rows else {
             // Only replays and rejections: nothing to commit.
             drop(tx.rollback().await);
             return (finish(decisions), None);
         };
+        let written = if DB::ONE_STATEMENT_WRITES && rows.parameters() <= MAX_PARAMETERS {
+            Self::write_in_one_statement(&mut tx, &rows, seen_head)
+                .await
+                .map_err(StoreError::from)
+                .and_then(|written| {
+                    written.then_some(()).ok_or_else(|| {
+                        StoreError::Corrupt("the log head moved while its lock was held".into())
+                    })
+                })
+        } else {
+            Self::write_in_statements(&mut tx, &rows)
+                .await
+                .map_err(StoreError::from)
+        };
+        if let Err(error) = written {
+            // Dropping the transaction rolls it back: nothing of the batch was written.
+            drop(tx);
+            return (fail_appended(decisions, &error), None);
+        }
+        let head = rows.head();
         match tx.commit().await {
             Ok(()) => (finish(decisions), Some(head)),
             Err(error) => {
@@ -420,16 +503,17 @@ where
         }
     }
 
-    /// The commit reported an error, but the server may have committed before the connection
-    /// broke. Wait for the log's lock (which the old transaction held until it ended, either
-    /// way), then look for this batch's command ids: all of them or none were committed.
+    /// Committing reported an error, but the server may have committed before the connection
+    /// broke. Take the log's lock (which the failed transaction held until it ended, either
+    /// way), then look for one of the batch's command ids: all of them or none were
+    /// committed.
     async fn after_failed_commit(
         &self,
         batch: &[PreparedAppend],
         decisions: Vec<Decision>,
         head: Position,
         error: sqlx::Error,
-    ) -> (Vec<Result<AppendOutcome, StoreError>>, Option<Position>) {
+    ) -> (Answers, Option<Position>) {
         let probe = batch
             .iter()
             .zip(&decisions)
@@ -439,7 +523,6 @@ where
             .expect("a batch with a head to commit appended something");
         let committed = async {
             let mut tx = DB::begin_write(&self.write_pool).await?;
-            sqlx::query(DB::LOCK_HEAD).fetch_one(&mut *tx).await?;
             let found = sqlx::query("SELECT 1 FROM commands WHERE command_id = $1")
                 .bind(probe)
                 .fetch_optional(&mut *tx)
@@ -450,18 +533,7 @@ where
         .await;
         match committed {
             Ok(true) => (finish(decisions), Some(head)),
-            Ok(false) => {
-                let error = StoreError::from(error);
-                let answers = decisions
-                    .into_iter()
-                    .map(|decision| match decision {
-                        Decision::Appended(_) => Err(error.clone()),
-                        Decision::Replayed(outcome) => Ok(outcome),
-                        Decision::Rejected(rejection) => Err(rejection),
-                    })
-                    .collect();
-                (answers, None)
-            }
+            Ok(false) => (fail_appended(decisions, &error.into()), None),
             Err(probe_error) => {
                 tracing::error!(
                     commit_error = %error,
@@ -469,366 +541,542 @@ where
                     "commit outcome unknown"
                 );
                 let error = StoreError::CommitUnknown(Arc::new(error));
-                let answers = decisions
-                    .into_iter()
-                    .map(|decision| match decision {
-                        Decision::Appended(_) => Err(error.clone()),
-                        Decision::Replayed(outcome) => Ok(outcome),
-                        Decision::Rejected(rejection) => Err(rejection),
-                    })
-                    .collect();
-                (answers, None)
+                (fail_appended(decisions, &error), None)
             }
         }
     }
 
-    /// Under the log's lock: decides every request of the batch in order, then writes what
-    /// was decided with a few multi-row statements.
-    async fn stage_and_write(
-        &self,
-        tx: &mut Transaction<'static, DB>,
+    /// The head, and what the database knows of the batch's command ids and streams, in one
+    /// query per thousand requests (a `UNION ALL` of three selects, told apart by `kind`).
+    async fn lookup(
+        conn: &mut DB::Connection,
         batch: &[PreparedAppend],
-    ) -> Result<(Vec<Decision>, Option<Position>), StoreError> {
-        let head_row = sqlx::query(DB::LOCK_HEAD).fetch_one(&mut **tx).await?;
-        let head = to_u64(head_row.try_get(0)?)?;
-        let last_recorded_at: Option<DateTime<Utc>> = head_row.try_get(1)?;
-        let clock: Option<DateTime<Utc>> = head_row.try_get(2)?;
-        // Microseconds, as both databases store them, and never before the newest event.
-        let now = clock.unwrap_or_else(Utc::now).trunc_subsecs(6);
-        let now = last_recorded_at.map_or(now, |last| now.max(last));
-
-        let mut known_commands = self.commands_of(tx, batch).await?;
-        let mut heads = self.stream_heads_of(tx, batch).await?;
-
-        let mut next_position = head + 1;
-        let mut decisions = Vec::with_capacity(batch.len());
-        let mut staged: Vec<StagedEvent<'_>> = Vec::new();
-        let mut touched: HashMap<&StreamRef, StreamHead> = HashMap::new();
-        let mut new_commands: Vec<AppendOutcome> = Vec::new();
-        let mut snapshots: HashMap<&StreamRef, (u64, u64, &str)> = HashMap::new();
-
-        for append in batch {
-            if let Some(original) = known_commands.get(&append.metadata.command_id) {
-                decisions.push(if original.stream == append.stream {
-                    Decision::Replayed(original.clone())
-                } else {
-                    Decision::Rejected(StoreError::CommandIdReused {
-                        command_id: append.metadata.command_id,
-                        stream: original.stream.clone(),
-                    })
-                });
-                continue;
-            }
-            let current = heads.get(&append.stream).copied().unwrap_or(StreamHead {
-                version: 0,
-                last_position: 0,
-                hash: EventHash::ZERO,
-            });
-            if !append.expected.admits(current.version) {
-                decisions.push(Decision::Rejected(StoreError::Conflict {
-                    stream: append.stream.clone(),
-                    expected: append.expected,
-                    actual: current.version,
-                }));
-                continue;
-            }
-            let first_position = next_position;
-            let mut stream_head = current;
-            for event in &append.events {
-                let position = next_position;
-                next_position += 1;
-                stream_head.version += 1;
-                let bytes = canonical::event_bytes(&EventFields {
-                    position,
-                    stream_type: &append.stream.stream_type,
-                    stream_id: &append.stream.stream_id,
-                    version: stream_head.version,
-                    event_id: event.event_id,
-                    event_type: &event.event_type,
-                    event_version: &event.event_version,
-                    canonical_metadata: &append.hashed_metadata,
-                    canonical_payload: &event.payload,
-                    recorded_at: &now,
-                });
-                let hash = EventHash::chain(&stream_head.hash, &bytes);
-                staged.push(StagedEvent {
-                    position,
-                    version: stream_head.version,
-                    append,
-                    event,
-                    prev_hash: stream_head.hash,
-                    hash,
-                });
-                stream_head.hash = hash;
-                stream_head.last_position = position;
-            }
-            let outcome = AppendOutcome {
-                stream: append.stream.clone(),
-                command_id: append.metadata.command_id,
-                first_version: current.version + 1,
-                last_version: stream_head.version,
-                first_position: Position(first_position),
-                last_position: Position(next_position - 1),
-                recorded_at: now,
-                replayed: false,
-            };
-            heads.insert(append.stream.clone(), stream_head);
-            touched.insert(&append.stream, stream_head);
-            if let Some((number, payload)) = &append.snapshot {
-                snapshots.insert(&append.stream, (stream_head.version, *number, payload));
-            }
-            let replay = AppendOutcome {
-                replayed: true,
-                ..outcome.clone()
-            };
-            known_commands.insert(append.metadata.command_id, replay);
-            new_commands.push(outcome.clone());
-            decisions.push(Decision::Appended(outcome));
-        }
-
-        if staged.is_empty() {
-            return Ok((decisions, None));
-        }
-        let last = next_position - 1;
-        self.insert_events(tx, &staged, &now).await?;
-        self.upsert_streams(tx, &touched).await?;
-        self.insert_commands(tx, &new_commands).await?;
-        self.upsert_snapshots(tx, &snapshots, &now).await?;
-        sqlx::query("UPDATE log_head SET position = $1, last_recorded_at = $2 WHERE id = 1")
-            .bind(to_i64(last)?)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-        if let Some(notify) = DB::NOTIFY {
-            sqlx::query(notify)
-                .bind(NOTIFY_CHANNEL.to_owned())
-                .bind(last.to_string())
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok((decisions, Some(Position(last))))
-    }
-
-    async fn commands_of(
-        &self,
-        tx: &mut Transaction<'static, DB>,
-        batch: &[PreparedAppend],
-    ) -> Result<HashMap<Uuid, AppendOutcome>, StoreError> {
-        let mut found = HashMap::new();
-        for chunk in batch.chunks(ROWS_PER_INSERT) {
-            let mut query = QueryBuilder::<DB>::new(format!(
-                "SELECT {} FROM commands WHERE command_id IN (",
-                Self::COMMAND_COLUMNS
-            ));
-            let mut ids = query.separated(", ");
-            for append in chunk {
-                ids.push_bind(append.metadata.command_id);
-            }
-            query.push(")");
-            for row in query.build().fetch_all(&mut **tx).await? {
-                let outcome = Self::decode_command(&row)?;
-                found.insert(outcome.command_id, outcome);
-            }
-        }
-        Ok(found)
-    }
-
-    async fn stream_heads_of(
-        &self,
-        tx: &mut Transaction<'static, DB>,
-        batch: &[PreparedAppend],
-    ) -> Result<HashMap<StreamRef, StreamHead>, StoreError> {
+    ) -> Result<Lookup, StoreError> {
         let mut streams: Vec<&StreamRef> = batch.iter().map(|a| &a.stream).collect();
         streams.sort_unstable();
         streams.dedup();
-        let mut found = HashMap::new();
-        for chunk in streams.chunks(ROWS_PER_INSERT) {
-            let mut query = QueryBuilder::<DB>::new(
-                "SELECT stream_type, stream_id, version, last_position, last_hash FROM streams \
-                 WHERE (stream_type, stream_id) IN (",
-            );
-            query.push_values(chunk, |mut row, stream| {
-                row.push_bind(stream.stream_type.clone())
-                    .push_bind(stream.stream_id.clone());
-            });
-            query.push(")");
-            for row in query.build().fetch_all(&mut **tx).await? {
-                let stream =
-                    StreamRef::new(row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?);
-                let head = StreamHead {
-                    version: to_u64(row.try_get(2)?)?,
-                    last_position: to_u64(row.try_get(3)?)?,
-                    hash: hash_from(&row.try_get::<Vec<u8>, _>(4)?, "a stream's last hash")?,
-                };
-                found.insert(stream, head);
+        let command_chunks: Vec<_> = batch.chunks(ROWS_PER_STATEMENT).collect();
+        let stream_chunks: Vec<_> = streams.chunks(ROWS_PER_STATEMENT).collect();
+        let mut lookup = Lookup {
+            head: 0,
+            last_recorded_at: None,
+            clock: None,
+            commands: HashMap::new(),
+            streams: HashMap::new(),
+        };
+        for round in 0..command_chunks.len().max(1) {
+            let mut query = QueryBuilder::<DB>::new("");
+            if round == 0 {
+                query.push(typed_nulls(LOOKUP_HEAD).replace("{CLOCK}", DB::CLOCK));
             }
-        }
-        Ok(found)
-    }
-
-    async fn insert_events(
-        &self,
-        tx: &mut Transaction<'static, DB>,
-        staged: &[StagedEvent<'_>],
-        now: &DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        for chunk in staged.chunks(ROWS_PER_INSERT) {
-            let mut query = QueryBuilder::<DB>::new(
-                "INSERT INTO events (position, stream_type, stream_id, version, event_id, \
-                 event_type, event_version, payload, metadata, command_id, correlation_id, \
-                 causation_id, actor_subject, actor_role, actor_region, actor_provider_org, \
-                 recorded_at, prev_hash, hash) ",
-            );
-            let mut failure = None;
-            query.push_values(chunk, |mut row, staged| {
-                let (append, event) = (staged.append, staged.event);
-                let metadata = &append.metadata;
-                let actor = metadata.actor.as_ref();
-                let (position, version) = match (to_i64(staged.position), to_i64(staged.version)) {
-                    (Ok(p), Ok(v)) => (p, v),
-                    (Err(e), _) | (_, Err(e)) => {
-                        failure = Some(e);
-                        (0, 0)
-                    }
-                };
-                row.push_bind(position)
-                    .push_bind(append.stream.stream_type.clone())
-                    .push_bind(append.stream.stream_id.clone())
-                    .push_bind(version)
-                    .push_bind(event.event_id)
-                    .push_bind(event.event_type.clone())
-                    .push_bind(event.event_version.clone())
-                    .push_bind(event.payload.clone())
-                    .push_unseparated(DB::JSON_PARAM)
-                    .push_bind(append.extra_metadata.clone())
-                    .push_unseparated(DB::JSON_PARAM)
-                    .push_bind(metadata.command_id)
-                    .push_bind(metadata.correlation_id)
-                    .push_bind(metadata.causation_id)
-                    .push_bind(actor.map(|a| a.subject.clone()))
-                    .push_bind(actor.map(|a| a.role.clone()))
-                    .push_bind(actor.map(|a| a.region.clone()))
-                    .push_bind(actor.and_then(|a| a.provider_org.clone()))
-                    .push_bind(*now)
-                    .push_bind(staged.prev_hash.0.to_vec())
-                    .push_bind(staged.hash.0.to_vec());
-            });
-            if let Some(error) = failure {
-                return Err(error);
-            }
-            query.build().execute(&mut **tx).await?;
-        }
-        Ok(())
-    }
-
-    async fn upsert_streams(
-        &self,
-        tx: &mut Transaction<'static, DB>,
-        touched: &HashMap<&StreamRef, StreamHead>,
-    ) -> Result<(), StoreError> {
-        let rows = touched
-            .iter()
-            .map(|(stream, head)| {
-                Ok((
-                    *stream,
-                    to_i64(head.version)?,
-                    to_i64(head.last_position)?,
-                    head.hash,
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let mut query = QueryBuilder::<DB>::new(
-                "INSERT INTO streams (stream_type, stream_id, version, last_position, last_hash) ",
-            );
-            query.push_values(chunk, |mut row, (stream, version, position, hash)| {
-                row.push_bind(stream.stream_type.clone())
-                    .push_bind(stream.stream_id.clone())
-                    .push_bind(*version)
-                    .push_bind(*position)
-                    .push_bind(hash.0.to_vec());
-            });
-            query.push(
-                " ON CONFLICT (stream_type, stream_id) DO UPDATE SET version = excluded.version, \
-                 last_position = excluded.last_position, last_hash = excluded.last_hash",
-            );
-            query.build().execute(&mut **tx).await?;
-        }
-        Ok(())
-    }
-
-    async fn insert_commands(
-        &self,
-        tx: &mut Transaction<'static, DB>,
-        outcomes: &[AppendOutcome],
-    ) -> Result<(), StoreError> {
-        let rows = outcomes
-            .iter()
-            .map(|o| {
-                Ok((
-                    o,
-                    [
-                        to_i64(o.first_version)?,
-                        to_i64(o.last_version)?,
-                        to_i64(o.first_position.0)?,
-                        to_i64(o.last_position.0)?,
-                    ],
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let mut query = QueryBuilder::<DB>::new(format!(
-                "INSERT INTO commands ({}) ",
-                Self::COMMAND_COLUMNS
-            ));
-            query.push_values(chunk, |mut row, (outcome, numbers)| {
-                row.push_bind(outcome.command_id)
-                    .push_bind(outcome.stream.stream_type.clone())
-                    .push_bind(outcome.stream.stream_id.clone());
-                for number in numbers {
-                    row.push_bind(*number);
+            if let Some(chunk) = command_chunks.get(round) {
+                if round == 0 {
+                    query.push(" UNION ALL ");
                 }
-                row.push_bind(outcome.recorded_at);
-            });
-            query.build().execute(&mut **tx).await?;
+                query.push(typed_nulls(LOOKUP_COMMANDS));
+                let mut ids = query.separated(", ");
+                for append in *chunk {
+                    ids.push_bind(append.metadata.command_id);
+                }
+                query.push(")");
+            }
+            if let Some(chunk) = stream_chunks.get(round) {
+                query.push(" UNION ALL ");
+                query.push(typed_nulls(LOOKUP_STREAMS));
+                query.push_values(*chunk, |mut row, stream| {
+                    row.push_bind(stream.stream_type.clone())
+                        .push_bind(stream.stream_id.clone());
+                });
+                query.push(")");
+            }
+            for row in query.build().fetch_all(&mut *conn).await? {
+                let kind: i64 = row.try_get(0)?;
+                match kind {
+                    0 => {
+                        lookup.head = to_u64(row.try_get(4)?)?;
+                        lookup.last_recorded_at = row.try_get(8)?;
+                        lookup.clock = row.try_get(9)?;
+                    }
+                    1 => {
+                        let outcome = AppendOutcome {
+                            command_id: row.try_get(1)?,
+                            stream: StreamRef::new(
+                                row.try_get::<String, _>(2)?,
+                                row.try_get::<String, _>(3)?,
+                            ),
+                            first_version: to_u64(row.try_get(4)?)?,
+                            last_version: to_u64(row.try_get(5)?)?,
+                            first_position: Position(to_u64(row.try_get(6)?)?),
+                            last_position: Position(to_u64(row.try_get(7)?)?),
+                            recorded_at: row.try_get(8)?,
+                            replayed: true,
+                        };
+                        lookup.commands.insert(outcome.command_id, outcome);
+                    }
+                    _ => {
+                        let stream = StreamRef::new(
+                            row.try_get::<String, _>(2)?,
+                            row.try_get::<String, _>(3)?,
+                        );
+                        let head = StreamHead {
+                            version: to_u64(row.try_get(4)?)?,
+                            last_position: to_u64(row.try_get(5)?)?,
+                            hash: hash_from(
+                                &row.try_get::<Vec<u8>, _>(10)?,
+                                "a stream's last hash",
+                            )?,
+                        };
+                        lookup.streams.insert(stream, head);
+                    }
+                }
+            }
         }
-        Ok(())
+        Ok(lookup)
     }
 
-    async fn upsert_snapshots(
-        &self,
+    /// Everything a batch writes, in one statement (PostgreSQL's data-modifying CTEs): the
+    /// head row is updated only if it is still at `seen_head` (which takes its lock, waiting
+    /// for any appender holding it), every insert is conditional on that update, and the
+    /// notification goes out with it. Returns whether the head was where it was expected;
+    /// if not, nothing was written.
+    async fn write_in_one_statement(
+        conn: &mut DB::Connection,
+        rows: &Rows<'_>,
+        seen_head: u64,
+    ) -> Result<bool, sqlx::Error> {
+        let seen_head = i64::try_from(seen_head).unwrap_or(i64::MAX);
+        let mut query = QueryBuilder::<DB>::new("WITH h AS (UPDATE log_head SET position = ");
+        query.push_bind(rows.last_position);
+        query.push(", last_recorded_at = ");
+        query.push_bind(rows.now);
+        query.push(" WHERE id = 1 AND position = ");
+        query.push_bind(seen_head);
+        query.push(" RETURNING position), e AS (");
+        Self::push_events(&mut query, &rows.events, rows.now, true);
+        query.push("), s AS (");
+        Self::push_streams(&mut query, &rows.streams, true);
+        query.push("), c AS (");
+        Self::push_commands(&mut query, &rows.commands, true);
+        query.push(")");
+        if !rows.snapshots.is_empty() {
+            query.push(", p AS (");
+            Self::push_snapshots(&mut query, &rows.snapshots, rows.now, true);
+            query.push(")");
+        }
+        query.push(" SELECT position");
+        if let Some(function) = DB::NOTIFY_FUNCTION {
+            query.push(format!(", {function}("));
+            query.push_bind(NOTIFY_CHANNEL.to_owned());
+            query.push(", CAST(position AS TEXT))");
+        }
+        query.push(" FROM h");
+        Ok(query.build().fetch_optional(&mut *conn).await?.is_some())
+    }
+
+    /// One statement per table and thousand rows, in a transaction that holds the lock: for
+    /// SQLite (where a statement is a function call, not a round trip) and for batches too
+    /// big for one statement's parameters.
+    async fn write_in_statements(
         tx: &mut Transaction<'static, DB>,
-        snapshots: &HashMap<&StreamRef, (u64, u64, &str)>,
-        now: &DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        for (stream, (version, number, payload)) in snapshots {
-            let sql = format!(
-                "INSERT INTO snapshots (stream_type, stream_id, version, snapshot_number, \
-                 payload, recorded_at) VALUES ($1, $2, $3, $4, $5{}, $6) \
-                 ON CONFLICT (stream_type, stream_id) DO UPDATE SET version = excluded.version, \
-                 snapshot_number = excluded.snapshot_number, payload = excluded.payload, \
-                 recorded_at = excluded.recorded_at WHERE snapshots.version < excluded.version",
-                DB::JSON_PARAM
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(stream.stream_type.clone())
-                .bind(stream.stream_id.clone())
-                .bind(to_i64(*version)?)
-                .bind(to_i64(*number)?)
-                .bind((*payload).to_owned())
-                .bind(*now)
+        rows: &Rows<'_>,
+    ) -> Result<(), sqlx::Error> {
+        for chunk in rows.events.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<DB>::new("");
+            Self::push_events(&mut query, chunk, rows.now, false);
+            query.build().execute(&mut **tx).await?;
+        }
+        for chunk in rows.streams.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<DB>::new("");
+            Self::push_streams(&mut query, chunk, false);
+            query.build().execute(&mut **tx).await?;
+        }
+        for chunk in rows.commands.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<DB>::new("");
+            Self::push_commands(&mut query, chunk, false);
+            query.build().execute(&mut **tx).await?;
+        }
+        for chunk in rows.snapshots.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<DB>::new("");
+            Self::push_snapshots(&mut query, chunk, rows.now, false);
+            query.build().execute(&mut **tx).await?;
+        }
+        sqlx::query("UPDATE log_head SET position = $1, last_recorded_at = $2 WHERE id = 1")
+            .bind(rows.last_position)
+            .bind(rows.now)
+            .execute(&mut **tx)
+            .await?;
+        if let Some(function) = DB::NOTIFY_FUNCTION {
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {function}($1, $2)")))
+                .bind(NOTIFY_CHANNEL.to_owned())
+                .bind(rows.last_position.to_string())
                 .execute(&mut **tx)
                 .await?;
         }
         Ok(())
     }
+
+    /// `INSERT INTO table (columns)` followed by the rows: `VALUES ...`, or when `gated`,
+    /// `SELECT * FROM (VALUES ...) AS v WHERE EXISTS (SELECT 1 FROM h)`, which inserts only
+    /// if the head update `h` of the same statement succeeded.
+    fn push_insert<T>(
+        query: &mut QueryBuilder<DB>,
+        table_and_columns: &str,
+        rows: &[T],
+        gated: bool,
+        mut push_row: impl FnMut(&mut sqlx::query_builder::Separated<'_, DB, &'static str>, &T),
+    ) {
+        query.push(format!("INSERT INTO {table_and_columns} "));
+        if gated {
+            query.push("SELECT * FROM (");
+        }
+        query.push_values(rows, |mut row, item| push_row(&mut row, item));
+        if gated {
+            query.push(") AS v WHERE EXISTS (SELECT 1 FROM h)");
+        }
+    }
+
+    fn push_events(
+        query: &mut QueryBuilder<DB>,
+        events: &[StagedEvent<'_>],
+        now: DateTime<Utc>,
+        gated: bool,
+    ) {
+        let columns = "events (position, stream_type, stream_id, version, event_id, event_type, \
+             event_version, payload, metadata, command_id, correlation_id, causation_id, \
+             actor_subject, actor_role, actor_region, actor_provider_org, recorded_at, \
+             prev_hash, hash)";
+        Self::push_insert(query, columns, events, gated, |row, staged| {
+            let (append, event) = (staged.append, staged.event);
+            let metadata = &append.metadata;
+            let actor = metadata.actor.as_ref();
+            row.push_bind(staged.position)
+                .push_bind(append.stream.stream_type.clone())
+                .push_bind(append.stream.stream_id.clone())
+                .push_bind(staged.version)
+                .push_bind(event.event_id)
+                .push_bind(event.event_type.clone())
+                .push_bind(event.event_version.clone())
+                .push_bind(event.payload.clone())
+                .push_unseparated(DB::JSON_PARAM)
+                .push_bind(append.extra_metadata.clone())
+                .push_unseparated(DB::JSON_PARAM)
+                .push_bind(metadata.command_id)
+                .push_bind(metadata.correlation_id)
+                .push_bind(metadata.causation_id)
+                .push_bind(actor.map(|a| a.subject.clone()))
+                .push_bind(actor.map(|a| a.role.clone()))
+                .push_bind(actor.map(|a| a.region.clone()))
+                .push_bind(actor.and_then(|a| a.provider_org.clone()))
+                .push_bind(now)
+                .push_bind(staged.prev_hash.0.to_vec())
+                .push_bind(staged.hash.0.to_vec());
+        });
+    }
+
+    fn push_streams(query: &mut QueryBuilder<DB>, streams: &[StreamRow<'_>], gated: bool) {
+        let columns = "streams (stream_type, stream_id, version, last_position, last_hash)";
+        Self::push_insert(query, columns, streams, gated, |row, stream| {
+            row.push_bind(stream.stream.stream_type.clone())
+                .push_bind(stream.stream.stream_id.clone())
+                .push_bind(stream.version)
+                .push_bind(stream.last_position)
+                .push_bind(stream.hash.0.to_vec());
+        });
+        query.push(
+            " ON CONFLICT (stream_type, stream_id) DO UPDATE SET version = excluded.version, \
+             last_position = excluded.last_position, last_hash = excluded.last_hash",
+        );
+    }
+
+    fn push_commands(query: &mut QueryBuilder<DB>, commands: &[CommandRow], gated: bool) {
+        let columns = format!("commands ({})", Self::COMMAND_COLUMNS);
+        Self::push_insert(query, &columns, commands, gated, |row, command| {
+            row.push_bind(command.outcome.command_id)
+                .push_bind(command.outcome.stream.stream_type.clone())
+                .push_bind(command.outcome.stream.stream_id.clone());
+            for number in command.numbers {
+                row.push_bind(number);
+            }
+            row.push_bind(command.outcome.recorded_at);
+        });
+    }
+
+    fn push_snapshots(
+        query: &mut QueryBuilder<DB>,
+        snapshots: &[SnapshotRow<'_>],
+        now: DateTime<Utc>,
+        gated: bool,
+    ) {
+        let columns =
+            "snapshots (stream_type, stream_id, version, snapshot_number, payload, recorded_at)";
+        Self::push_insert(query, columns, snapshots, gated, |row, snapshot| {
+            row.push_bind(snapshot.stream.stream_type.clone())
+                .push_bind(snapshot.stream.stream_id.clone())
+                .push_bind(snapshot.version)
+                .push_bind(snapshot.number)
+                .push_bind(snapshot.payload.to_owned())
+                .push_unseparated(DB::JSON_PARAM)
+                .push_bind(now);
+        });
+        query.push(
+            " ON CONFLICT (stream_type, stream_id) DO UPDATE SET version = excluded.version, \
+             snapshot_number = excluded.snapshot_number, payload = excluded.payload, \
+             recorded_at = excluded.recorded_at WHERE snapshots.version < excluded.version",
+        );
+    }
 }
 
-fn fail_all(n: usize, error: &StoreError) -> Vec<Result<AppendOutcome, StoreError>> {
+/// One answer per request of a batch.
+type Answers = Vec<Result<AppendOutcome, StoreError>>;
+
+/// How many times the optimistic path decides a batch again after another process moved the
+/// head, before it takes the lock first.
+const OPTIMISTIC_ATTEMPTS: usize = 2;
+
+/// Decides every request of the batch in order against what the lookup found (and what the
+/// batch's earlier requests did), assigning positions, versions and hashes. `None` rows when
+/// nothing is to be written. Pure: no I/O.
+fn decide(
+    lookup: Lookup,
+    batch: &[PreparedAppend],
+) -> Result<(Vec<Decision>, Option<Rows<'_>>), StoreError> {
+    let Lookup {
+        head,
+        last_recorded_at,
+        clock,
+        commands: mut known_commands,
+        streams: mut heads,
+    } = lookup;
+    // Microseconds, as both databases store them, and never before the newest event.
+    let now = clock.unwrap_or_else(Utc::now).trunc_subsecs(6);
+    let now = last_recorded_at.map_or(now, |last| now.max(last));
+
+    let mut next_position = head + 1;
+    let mut decisions = Vec::with_capacity(batch.len());
+    let mut events = Vec::new();
+    let mut touched: HashMap<&StreamRef, StreamHead> = HashMap::new();
+    let mut commands = Vec::new();
+    let mut snapshots: HashMap<&StreamRef, (u64, u64, &str)> = HashMap::new();
+
+    for append in batch {
+        if let Some(original) = known_commands.get(&append.metadata.command_id) {
+            decisions.push(if original.stream == append.stream {
+                Decision::Replayed(original.clone())
+            } else {
+                Decision::Rejected(StoreError::CommandIdReused {
+                    command_id: append.metadata.command_id,
+                    stream: original.stream.clone(),
+                })
+            });
+            continue;
+        }
+        let current = heads.get(&append.stream).copied().unwrap_or(StreamHead {
+            version: 0,
+            last_position: 0,
+            hash: EventHash::ZERO,
+        });
+        if !append.expected.admits(current.version) {
+            decisions.push(Decision::Rejected(StoreError::Conflict {
+                stream: append.stream.clone(),
+                expected: append.expected,
+                actual: current.version,
+            }));
+            continue;
+        }
+        let first_position = next_position;
+        let mut stream_head = current;
+        for event in &append.events {
+            let position = next_position;
+            next_position += 1;
+            stream_head.version += 1;
+            let bytes = canonical::event_bytes(&EventFields {
+                position,
+                stream_type: &append.stream.stream_type,
+                stream_id: &append.stream.stream_id,
+                version: stream_head.version,
+                event_id: event.event_id,
+                event_type: &event.event_type,
+                event_version: &event.event_version,
+                canonical_metadata: &append.hashed_metadata,
+                canonical_payload: &event.payload,
+                recorded_at: &now,
+            });
+            let hash = EventHash::chain(&stream_head.hash, &bytes);
+            events.push(StagedEvent {
+                position: to_i64(position)?,
+                version: to_i64(stream_head.version)?,
+                append,
+                event,
+                prev_hash: stream_head.hash,
+                hash,
+            });
+            stream_head.hash = hash;
+            stream_head.last_position = position;
+        }
+        let outcome = AppendOutcome {
+            stream: append.stream.clone(),
+            command_id: append.metadata.command_id,
+            first_version: current.version + 1,
+            last_version: stream_head.version,
+            first_position: Position(first_position),
+            last_position: Position(next_position - 1),
+            recorded_at: now,
+            replayed: false,
+        };
+        heads.insert(append.stream.clone(), stream_head);
+        touched.insert(&append.stream, stream_head);
+        if let Some((number, payload)) = &append.snapshot {
+            snapshots.insert(&append.stream, (stream_head.version, *number, payload));
+        }
+        known_commands.insert(
+            append.metadata.command_id,
+            AppendOutcome {
+                replayed: true,
+                ..outcome.clone()
+            },
+        );
+        commands.push(outcome.clone());
+        decisions.push(Decision::Appended(outcome));
+    }
+
+    if events.is_empty() {
+        return Ok((decisions, None));
+    }
+    let rows = Rows {
+        now,
+        last_position: to_i64(next_position - 1)?,
+        events,
+        streams: touched
+            .into_iter()
+            .map(|(stream, head)| {
+                Ok(StreamRow {
+                    stream,
+                    version: to_i64(head.version)?,
+                    last_position: to_i64(head.last_position)?,
+                    hash: head.hash,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?,
+        commands: commands
+            .into_iter()
+            .map(|outcome| {
+                let numbers = [
+                    to_i64(outcome.first_version)?,
+                    to_i64(outcome.last_version)?,
+                    to_i64(outcome.first_position.0)?,
+                    to_i64(outcome.last_position.0)?,
+                ];
+                Ok(CommandRow { outcome, numbers })
+            })
+            .collect::<Result<_, StoreError>>()?,
+        snapshots: snapshots
+            .into_iter()
+            .map(|(stream, (version, number, payload))| {
+                Ok(SnapshotRow {
+                    stream,
+                    version: to_i64(version)?,
+                    number: to_i64(number)?,
+                    payload,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?,
+    };
+    Ok((decisions, Some(rows)))
+}
+
+// The three branches of the lookup query. Every column has one type in all branches
+// (PostgreSQL resolves a UNION's column types pairwise, so NULLs are cast explicitly; SQLite
+// ignores the type names).
+const LOOKUP_HEAD: &str = "SELECT CAST(0 AS BIGINT) AS kind, {UUID} AS command_id, \
+    {TEXT} AS stream_type, {TEXT} AS stream_id, position AS a, {INT} AS b, {INT} AS c, \
+    {INT} AS d, last_recorded_at AS at, {CLOCK} AS clock, {BYTES} AS hash \
+    FROM log_head WHERE id = 1";
+const LOOKUP_COMMANDS: &str = "SELECT CAST(1 AS BIGINT), command_id, stream_type, stream_id, \
+    first_version, last_version, first_position, last_position, recorded_at, {TIME}, {BYTES} \
+    FROM commands WHERE command_id IN (";
+const LOOKUP_STREAMS: &str = "SELECT CAST(2 AS BIGINT), {UUID}, stream_type, stream_id, \
+    version, last_position, {INT}, {INT}, {TIME}, {TIME}, last_hash \
+    FROM streams WHERE (stream_type, stream_id) IN (";
+
+fn typed_nulls(sql: &str) -> String {
+    sql.replace("{UUID}", "CAST(NULL AS UUID)")
+        .replace("{TEXT}", "CAST(NULL AS TEXT)")
+        .replace("{INT}", "CAST(NULL AS BIGINT)")
+        .replace("{TIME}", "CAST(NULL AS TIMESTAMPTZ)")
+        .replace("{BYTES}", "CAST(NULL AS BYTEA)")
+}
+
+/// What [`Engine::lookup`] found.
+struct Lookup {
+    head: u64,
+    last_recorded_at: Option<DateTime<Utc>>,
+    clock: Option<DateTime<Utc>>,
+    commands: HashMap<Uuid, AppendOutcome>,
+    streams: HashMap<StreamRef, StreamHead>,
+}
+
+/// Everything a batch writes, ready to bind.
+struct Rows<'a> {
+    now: DateTime<Utc>,
+    last_position: i64,
+    events: Vec<StagedEvent<'a>>,
+    streams: Vec<StreamRow<'a>>,
+    commands: Vec<CommandRow>,
+    snapshots: Vec<SnapshotRow<'a>>,
+}
+
+struct StreamRow<'a> {
+    stream: &'a StreamRef,
+    version: i64,
+    last_position: i64,
+    hash: EventHash,
+}
+
+struct CommandRow {
+    outcome: AppendOutcome,
+    numbers: [i64; 4],
+}
+
+struct SnapshotRow<'a> {
+    stream: &'a StreamRef,
+    version: i64,
+    number: i64,
+    payload: &'a str,
+}
+
+impl Rows<'_> {
+    /// Bound parameters of the one-statement write.
+    fn parameters(&self) -> usize {
+        19 * self.events.len()
+            + 5 * self.streams.len()
+            + 8 * self.commands.len()
+            + 6 * self.snapshots.len()
+            + 4
+    }
+
+    fn head(&self) -> Position {
+        Position(u64::try_from(self.last_position).unwrap_or(0))
+    }
+}
+
+fn fail_all(n: usize, error: &StoreError) -> Answers {
     (0..n).map(|_| Err(error.clone())).collect()
 }
 
-fn finish(decisions: Vec<Decision>) -> Vec<Result<AppendOutcome, StoreError>> {
+/// The batch was not written: the requests that would have appended get `error`; replays
+/// and rejections keep their answers.
+fn fail_appended(decisions: Vec<Decision>, error: &StoreError) -> Answers {
+    decisions
+        .into_iter()
+        .map(|decision| match decision {
+            Decision::Appended(_) => Err(error.clone()),
+            Decision::Replayed(outcome) => Ok(outcome),
+            Decision::Rejected(rejection) => Err(rejection),
+        })
+        .collect()
+}
+
+fn finish(decisions: Vec<Decision>) -> Answers {
     decisions
         .into_iter()
         .map(|decision| match decision {
