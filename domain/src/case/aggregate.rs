@@ -173,6 +173,28 @@ impl ConnectionCase {
         self.went_live_on
     }
 
+    pub const fn contract_signed_on(&self) -> Option<NaiveDate> {
+        self.contract_signed_on
+    }
+
+    pub const fn training_completed_on(&self) -> Option<NaiveDate> {
+        self.training_completed_on
+    }
+
+    pub const fn final_contract_signed_on(&self) -> Option<NaiveDate> {
+        self.final_contract_signed_on
+    }
+
+    /// Requests for non-standard services and the decision on each, if made.
+    pub const fn service_requests(&self) -> &BTreeMap<ServiceRequestNo, Option<ServiceDecision>> {
+        &self.service_requests
+    }
+
+    /// Agreed deviations and the date each lapses after, if any.
+    pub const fn deviations(&self) -> &BTreeMap<RequirementId, Option<NaiveDate>> {
+        &self.deviations
+    }
+
     pub const fn ended_on(&self) -> Option<NaiveDate> {
         self.ended_on
     }

@@ -1,0 +1,160 @@
+//! Authorisation, in one place.
+//!
+//! The permission an operation needs is part of its handler's signature:
+//! `Authorized<Decide>` authenticates the caller (401 otherwise) and checks that its role
+//! holds the domain's `Permission::Decide` (403 otherwise) before any resource is read, so a
+//! 403 says nothing about any resource. `Authorized<Read>` admits every authenticated role.
+//!
+//! Tenancy is [`visible`]: a case or incident is visible to a principal iff it belongs to the
+//! principal's region and, for providers, to the principal's organisation. Every resource
+//! load goes through it, and a resource that is not visible answers exactly like one that
+//! does not exist (404).
+
+use std::marker::PhantomData;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use domain::case::Permission;
+use domain::identity::OrgNumber;
+use domain::ids::RegionId;
+use futures_util::future::LocalBoxFuture;
+
+use crate::auth::Principal;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// What an operation requires of the caller's role.
+pub trait Requirement: 'static {
+    /// The domain permission needed; `None` for reads, which every role may do.
+    const PERMISSION: Option<Permission>;
+}
+
+macro_rules! requirement {
+    ($(#[$doc:meta])* $name:ident => $permission:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+
+        impl Requirement for $name {
+            const PERMISSION: Option<Permission> = $permission;
+        }
+    };
+}
+
+requirement!(
+    /// Any authenticated role; tenancy still applies to cases and incidents.
+    Read => None
+);
+requirement!(
+    /// `Permission::Apply`: submit an application.
+    Apply => Some(Permission::Apply)
+);
+requirement!(
+    /// `Permission::Decide`: the region's decisions.
+    Decide => Some(Permission::Decide)
+);
+requirement!(
+    /// `Permission::Verify`: the region's technical work.
+    Verify => Some(Permission::Verify)
+);
+requirement!(
+    /// `Permission::Declare`: the provider's own statements.
+    Declare => Some(Permission::Declare)
+);
+requirement!(
+    /// `Permission::Record`: facts either side records.
+    Record => Some(Permission::Record)
+);
+requirement!(
+    /// `Permission::ReportIncident`: report a security incident or record an action on it.
+    ReportIncident => Some(Permission::ReportIncident)
+);
+requirement!(
+    /// `Permission::AssessIncident`: assess or close a security incident.
+    AssessIncident => Some(Permission::AssessIncident)
+);
+
+/// An authenticated caller whose role meets `R`.
+#[derive(Debug)]
+pub struct Authorized<R> {
+    pub principal: Principal,
+    _requirement: PhantomData<fn() -> R>,
+}
+
+impl<R: Requirement> FromRequest for Authorized<R> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let authorization = req.headers().get(header::AUTHORIZATION).cloned();
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::internal("the application state is missing"))?;
+            let authorization = authorization.ok_or_else(ApiError::unauthenticated)?;
+            let token = authorization
+                .to_str()
+                .ok()
+                .and_then(bearer_token)
+                .ok_or_else(|| {
+                    ApiError::invalid_token("the Authorization header is not `Bearer <token>`")
+                })?;
+            let principal = state.verifier.verify(token).await?;
+            if let Some(permission) = R::PERMISSION
+                && !permission.allows(principal.role())
+            {
+                return Err(ApiError::forbidden(format!(
+                    "the role {} lacks the permission {}",
+                    principal.role(),
+                    permission.as_str()
+                )));
+            }
+            Ok(Self {
+                principal,
+                _requirement: PhantomData,
+            })
+        })
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Whether a resource of `region` and provider `org` is visible to `principal`.
+pub fn visible(principal: &Principal, region: &RegionId, org: &OrgNumber) -> bool {
+    principal.region() == region && principal.provider_org().is_none_or(|own| own == org)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bearer_tokens_are_read() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
+
+    #[test]
+    fn providers_see_only_their_organisation_and_everyone_only_their_region() {
+        let region = RegionId::parse("dalarna").unwrap();
+        let org = OrgNumber::parse("556036-0793").unwrap();
+        let other_org = OrgNumber::parse("232100-0180").unwrap();
+        let officer = Principal::from_claims("o", "officer", "dalarna", None).unwrap();
+        let provider =
+            Principal::from_claims("p", "provider", "dalarna", Some("556036-0793")).unwrap();
+        let foreign = Principal::from_claims("f", "officer", "varmland", None).unwrap();
+        assert!(visible(&officer, &region, &other_org));
+        assert!(visible(&provider, &region, &org));
+        assert!(!visible(&provider, &region, &other_org));
+        assert!(!visible(&foreign, &region, &org));
+    }
+}

@@ -1,0 +1,304 @@
+//! The `anslut` command. Add a subcommand by adding a variant to [`Command`] and an arm to
+//! [`run`].
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use domain::Role;
+use domain::catalogue::CatalogueRegistry;
+use domain::ids::ProgrammeId;
+
+use crate::auth::dev::TokenSpec;
+use crate::config::Settings;
+use crate::dto::catalogues::{CatalogueDiffView, CatalogueView};
+use crate::startup::{self, Application};
+
+/// Anslut: the system of record for connecting private care providers to Swedish regions'
+/// IT.
+#[derive(Debug, Parser)]
+#[command(name = "anslut", version, about)]
+pub struct Cli {
+    /// A TOML configuration file (defaults, then this file, then ANSLUT_* variables).
+    #[arg(long, env = "ANSLUT_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrates the database first).
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Print a development token signed with the development key (refused in production).
+    Token(TokenArgs),
+    /// Show the embedded requirement catalogues.
+    #[command(subcommand)]
+    Catalogues(CataloguesCommand),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Load a worked example (cases across every programme, in different phases) when the
+    /// store is empty.
+    #[arg(long)]
+    pub demo: bool,
+    /// The port to listen on (overrides the configuration).
+    #[arg(long)]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// officer, region_it, provider, auditor, dashboard or integration.
+    #[arg(long)]
+    pub role: String,
+    /// The region, e.g. jamtland-harjedalen.
+    #[arg(long)]
+    pub region: String,
+    /// The provider's organisationsnummer (required for --role provider).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// The subject (`sub`); defaults to dev-<role>.
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// How long the token is valid: e.g. 30m, 1h, 7d.
+    #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CataloguesCommand {
+    /// Every programme and its versions.
+    List,
+    /// One catalogue version as JSON (the one in force today unless --version).
+    Show {
+        programme: String,
+        #[arg(long)]
+        version: Option<u32>,
+    },
+    /// What changed between two versions, as JSON.
+    Diff {
+        programme: String,
+        from: u32,
+        to: u32,
+    },
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Startup(#[from] startup::StartupError),
+    #[error(transparent)]
+    Catalogues(#[from] domain::catalogue::CatalogueError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("writing the output: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the demo: {0}")]
+    Demo(String),
+    #[error("signing the token: {0}")]
+    Token(#[from] jsonwebtoken::errors::Error),
+}
+
+fn parse_ttl(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{raw}: give a unit, e.g. 30m, 1h, 7d"))?;
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{raw}: not a number of s, m, h or d"))?;
+    let seconds = match unit {
+        "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        "d" => number * 86_400,
+        _ => return Err(format!("{raw}: the unit is s, m, h or d")),
+    };
+    if seconds == 0 {
+        return Err("a token must live longer than 0 seconds".into());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+/// Runs a command.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Openapi => {
+            std::io::stdout()
+                .lock()
+                .write_all(crate::openapi::spec_json().as_bytes())?;
+            Ok(())
+        }
+        Command::Catalogues(command) => catalogues(&command),
+        Command::Migrate => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            startup::connect_store(&settings).await?;
+            Ok(())
+        }
+        Command::Token(args) => token(&Settings::load(cli.config.as_deref())?, &args),
+        Command::Serve(args) => {
+            let mut settings = Settings::load(cli.config.as_deref())?;
+            if let Some(port) = args.port {
+                settings.port = port;
+            }
+            serve(&settings, args.demo).await
+        }
+    }
+}
+
+async fn serve(settings: &Settings, demo: bool) -> Result<(), CliError> {
+    let application = Application::build(settings).await?;
+    if demo {
+        crate::demo::load(&application.state())
+            .await
+            .map_err(|error| CliError::Demo(error.to_string()))?;
+    }
+    tracing::info!(
+        address = %format!("http://{}:{}", settings.host, application.port()),
+        docs = %format!("http://{}:{}/docs/", settings.host, application.port()),
+        "Anslut is serving"
+    );
+    application.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn token(settings: &Settings, args: &TokenArgs) -> Result<(), CliError> {
+    if settings.is_production() {
+        return Err(CliError::Usage(
+            "anslut token mints development tokens and is refused in production".into(),
+        ));
+    }
+    let role = Role::parse(&args.role).ok_or_else(|| {
+        CliError::Usage(format!(
+            "unknown role {}; one of officer, region_it, provider, auditor, dashboard, integration",
+            args.role
+        ))
+    })?;
+    if role == Role::Provider && args.org.is_none() {
+        return Err(CliError::Usage(
+            "a provider token needs --org with the provider's organisationsnummer".into(),
+        ));
+    }
+    let key = startup::dev_key(settings)?;
+    let spec = TokenSpec {
+        subject: args
+            .subject
+            .clone()
+            .unwrap_or_else(|| format!("dev-{}", role.as_str())),
+        role: role.as_str().to_owned(),
+        region: args.region.clone(),
+        org: args.org.clone(),
+        issuer: settings.auth.issuer.clone(),
+        audience: settings.auth.audience.clone(),
+        ttl: args.ttl,
+    };
+    let token = key.mint(&spec)?;
+    writeln!(std::io::stdout().lock(), "{token}")?;
+    Ok(())
+}
+
+fn catalogues(command: &CataloguesCommand) -> Result<(), CliError> {
+    let registry = CatalogueRegistry::load_embedded()?;
+    let today = chrono::Utc::now().date_naive();
+    let mut out = std::io::stdout().lock();
+    let programme =
+        |raw: &str| ProgrammeId::parse(raw).map_err(|e| CliError::Usage(format!("{raw}: {e}")));
+    let missing = |programme: &ProgrammeId, version: u32| {
+        CliError::Usage(format!("{programme} has no catalogue version {version}"))
+    };
+    match command {
+        CataloguesCommand::List => {
+            writeln!(
+                out,
+                "{:<22} {:<20} {:<9} {:<9} title",
+                "programme", "region", "version", "in force"
+            )?;
+            for catalogue in registry.all() {
+                let in_force = registry
+                    .in_force(&catalogue.programme, today)
+                    .is_some_and(|c| c.version == catalogue.version);
+                writeln!(
+                    out,
+                    "{:<22} {:<20} {:<9} {:<9} {}",
+                    catalogue.programme.as_str(),
+                    catalogue.region.as_str(),
+                    catalogue.version,
+                    if in_force { "yes" } else { "" },
+                    catalogue.title
+                )?;
+            }
+        }
+        CataloguesCommand::Show {
+            programme: raw,
+            version,
+        } => {
+            let programme = programme(raw)?;
+            let catalogue = match version {
+                Some(version) => registry
+                    .get(&programme, *version)
+                    .ok_or_else(|| missing(&programme, *version))?,
+                None => registry.in_force(&programme, today).ok_or_else(|| {
+                    CliError::Usage(format!("{programme} has no catalogue in force today"))
+                })?,
+            };
+            let json = serde_json::to_string_pretty(&CatalogueView::from(catalogue))
+                .map_err(std::io::Error::other)?;
+            writeln!(out, "{json}")?;
+        }
+        CataloguesCommand::Diff {
+            programme: raw,
+            from,
+            to,
+        } => {
+            let programme = programme(raw)?;
+            let old = registry
+                .get(&programme, *from)
+                .ok_or_else(|| missing(&programme, *from))?;
+            let new = registry
+                .get(&programme, *to)
+                .ok_or_else(|| missing(&programme, *to))?;
+            let json = serde_json::to_string_pretty(&CatalogueDiffView::of(old, new))
+                .map_err(std::io::Error::other)?;
+            writeln!(out, "{json}")?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_take_a_unit() {
+        assert_eq!(parse_ttl("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_ttl("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_ttl("7d").unwrap(), Duration::from_secs(604_800));
+        assert!(parse_ttl("10").is_err());
+        assert!(parse_ttl("0h").is_err());
+        assert!(parse_ttl("1w").is_err());
+    }
+
+    #[test]
+    fn the_command_line_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "anslut", "token", "--role", "officer", "--region", "dalarna",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Token(_)));
+    }
+}

@@ -1,0 +1,312 @@
+//! Configuration: defaults, then an optional TOML file (`--config` or `ANSLUT_CONFIG`), then
+//! `ANSLUT_*` environment variables (nested keys joined by `__`, e.g.
+//! `ANSLUT_AUTH__JWKS_URL`), then `DATABASE_URL`. Secrets are wrapped in [`Secret`], whose
+//! `Debug` and `Display` print `[redacted]`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+/// A value that must never be printed or logged.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub const fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The secret itself; the name makes every use visible in review.
+    pub const fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Development (the default) or production.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Development,
+    Production,
+}
+
+/// Everything `anslut` can be configured with. Unknown top-level keys are ignored, so that
+/// other `ANSLUT_*` variables (e.g. the tests' `ANSLUT_TEST_DATABASE_URL`) do not stop the
+/// server; unknown keys inside a section are refused.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// `ANSLUT_ENV`: `development` or `production`.
+    pub env: Environment,
+    /// The address to listen on.
+    pub host: String,
+    /// The port to listen on; 0 picks a free one (tests).
+    pub port: u16,
+    /// Where the SQLite file, the development signing key and the development subject key
+    /// live.
+    pub data_dir: PathBuf,
+    /// `DATABASE_URL`: `postgres://...` for PostgreSQL; unset means SQLite at
+    /// `<data_dir>/anslut.db`.
+    pub database_url: Option<Secret<String>>,
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// How long a graceful shutdown waits for requests in flight, in seconds.
+    pub shutdown_timeout_seconds: u64,
+    /// Take an aggregate snapshot every this many events.
+    pub snapshot_every: usize,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    pub auth: AuthSettings,
+    pub privacy: PrivacySettings,
+}
+
+/// How tokens are verified.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// The `iss` every token must carry.
+    pub issuer: String,
+    /// The `aud` every token must carry.
+    pub audience: String,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds; at most 60.
+    pub leeway_seconds: u64,
+    /// Production: a JWKS document on disk.
+    pub jwks_file: Option<PathBuf>,
+    /// Production: a JWKS document at an `https://` URL.
+    pub jwks_url: Option<String>,
+    /// How often the JWKS is fetched again, in seconds.
+    pub jwks_refresh_seconds: u64,
+    /// The least time between two fetches caused by an unknown `kid`, in seconds.
+    pub jwks_min_refetch_seconds: u64,
+    /// Allow an `http://` JWKS URL on a loopback address (tests and local development only;
+    /// refused in production).
+    pub allow_loopback_http_jwks: bool,
+    /// Development: the HS256 key, hex-encoded, instead of `<data_dir>/dev-signing-key`.
+    pub dev_signing_key: Option<Secret<String>>,
+}
+
+/// Keys for personal data.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// The HMAC key (hex, at least 32 bytes) that maps a personnummer to a stable data
+    /// subject id. Development generates `<data_dir>/subject-key` when unset.
+    pub subject_key: Option<Secret<String>>,
+}
+
+/// The largest request body accepted by default: 256 KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+/// The most clock skew a token may be granted.
+pub const MAX_LEEWAY_SECONDS: u64 = 60;
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            env: Environment::Development,
+            host: "127.0.0.1".into(),
+            port: 8080,
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            shutdown_timeout_seconds: 30,
+            snapshot_every: 50,
+            workers: 0,
+            auth: AuthSettings::default(),
+            privacy: PrivacySettings::default(),
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "anslut-dev".into(),
+            audience: "anslut".into(),
+            leeway_seconds: 30,
+            jwks_file: None,
+            jwks_url: None,
+            jwks_refresh_seconds: 300,
+            jwks_min_refetch_seconds: 30,
+            allow_loopback_http_jwks: false,
+            dev_signing_key: None,
+        }
+    }
+}
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading the configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Layers defaults, the optional file and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "the configuration file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment
+            .merge(
+                Env::prefixed("ANSLUT_")
+                    .ignore(&["config"])
+                    .split("__")
+                    .lowercase(true),
+            )
+            .merge(Env::raw().only(&["database_url"]).lowercase(true));
+        let settings: Self = figment.extract().map_err(Box::new)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what must hold whatever the source: the leeway bound, and in production a
+    /// PostgreSQL URL, verification keys and the subject key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.auth.leeway_seconds > MAX_LEEWAY_SECONDS {
+            return Err(ConfigError::Invalid(format!(
+                "auth.leeway_seconds is {}; at most {MAX_LEEWAY_SECONDS} is allowed",
+                self.auth.leeway_seconds
+            )));
+        }
+        if self.auth.jwks_file.is_some() && self.auth.jwks_url.is_some() {
+            return Err(ConfigError::Invalid(
+                "configure either auth.jwks_file or auth.jwks_url, not both".into(),
+            ));
+        }
+        if self.body_limit == 0 {
+            return Err(ConfigError::Invalid("body_limit must be positive".into()));
+        }
+        if self.env == Environment::Production {
+            let postgres = self
+                .database_url
+                .as_ref()
+                .is_some_and(|url| is_postgres_url(url.expose()));
+            if !postgres {
+                return Err(ConfigError::Invalid(
+                    "production needs DATABASE_URL=postgres://...; SQLite is for development"
+                        .into(),
+                ));
+            }
+            if self.auth.jwks_file.is_none() && self.auth.jwks_url.is_none() {
+                return Err(ConfigError::Invalid(
+                    "production needs verification keys: set ANSLUT_AUTH__JWKS_URL (https) or \
+                     ANSLUT_AUTH__JWKS_FILE"
+                        .into(),
+                ));
+            }
+            if self.auth.dev_signing_key.is_some() || self.auth.allow_loopback_http_jwks {
+                return Err(ConfigError::Invalid(
+                    "production refuses development settings (auth.dev_signing_key, \
+                     auth.allow_loopback_http_jwks)"
+                        .into(),
+                ));
+            }
+            if self.privacy.subject_key.is_none() {
+                return Err(ConfigError::Invalid(
+                    "production needs ANSLUT_PRIVACY__SUBJECT_KEY (hex, at least 32 bytes)".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == Environment::Production
+    }
+
+    /// The database to connect to: `DATABASE_URL`, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> Secret<String> {
+        self.database_url.clone().unwrap_or_else(|| {
+            Secret::new(format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("anslut.db").display()
+            ))
+        })
+    }
+
+    pub const fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_seconds)
+    }
+}
+
+fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("hunter2".to_owned());
+        assert_eq!(format!("{secret}"), "[redacted]");
+        assert_eq!(format!("{secret:?}"), "[redacted]");
+        let settings = Settings {
+            database_url: Some(Secret::new("postgres://u:pw@h/db".into())),
+            ..Settings::default()
+        };
+        assert!(!format!("{settings:?}").contains("pw@"));
+    }
+
+    #[test]
+    fn production_refuses_sqlite_and_missing_keys() {
+        let mut settings = Settings {
+            env: Environment::Production,
+            ..Settings::default()
+        };
+        assert!(settings.validate().is_err());
+        settings.database_url = Some(Secret::new("postgres://h/db".into()));
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("verification keys"), "{error}");
+        settings.auth.jwks_url = Some("https://idp.example/jwks".into());
+        assert!(settings.validate().is_err(), "the subject key is missing");
+        settings.privacy.subject_key = Some(Secret::new("00".repeat(32)));
+        settings.validate().unwrap();
+    }
+
+    #[test]
+    fn leeway_is_bounded() {
+        let mut settings = Settings::default();
+        settings.auth.leeway_seconds = 61;
+        assert!(settings.validate().is_err());
+    }
+
+    #[test]
+    fn sqlite_in_the_data_directory_is_the_default_database() {
+        let settings = Settings::default();
+        assert!(
+            settings
+                .database_url()
+                .expose()
+                .ends_with("anslut.db?mode=rwc")
+        );
+    }
+}

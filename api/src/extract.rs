@@ -1,0 +1,392 @@
+//! Strict extractors. Every failure becomes the same problem+json as every other error:
+//! a body that is not JSON (415), too large (413), malformed or of the wrong shape (400
+//! `invalid_body` with the JSON path), bad path or query values (400 `invalid_path`,
+//! `invalid_query`) and bad precondition headers (400 `invalid_header`).
+//!
+//! Messages name the place and the kind of problem, never the value sent: a personnummer in
+//! the wrong field must not come back in an error body or a log line.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::error::{PathError, QueryPayloadError};
+use actix_web::http::header;
+use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::config::DEFAULT_BODY_LIMIT;
+use crate::problem::{ApiError, FieldError};
+use crate::state::AppState;
+
+/// A JSON request body, parsed strictly, with its bytes (for the idempotency fingerprint).
+#[derive(Debug)]
+pub struct JsonBody<T> {
+    pub value: T,
+    pub bytes: Bytes,
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(DEFAULT_BODY_LIMIT, |state| state.body_limit);
+        let is_json = req.mime_type().ok().flatten().is_some_and(|mime| {
+            mime.type_() == "application"
+                && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
+        });
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::unsupported_media_type());
+            }
+            if declared_length.is_some_and(|length| length > limit) {
+                return Err(ApiError::payload_too_large(limit));
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| {
+                    ApiError::invalid_body(&[FieldError {
+                        path: String::new(),
+                        message: "the body could not be read".into(),
+                    }])
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::payload_too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let bytes = body.freeze();
+            let value = parse_json(&bytes)?;
+            Ok(Self { value, bytes })
+        })
+    }
+}
+
+/// Parses JSON strictly: the path of the first problem, and no trailing data.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        ApiError::invalid_body(&[FieldError {
+            path,
+            message: describe_json_error(error.inner()),
+        }])
+    })?;
+    deserializer.end().map_err(|error| {
+        ApiError::invalid_body(&[FieldError {
+            path: String::new(),
+            message: describe_json_error(&error),
+        }])
+    })?;
+    Ok(value)
+}
+
+/// serde_json's message without its position suffix and without any value it quotes.
+fn describe_json_error(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Syntax => format!(
+            "malformed JSON at line {}, column {}",
+            error.line(),
+            error.column()
+        ),
+        Category::Eof => "the JSON ends too early".into(),
+        Category::Io => "the body could not be read".into(),
+        Category::Data => {
+            let message = error.to_string();
+            let message = message
+                .rsplit_once(" at line ")
+                .map_or(message.as_str(), |(head, _)| head);
+            without_values(message)
+        }
+    }
+}
+
+/// Removes quoted values from a serde message. Field names stay for unknown, missing and
+/// duplicate fields (they are the client's keys, not its values); every other quoted text
+/// (`invalid type: string "..."`, `integer `8112189876``, an unknown variant) goes.
+pub fn without_values(message: &str) -> String {
+    let keeps_names = ["unknown field", "missing field", "duplicate field"]
+        .iter()
+        .any(|prefix| message.starts_with(prefix));
+    if keeps_names {
+        return message.to_owned();
+    }
+    // What follows ", expected" names types or variants; what precedes it may quote a value.
+    let (head, tail) = message
+        .find(", expected")
+        .map_or((message, ""), |at| message.split_at(at));
+    let strip = |text: &str| {
+        let mut out = String::with_capacity(text.len());
+        let mut quote: Option<char> = None;
+        for c in text.chars() {
+            match quote {
+                Some(open) if c == open => quote = None,
+                Some(_) => {}
+                None if c == '"' || c == '`' => quote = Some(c),
+                None => out.push(c),
+            }
+        }
+        out.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let tail = if tail.contains('"') {
+        strip(tail)
+    } else {
+        tail.to_owned()
+    };
+    format!("{}{tail}", strip(head))
+}
+
+/// 400 `invalid_path` for a path parameter that does not parse.
+#[allow(clippy::needless_pass_by_value)] // the signature PathConfig::error_handler takes
+pub fn path_error(error: PathError, _: &HttpRequest) -> actix_web::Error {
+    let message = match &error {
+        PathError::Deserialize(inner) => without_values(&inner.to_string()),
+        _ => "the path is not valid".to_owned(),
+    };
+    ApiError::invalid(
+        "invalid_path",
+        format!("a path parameter is not valid: {message}"),
+        &[FieldError {
+            path: "path".into(),
+            message,
+        }],
+    )
+    .into()
+}
+
+/// 400 `invalid_query` for a query string that does not parse.
+#[allow(clippy::needless_pass_by_value)] // the signature QueryConfig::error_handler takes
+pub fn query_error(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let message = match &error {
+        QueryPayloadError::Deserialize(inner) => without_values(&inner.to_string()),
+        _ => "the query string is not valid".to_owned(),
+    };
+    ApiError::invalid(
+        "invalid_query",
+        format!("the query is not valid: {message}"),
+        &[FieldError {
+            path: "query".into(),
+            message,
+        }],
+    )
+    .into()
+}
+
+/// The `If-Match` precondition of a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: whatever the current version.
+    Any,
+    /// One or more strong ETags, `"<version>"`.
+    Versions(Vec<u64>),
+}
+
+impl IfMatch {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let raw = raw.trim();
+        if raw == "*" {
+            return Ok(Self::Any);
+        }
+        let versions = raw
+            .split(',')
+            .map(|tag| {
+                tag.trim()
+                    .strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .and_then(|t| t.parse::<u64>().ok())
+            })
+            .collect::<Option<Vec<_>>>()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                ApiError::invalid_header(
+                    "If-Match",
+                    "must be * or strong ETags as given in ETag headers, e.g. \"7\"",
+                )
+            })?;
+        Ok(Self::Versions(versions))
+    }
+
+    pub fn admits(&self, current: u64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Versions(versions) => versions.contains(&current),
+        }
+    }
+}
+
+/// The headers a command may carry: `If-Match` and `Idempotency-Key`.
+#[derive(Debug, Clone, Default)]
+pub struct CommandHeaders {
+    pub if_match: Option<IfMatch>,
+    pub idempotency_key: Option<String>,
+}
+
+/// The longest Idempotency-Key accepted.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+impl CommandHeaders {
+    fn read(req: &HttpRequest) -> Result<Self, ApiError> {
+        let text = |name: &'static str| -> Result<Option<&str>, ApiError> {
+            req.headers()
+                .get(name)
+                .map(|value| {
+                    value
+                        .to_str()
+                        .map_err(|_| ApiError::invalid_header(name, "must be visible ASCII"))
+                })
+                .transpose()
+        };
+        let if_match = text("If-Match")?.map(IfMatch::parse).transpose()?;
+        let idempotency_key = text("Idempotency-Key")?
+            .map(|raw| {
+                let raw = raw.trim();
+                // A structured-field string ("...") or a bare token.
+                let key = raw
+                    .strip_prefix('"')
+                    .and_then(|k| k.strip_suffix('"'))
+                    .unwrap_or(raw);
+                if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+                    Err(ApiError::invalid_header(
+                        "Idempotency-Key",
+                        format!("must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters"),
+                    ))
+                } else if key.chars().any(|c| !c.is_ascii_graphic() && c != ' ') {
+                    Err(ApiError::invalid_header(
+                        "Idempotency-Key",
+                        "must be printable ASCII",
+                    ))
+                } else {
+                    Ok(key.to_owned())
+                }
+            })
+            .transpose()?;
+        Ok(Self {
+            if_match,
+            idempotency_key,
+        })
+    }
+}
+
+impl FromRequest for CommandHeaders {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Self::read(req))
+    }
+}
+
+/// Facts about the request the pipeline records: its id (the correlation id of the events),
+/// method, path and route template.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: Uuid,
+    pub method: String,
+    pub path: String,
+    pub route: String,
+}
+
+impl RequestContext {
+    /// SHA-256 over method, path and body: what makes two requests "the same" for
+    /// `Idempotency-Key`.
+    pub fn fingerprint(&self, body: &[u8]) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.method.as_bytes());
+        hasher.update([0]);
+        hasher.update(self.path.as_bytes());
+        hasher.update([0]);
+        hasher.update(body);
+        hex::encode(hasher.finalize())
+    }
+}
+
+impl FromRequest for RequestContext {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let request_id = req
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map_or_else(Uuid::now_v7, |id| **id);
+        ready(Ok(Self {
+            request_id,
+            method: req.method().as_str().to_owned(),
+            path: req.path().to_owned(),
+            route: req.match_pattern().unwrap_or_else(|| req.path().to_owned()),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_keep_field_names_and_drop_values() {
+        assert_eq!(
+            without_values("invalid type: string \"811218-9876\", expected u32"),
+            "invalid type: string, expected u32"
+        );
+        assert_eq!(
+            without_values("invalid type: integer `8112189876`, expected a string"),
+            "invalid type: integer, expected a string"
+        );
+        assert_eq!(
+            without_values("unknown field `colour`, expected one of `name`, `email`"),
+            "unknown field `colour`, expected one of `name`, `email`"
+        );
+        assert_eq!(
+            without_values("unknown variant `boss`, expected one of `officer`, `provider`"),
+            "unknown variant, expected one of `officer`, `provider`"
+        );
+    }
+
+    #[test]
+    fn if_match_takes_star_or_strong_etags() {
+        assert_eq!(IfMatch::parse("*").unwrap(), IfMatch::Any);
+        assert_eq!(
+            IfMatch::parse("\"3\", \"4\"").unwrap(),
+            IfMatch::Versions(vec![3, 4])
+        );
+        assert!(IfMatch::parse("W/\"3\"").is_err());
+        assert!(IfMatch::parse("3").is_err());
+        assert!(IfMatch::parse("").is_err());
+    }
+
+    #[test]
+    fn body_problems_name_the_json_path() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Inner {
+            count: u32,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Outer {
+            items: Vec<Inner>,
+        }
+        let error =
+            parse_json::<Outer>(br#"{"items": [{"count": 1}, {"count": "x"}]}"#).unwrap_err();
+        assert_eq!(error.code(), "invalid_body");
+        assert!(error.to_string().contains("items[1].count"), "{error}");
+        assert!(!error.to_string().contains("\"x\""), "{error}");
+    }
+}

@@ -1,0 +1,32 @@
+//! Anslut's HTTP API and the `anslut` command.
+//!
+//! The API is where tenancy, authentication and bad input meet the domain. A request passes,
+//! in this order: telemetry and metrics (`telemetry`, `metrics`), authentication and the role
+//! check in the handler's signature (`authz::Authorized<P>`, backed by `auth`), the strict
+//! body and path extractors (`extract`), the command pipeline (`commands`: `If-Match`,
+//! `Idempotency-Key`, load, tenancy, decide, commit), and every refusal leaves as an RFC 9457
+//! problem built in one place (`problem`).
+//!
+//! **Architecture invariant:** this crate owns HTTP, tokens and configuration; the domain owns
+//! every rule. No handler decides anything the domain could decide, and no domain type derives
+//! `ToSchema`: requests and views live in `dto`.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod authz;
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod demo;
+pub mod dto;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod privacy;
+pub mod problem;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,24 @@
+//! `anslut`: telemetry, configuration, dispatch.
+
+use std::process::ExitCode;
+
+use api::cli::{self, Cli};
+use api::telemetry;
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(error) = telemetry::init(telemetry::subscriber("info", std::io::stderr)) {
+        eprintln!("anslut: logging could not start: {error}");
+        return ExitCode::FAILURE;
+    }
+    let outcome = actix_web::rt::System::new().block_on(cli::run(cli));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %api::problem::cause_chain(&error), "anslut failed");
+            eprintln!("anslut: {}", api::problem::cause_chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The OpenAPI 3.1 document: collected from the handlers' `#[utoipa::path]` attributes as they
+//! are registered (`utoipa-actix-web`), on top of [`spec_base`]: info, the bearer security scheme,
+//! tags, the `Problem` schema and one reusable response, with an example, per problem status.
+//!
+//! Committed at `openapi/openapi.json`; regenerate with
+//! `cargo run --bin anslut -- openapi > openapi/openapi.json`.
+
+use actix_web::App;
+use serde_json::json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::tag::TagBuilder;
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, Response,
+    ResponseBuilder,
+};
+use utoipa::{PartialSchema, ToResponse, ToSchema};
+use utoipa_actix_web::AppExt;
+
+use crate::problem::{FieldError, PROBLEM_JSON, ProblemDoc, UnmetCondition};
+
+/// The document served at `/openapi.json` and printed by `anslut openapi`.
+pub fn spec() -> OpenApi {
+    let (_, api) = crate::routes::register(App::new().into_utoipa_app().openapi(spec_base()))
+        .split_for_parts();
+    api
+}
+
+/// The document as committed: pretty JSON with a trailing newline.
+pub fn spec_json() -> String {
+    let mut text = spec()
+        .to_pretty_json()
+        .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
+    text.push('\n');
+    text
+}
+
+/// What the handlers' paths are added to.
+pub fn spec_base() -> OpenApi {
+    let mut components = ComponentsBuilder::new()
+        .security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT with `sub`, `iss`, `aud`, `exp`, `nbf`, `iat`, `role` (officer, \
+                         region_it, provider, auditor, dashboard, integration), `region` and, for \
+                         providers, `org` (organisationsnummer). Development: HS256 tokens from \
+                         `anslut token`. Production: RS256, ES256 or EdDSA, verified against the \
+                         configured JWKS by `kid`.",
+                    ))
+                    .build(),
+            ),
+        )
+        .schema(ProblemDoc::name(), ProblemDoc::schema())
+        .schema(FieldError::name(), FieldError::schema())
+        .schema(UnmetCondition::name(), UnmetCondition::schema());
+    for (name, response) in [
+        BadRequest::response(),
+        Unauthorized::response(),
+        Forbidden::response(),
+        NotFound::response(),
+        Conflict::response(),
+        PreconditionFailed::response(),
+        PayloadTooLarge::response(),
+        UnsupportedMediaType::response(),
+        Unprocessable::response(),
+        PreconditionRequired::response(),
+        Unavailable::response(),
+    ] {
+        components = components.response(name, response);
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Anslut")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "The system of record for connecting private care providers to Swedish \
+                     regions' IT: applications, contracts, agreements, self-declarations, final \
+                     verification, go-live, incidents and catalogues.\n\nEvery error is an RFC \
+                     9457 `application/problem+json` body with a stable `code`. Commands to an \
+                     existing case or incident need `If-Match` with its `ETag`; every POST takes \
+                     an `Idempotency-Key`. Request bodies are limited to 256 KiB by default.",
+                ))
+                .build(),
+        )
+        .components(Some(components.build()))
+        .tags(Some(vec![
+            TagBuilder::new()
+                .name("cases")
+                .description(Some(
+                    "Connection cases (anslutningsärenden) and their commands.",
+                ))
+                .build(),
+            TagBuilder::new()
+                .name("incidents")
+                .description(Some("Security incidents reported against a case."))
+                .build(),
+            TagBuilder::new()
+                .name("catalogues")
+                .description(Some(
+                    "The programmes' requirement catalogues (IT appendices).",
+                ))
+                .build(),
+            TagBuilder::new()
+                .name("operations")
+                .description(Some("Health, readiness and metrics."))
+                .build(),
+        ]))
+        .build()
+}
+
+fn problem_response(description: &str, example: serde_json::Value) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(ProblemDoc::name())))
+                .example(Some(example))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+macro_rules! problem_responses {
+    ($($name:ident, $status:literal, $code:literal, $description:literal, $example:tt;)*) => {
+        $(
+            #[doc = $description]
+            #[derive(Debug)]
+            pub struct $name;
+
+            impl<'r> ToResponse<'r> for $name {
+                fn response() -> (&'r str, RefOr<Response>) {
+                    let mut example = json!($example);
+                    example["type"] = json!(concat!("urn:anslut:problem:", $code));
+                    example["status"] = json!($status);
+                    example["code"] = json!($code);
+                    (stringify!($name), problem_response($description, example))
+                }
+            }
+        )*
+    };
+}
+
+problem_responses! {
+    BadRequest, 400, "invalid_body",
+    "The request is malformed: `invalid_body` (malformed JSON, a wrong type, an unknown field or a value a parser refuses, each with its JSON path in `errors`), `invalid_path`, `invalid_query` or `invalid_header`. Values sent are never repeated.",
+    {"title": "The request is malformed", "detail": "org_number: organisationsnummer has a wrong check digit", "errors": [{"path": "org_number", "message": "organisationsnummer has a wrong check digit"}]};
+
+    Unauthorized, 401, "invalid_token",
+    "No bearer token (`unauthenticated`), or one that is malformed, expired, not yet valid, for another audience or issuer, or not signed by a trusted key (`invalid_token`; `WWW-Authenticate: Bearer error=\"invalid_token\"`).",
+    {"title": "The bearer token is not valid", "detail": "the token has expired"};
+
+    Forbidden, 403, "forbidden",
+    "The caller's role lacks the permission the operation needs. Checked before any resource is read, so it reveals nothing about one.",
+    {"title": "The caller's role may not do this", "detail": "the role auditor lacks the permission decide"};
+
+    NotFound, 404, "not_found",
+    "No such resource, or one in another region or of another provider: both answer alike.",
+    {"title": "Not found", "detail": "no case with this id is visible to the caller"};
+
+    Conflict, 409, "go_live_blocked",
+    "The case's state does not allow the command now (the domain's `code`: `wrong_phase`, `go_live_blocked` with every unmet condition in `unmet`, `open_demands`, ...).",
+    {"title": "The current state does not allow this command", "detail": "go-live is blocked: demand 1 is open", "unmet": [{"condition": "demand_open", "finding": 1, "message": "demand 1 is open"}]};
+
+    PreconditionFailed, 412, "precondition_failed",
+    "`If-Match` names a version that is no longer current, or another command changed the resource meanwhile. The current version is in `current_version` and `ETag`.",
+    {"title": "The resource has changed", "detail": "the resource is at version 7; read it again and decide anew", "current_version": 7};
+
+    PayloadTooLarge, 413, "payload_too_large",
+    "The body exceeds the limit (256 KiB by default, `ANSLUT_BODY_LIMIT`).",
+    {"title": "The request body is too large", "detail": "request bodies are limited to 262144 bytes"};
+
+    UnsupportedMediaType, 415, "unsupported_media_type",
+    "The body is not sent as `application/json`.",
+    {"title": "The body must be JSON", "detail": "send the body with Content-Type: application/json"};
+
+    Unprocessable, 422, "invalid_application",
+    "The command breaks a rule whatever the state (the domain's `code`, with its details), or the `Idempotency-Key` was used for another request (`idempotency_key_reused`).",
+    {"title": "The command breaks a rule", "detail": "the application is incomplete: no system_administrator named", "problems": [{"problem": "missing_contact", "role": "system_administrator"}]};
+
+    PreconditionRequired, 428, "precondition_required",
+    "A command to an existing resource without `If-Match`.",
+    {"title": "If-Match is required", "detail": "commands to an existing resource need If-Match with its ETag (or *), so that nobody acts on a stale view by accident"};
+
+    Unavailable, 503, "unavailable",
+    "The database could not be reached in time; `Retry-After` says when to try again.",
+    {"title": "The service is unavailable", "detail": "the database could not be reached in time; retry later (with the same Idempotency-Key, a retry is safe)"};
+}

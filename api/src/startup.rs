@@ -1,0 +1,263 @@
+//! Wiring: the store, the keys, the catalogues and the HTTP server.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use domain::catalogue::{CatalogueError, CatalogueRegistry};
+use store::{EventStore, StoreError, StoreOptions};
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::TokenVerifier;
+use crate::auth::dev::{DevKey, load_or_generate_key_file};
+use crate::auth::jwks::{JwksCache, JwksError, JwksSource};
+use crate::auth::token::Keys;
+use crate::clock::SystemClock;
+use crate::config::{Secret, Settings};
+use crate::extract;
+use crate::metrics::Metrics;
+use crate::privacy::SubjectIds;
+use crate::routes::{self, RouteTable};
+use crate::state::AppState;
+use crate::telemetry;
+
+/// The file name of the development subject key in the data directory.
+pub const SUBJECT_KEY_FILE: &str = "subject-key";
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("the data directory {path}: {error}")]
+    DataDir { path: String, error: std::io::Error },
+    #[error("the event store: {0}")]
+    Store(#[from] StoreError),
+    #[error("the catalogues: {0}")]
+    Catalogues(#[from] CatalogueError),
+    #[error("the verification keys: {0}")]
+    Jwks(#[from] JwksError),
+    #[error("the development signing key: {0}")]
+    DevKey(std::io::Error),
+    #[error("the subject key: {0}")]
+    SubjectKey(String),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("binding {address}: {error}")]
+    Bind {
+        address: String,
+        error: std::io::Error,
+    },
+}
+
+/// A built, not yet running, server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Connects and migrates the store, loads keys and catalogues, and binds the port (0
+    /// picks a free one).
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let state = web::Data::new(build_state(settings).await?);
+        let address = format!("{}:{}", settings.host, settings.port);
+        let listener = TcpListener::bind(&address).map_err(|error| StartupError::Bind {
+            address: address.clone(),
+            error,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|error| StartupError::Bind { address, error })?
+            .port();
+        let server = server(listener, state.clone(), settings)?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub const fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The state the handlers share (the demo loads through it).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then stops gracefully: no new connections, requests
+    /// in flight get up to `shutdown_timeout_seconds`.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    settings: &Settings,
+) -> Result<Server, StartupError> {
+    let table = web::Data::new(RouteTable::from_openapi(&crate::openapi::spec()));
+    let mut server = HttpServer::new(move || {
+        let app = App::new()
+            .app_data(state.clone())
+            .app_data(table.clone())
+            .app_data(web::PathConfig::default().error_handler(extract::path_error))
+            .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+            .into_utoipa_app()
+            .openapi(crate::openapi::spec_base());
+        routes::register(app)
+            .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+            .into_app()
+            .route("/docs", web::get().to(routes::ops::docs_redirect))
+            .default_service(web::to(routes::fallback))
+            .wrap(from_fn(telemetry::observe))
+            .wrap(TracingLogger::default())
+    })
+    .shutdown_timeout(settings.shutdown_timeout_seconds);
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    Ok(server
+        .listen(listener)
+        .map_err(|error| StartupError::Bind { address, error })?
+        .run())
+}
+
+/// Connects to the configured database and applies the migrations.
+pub async fn connect_store(settings: &Settings) -> Result<EventStore, StartupError> {
+    if settings.database_url.is_none() {
+        ensure_dir(&settings.data_dir)?;
+    }
+    let options = StoreOptions {
+        snapshot_every: settings.snapshot_every,
+        ..StoreOptions::default()
+    };
+    let store = EventStore::connect(settings.database_url().expose(), options).await?;
+    store.migrate().await?;
+    if store.is_postgres() {
+        tracing::info!("event store: PostgreSQL (DATABASE_URL); migrations applied");
+    } else {
+        tracing::info!(
+            path = %settings.data_dir.join("anslut.db").display(),
+            "event store: SQLite in the data directory (set DATABASE_URL=postgres://... for PostgreSQL); migrations applied"
+        );
+    }
+    Ok(store)
+}
+
+fn ensure_dir(path: &Path) -> Result<(), StartupError> {
+    std::fs::create_dir_all(path).map_err(|error| StartupError::DataDir {
+        path: path.display().to_string(),
+        error,
+    })
+}
+
+/// Everything the handlers share.
+pub async fn build_state(settings: &Settings) -> Result<AppState, StartupError> {
+    let store = connect_store(settings).await?;
+    let catalogues = Arc::new(CatalogueRegistry::load_embedded()?);
+    Ok(AppState {
+        store,
+        verifier: verifier(settings).await?,
+        catalogues,
+        clock: Arc::new(SystemClock),
+        subjects: subject_ids(settings)?,
+        metrics: Metrics::new()?,
+        body_limit: settings.body_limit,
+    })
+}
+
+/// The token verifier: JWKS keys when configured (always in production), else the
+/// development key, generated into the data directory on first start.
+pub async fn verifier(settings: &Settings) -> Result<TokenVerifier, StartupError> {
+    let auth = &settings.auth;
+    let source = match (&auth.jwks_file, &auth.jwks_url) {
+        (Some(path), _) => Some(JwksSource::File(path.clone())),
+        (None, Some(url)) => Some(JwksSource::url(
+            url,
+            auth.allow_loopback_http_jwks && !settings.is_production(),
+        )?),
+        (None, None) => None,
+    };
+    let keys = if let Some(source) = source {
+        let cache = JwksCache::load(
+            source,
+            Duration::from_secs(auth.jwks_refresh_seconds),
+            Duration::from_secs(auth.jwks_min_refetch_seconds),
+        )
+        .await?;
+        tracing::info!("verifying tokens against the configured JWKS (RS256, ES256, EdDSA)");
+        Keys::Jwks(Arc::new(cache))
+    } else {
+        Keys::Development(dev_key(settings)?.decoding_key())
+    };
+    Ok(TokenVerifier::new(
+        keys,
+        auth.issuer.clone(),
+        auth.audience.clone(),
+        auth.leeway_seconds,
+    ))
+}
+
+/// The development signing key (never in production).
+pub fn dev_key(settings: &Settings) -> Result<DevKey, StartupError> {
+    if settings.is_production() {
+        return Err(StartupError::DevKey(std::io::Error::other(
+            "production never uses the development signing key",
+        )));
+    }
+    if settings.auth.dev_signing_key.is_none() {
+        ensure_dir(&settings.data_dir)?;
+    }
+    let (key, created) = DevKey::load(settings.auth.dev_signing_key.as_ref(), &settings.data_dir)
+        .map_err(StartupError::DevKey)?;
+    let path = settings.data_dir.join(crate::auth::dev::DEV_KEY_FILE);
+    if created {
+        tracing::warn!(path = %path.display(), "generated a development signing key (HS256); `anslut token` signs with the same key. Development only: production verifies against a JWKS");
+    } else if settings.auth.dev_signing_key.is_none() {
+        tracing::info!(path = %path.display(), "verifying development tokens (HS256) with the key in the data directory");
+    }
+    Ok(key)
+}
+
+/// The key that maps a personnummer to a stable data subject.
+fn subject_ids(settings: &Settings) -> Result<SubjectIds, StartupError> {
+    if let Some(hex_key) = &settings.privacy.subject_key {
+        let bytes = hex::decode(hex_key.expose().trim())
+            .map_err(|_| StartupError::SubjectKey("privacy.subject_key is not hex".into()))?;
+        if bytes.len() < 32 {
+            return Err(StartupError::SubjectKey(
+                "privacy.subject_key needs at least 32 bytes".into(),
+            ));
+        }
+        return Ok(SubjectIds::new(Secret::new(bytes)));
+    }
+    ensure_dir(&settings.data_dir)?;
+    let path = settings.data_dir.join(SUBJECT_KEY_FILE);
+    let (key, created) = load_or_generate_key_file(&path)
+        .map_err(|error| StartupError::SubjectKey(error.to_string()))?;
+    if created {
+        tracing::warn!(path = %path.display(), "generated a development subject key for personal data");
+    }
+    Ok(SubjectIds::new(key))
+}

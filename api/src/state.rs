@@ -1,0 +1,48 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use domain::Clock;
+use domain::case::CaseServices;
+use domain::catalogue::CatalogueRegistry;
+use domain::incident::IncidentServices;
+use store::EventStore;
+
+use crate::auth::TokenVerifier;
+use crate::metrics::Metrics;
+use crate::privacy::SubjectIds;
+
+/// The application's shared state, handed to handlers as `web::Data<AppState>`.
+pub struct AppState {
+    pub store: EventStore,
+    pub verifier: TokenVerifier,
+    /// The embedded catalogues, loaded and validated once at start.
+    pub catalogues: Arc<CatalogueRegistry>,
+    pub clock: Arc<dyn Clock>,
+    pub subjects: SubjectIds,
+    pub metrics: Metrics,
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("verifier", &self.verifier)
+            .field("body_limit", &self.body_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn case_services(&self) -> CaseServices {
+        CaseServices::new(self.clock.clone(), self.catalogues.clone())
+    }
+
+    pub fn incident_services(&self) -> IncidentServices {
+        IncidentServices {
+            clock: self.clock.clone(),
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Structured JSON logs through `tracing`, with the request id of `tracing-actix-web` on
+//! every line of a request, and the middleware that counts, times and logs each request.
+//!
+//! Never logged: the `Authorization` header, request or response bodies, personnummer. The
+//! root span records method, route template, target, status and the request id only.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{Error, ResponseError, web};
+use tracing::Subscriber;
+use tracing::subscriber::SetGlobalDefaultError;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::problem::{ApiError, PROBLEM_JSON};
+use crate::state::AppState;
+
+/// A JSON-lines subscriber writing to `writer`, filtered by `RUST_LOG` or `default_filter`.
+pub fn subscriber<W>(default_filter: &str, writer: W) -> impl Subscriber + Send + Sync + 'static
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .finish()
+}
+
+/// Installs the subscriber for the whole process.
+pub fn init(
+    subscriber: impl Subscriber + Send + Sync + 'static,
+) -> Result<(), SetGlobalDefaultError> {
+    tracing::subscriber::set_global_default(subscriber)
+}
+
+/// Counts and times every request by route template and status, logs one line when it
+/// finishes, and turns any error response that is not already a problem (none should be)
+/// into one, so that no plain-text error escapes.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.metrics.clone());
+    let method = req.method().as_str().to_owned();
+    let response = next.call(req).await?.map_into_boxed_body();
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = response.status();
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(metrics) = metrics {
+        metrics.observe_request(&route, &method, status.as_u16(), seconds);
+    }
+    tracing::info!(
+        http.method = %method,
+        http.route = %route,
+        http.status = status.as_u16(),
+        latency_ms = seconds * 1000.0,
+        "request finished"
+    );
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let problem = ApiError::new(
+            status,
+            match status.as_u16() {
+                404 => "not_found",
+                405 => "method_not_allowed",
+                413 => "payload_too_large",
+                415 => "unsupported_media_type",
+                500..=599 => "internal",
+                _ => "invalid_request",
+            },
+            "The request could not be served",
+            status.canonical_reason().unwrap_or("error").to_lowercase(),
+        );
+        let (request, _) = response.into_parts();
+        return Ok(ServiceResponse::new(request, problem.error_response()));
+    }
+    Ok(response)
+}
