@@ -217,7 +217,7 @@ impl Auditor {
                 )));
             }
             frontier.push(leaf_hash(&event.hash.0), |id, hash| {
-                created.push((id, hash))
+                created.push((id, hash));
             });
         }
         let to = frontier.size();
