@@ -115,7 +115,7 @@ impl Db {
         }
         let options = if url.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(url)
-                .map_err(|e| AuditError::Key(format!("SQLite URL {url:?}: {e}")))?
+                .map_err(|e| store::StoreError::Invalid(format!("SQLite URL {url:?}: {e}")))?
         } else {
             SqliteConnectOptions::new()
                 .filename(url)
