@@ -145,7 +145,7 @@ where
     }
 
     let aggregates = state.store.aggregate_store::<A>();
-    let mut context = aggregates
+    let context = aggregates
         .load_aggregate(stream_id)
         .await
         .map_err(ApiError::from)?;
@@ -158,7 +158,53 @@ where
         return Err(ApiError::precondition_failed(current));
     }
     let command = command(&context.aggregate)?;
+    let decided = decide_and_commit::<A>(
+        state,
+        input,
+        command_id,
+        fingerprint.clone(),
+        context,
+        command,
+        services,
+    )
+    .await;
+    if let Err(error) = decided {
+        // A concurrent request with the same key may have recorded the command between our
+        // pre-check and our load: then this request is its retry, and gets its answer.
+        if input.headers.idempotency_key.is_some()
+            && let Some(replayed) = replay(state, command_id, &fingerprint).await?
+        {
+            return Ok(replayed);
+        }
+        return Err(error);
+    }
+    let outcome = state
+        .store
+        .command_outcome(command_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("the store has no outcome for a committed command"))?;
+    state.metrics.appended(A::TYPE, outcome.len());
+    let events = recorded(state, &outcome).await?;
+    Ok(Executed {
+        outcome,
+        events: views(&events),
+    })
+}
 
+/// The domain's decision and its commit, with the request's metadata.
+async fn decide_and_commit<A>(
+    state: &AppState,
+    input: &CommandInput,
+    command_id: Uuid,
+    fingerprint: String,
+    mut context: cqrs_es::persist::EventStoreAggregateContext<A>,
+    command: A::Command,
+    services: &A::Services,
+) -> Result<(), ApiError>
+where
+    A: Aggregate,
+    A::Error: Into<ApiError>,
+{
     let sink = EventSink::default();
     context
         .aggregate
@@ -166,7 +212,6 @@ where
         .await
         .map_err(Into::into)?;
     let events = sink.collect().await;
-
     let metadata = EventMetadata {
         command_id,
         correlation_id: input.context.request_id,
@@ -180,7 +225,9 @@ where
             ),
         ]),
     };
-    aggregates
+    state
+        .store
+        .aggregate_store::<A>()
         .commit(events, context, metadata.to_map())
         .await
         .map_err(|error| {
@@ -189,17 +236,7 @@ where
             }
             ApiError::from(error)
         })?;
-    let outcome = state
-        .store
-        .command_outcome(command_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("the store has no outcome for a committed command"))?;
-    state.metrics.appended(A::TYPE, outcome.len());
-    let events = recorded(state, &outcome).await?;
-    Ok(Executed {
-        outcome,
-        events: views(&events),
-    })
+    Ok(())
 }
 
 /// The original outcome of a command already recorded, if this is a retry of the same

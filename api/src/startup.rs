@@ -95,6 +95,11 @@ impl Application {
         self.port
     }
 
+    /// A handle that stops the server (tests stop theirs when done).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// The state the handlers share (the demo loads through it).
     pub fn state(&self) -> web::Data<AppState> {
         self.state.clone()

@@ -166,7 +166,7 @@ impl JwksCache {
                 tracing::info!("refreshed the JWKS");
             }
             Err(error) => {
-                tracing::warn!(%error, "refreshing the JWKS failed; keeping the keys held")
+                tracing::warn!(%error, "refreshing the JWKS failed; keeping the keys held");
             }
         }
     }

@@ -82,7 +82,7 @@ impl std::fmt::Debug for TokenVerifier {
 /// The claims read from a verified token (the registered ones are checked by the validation).
 #[derive(Deserialize)]
 struct TokenClaims {
-    sub: String,
+    sub: Option<String>,
     role: Option<String>,
     region: Option<String>,
     org: Option<String>,
@@ -144,7 +144,7 @@ impl TokenVerifier {
         })?;
         let claims = data.claims;
         Principal::from_claims(
-            &claims.sub,
+            claims.sub.as_deref().ok_or(AuthError::Claim("sub"))?,
             claims.role.as_deref().ok_or(AuthError::Claim("role"))?,
             claims.region.as_deref().ok_or(AuthError::Claim("region"))?,
             claims.org.as_deref(),

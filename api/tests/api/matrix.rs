@@ -1,0 +1,401 @@
+//! The authorisation matrix: every operation × every role × own tenant, foreign region and
+//! foreign provider organisation. The operations and their request bodies come from the
+//! OpenAPI document (every POST's example), so a new route joins the matrix by itself.
+//!
+//! Each cell's status is exact: 403 where the role lacks the permission (whatever the
+//! tenant); 404 for another tenant's resource, with the same body as a missing one and none
+//! of its content; otherwise what the domain decides for that actor on the resource as it
+//! stands (replayed here from the store), 2xx or its 409/422.
+
+use std::collections::BTreeMap;
+
+use api::auth::Principal;
+use api::dto::commands::{CaseCommandRequest, Conversion};
+use api::dto::incidents::IncidentCommandRequest;
+use api::extract::parse_json;
+use cqrs_es::EventStore as _;
+use domain::Role;
+use domain::case::{CaseError, ConnectionCase, ErrorClass, Issued, Permission, permission_by_name};
+use domain::ids::{CaseId, IncidentId};
+use domain::incident::{IncidentCommand, SecurityIncident};
+use serde_json::Value;
+
+use crate::helpers::{JAMTLAND, ORG, OTHER_ORG, TestApp, spawn_app};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tenancy {
+    Own,
+    ForeignRegion,
+    ForeignOrg,
+}
+
+const TENANCIES: [Tenancy; 3] = [Tenancy::Own, Tenancy::ForeignRegion, Tenancy::ForeignOrg];
+
+fn claims(role: Role, tenancy: Tenancy) -> (&'static str, Option<&'static str>) {
+    let region = if tenancy == Tenancy::ForeignRegion {
+        "dalarna"
+    } else {
+        JAMTLAND
+    };
+    let org = if tenancy == Tenancy::ForeignOrg {
+        OTHER_ORG
+    } else {
+        ORG
+    };
+    (region, (role == Role::Provider).then_some(org))
+}
+
+fn foreign(role: Role, tenancy: Tenancy) -> bool {
+    match tenancy {
+        Tenancy::Own => false,
+        Tenancy::ForeignRegion => true,
+        Tenancy::ForeignOrg => role == Role::Provider,
+    }
+}
+
+fn class_status(class: ErrorClass) -> u16 {
+    match class {
+        ErrorClass::Forbidden => 403,
+        ErrorClass::Conflict => 409,
+        ErrorClass::Unprocessable => 422,
+    }
+}
+
+/// One operation of the API, for the matrix.
+#[derive(Debug, Clone)]
+enum Op {
+    Submit,
+    CaseCommand(String),
+    GetCase,
+    Report,
+    GetIncident,
+    IncidentCommand(&'static str, Permission),
+    Catalogue(&'static str),
+}
+
+struct Fixture {
+    case: CaseId,
+    incident_case: CaseId,
+    incident: IncidentId,
+}
+
+impl Op {
+    fn path(&self, f: &Fixture) -> String {
+        match self {
+            Self::Submit => "/v1/cases".into(),
+            Self::CaseCommand(name) => format!("/v1/cases/{}/{name}", f.case),
+            Self::GetCase => format!("/v1/cases/{}", f.case),
+            Self::Report => format!("/v1/cases/{}/incidents", f.incident_case),
+            Self::GetIncident => format!("/v1/incidents/{}", f.incident),
+            Self::IncidentCommand(suffix, _) => format!("/v1/incidents/{}/{suffix}", f.incident),
+            Self::Catalogue(path) => (*path).into(),
+        }
+    }
+
+    fn template(&self) -> String {
+        match self {
+            Self::Submit => "/v1/cases".into(),
+            Self::CaseCommand(name) => format!("/v1/cases/{{case_id}}/{name}"),
+            Self::Report => "/v1/cases/{case_id}/incidents".into(),
+            Self::IncidentCommand(suffix, _) => format!("/v1/incidents/{{incident_id}}/{suffix}"),
+            _ => String::new(),
+        }
+    }
+
+    fn permission(&self) -> Option<Permission> {
+        match self {
+            Self::Submit => permission_by_name("submit-application"),
+            Self::CaseCommand(name) => permission_by_name(name),
+            Self::Report => Some(Permission::ReportIncident),
+            Self::IncidentCommand(_, permission) => Some(*permission),
+            Self::GetCase | Self::GetIncident | Self::Catalogue(_) => None,
+        }
+    }
+
+    fn tenanted(&self) -> bool {
+        !matches!(self, Self::Catalogue(_) | Self::Submit)
+    }
+}
+
+fn example(spec: &Value, template: &str) -> Value {
+    spec["paths"][template]["post"]["requestBody"]["content"]["application/json"]["example"].clone()
+}
+
+/// The status the domain gives this command, for this actor, on the resource as stored now.
+async fn domain_status(
+    app: &TestApp,
+    op: &Op,
+    principal: &Principal,
+    body: &Value,
+    f: &Fixture,
+) -> u16 {
+    let state = &app.state;
+    let conversion = Conversion {
+        today: state.clock.today(),
+        subjects: &state.subjects,
+    };
+    let bytes = serde_json::to_vec(body).unwrap();
+    let actor = principal.actor().clone();
+    match op {
+        Op::Submit => {
+            let request: api::dto::commands::SubmitApplicationRequest = parse_json(&bytes).unwrap();
+            let Ok(command) =
+                request.into_command(CaseId::from_uuid(uuid::Uuid::now_v7()), &conversion)
+            else {
+                return 400;
+            };
+            decided(
+                ConnectionCase::default()
+                    .decide(Issued::new(actor, command), &state.case_services())
+                    .map(|_| 201),
+            )
+        }
+        Op::CaseCommand(name) => {
+            let case = load_case(app, f.case).await;
+            let Some(command) = case_command(name.as_str(), &bytes, &conversion) else {
+                return 400;
+            };
+            decided(
+                case.decide(Issued::new(actor, command), &state.case_services())
+                    .map(|_| 200),
+            )
+        }
+        Op::Report => {
+            let case = load_case(app, f.incident_case).await;
+            let context = match case.incident_context() {
+                Ok(context) => context,
+                Err(error) => return class_status(error.class()),
+            };
+            let request: api::dto::incidents::ReportIncidentRequest = parse_json(&bytes).unwrap();
+            let command = request
+                .into_command(IncidentId::from_uuid(uuid::Uuid::now_v7()), context)
+                .unwrap();
+            match SecurityIncident::default()
+                .decide(Issued::new(actor, command), &state.incident_services())
+            {
+                Ok(_) => 201,
+                Err(error) => class_status(error.class()),
+            }
+        }
+        Op::IncidentCommand(suffix, _) => {
+            let suffix: &str = suffix;
+            let incident = state
+                .store
+                .aggregate_store::<SecurityIncident>()
+                .load_aggregate(&f.incident.to_string())
+                .await
+                .unwrap()
+                .aggregate;
+            let command: IncidentCommand = match suffix {
+                "assess" => parse_json::<api::dto::incidents::AssessIncidentRequest>(&bytes)
+                    .unwrap()
+                    .into_command(),
+                "record-action" => {
+                    parse_json::<api::dto::incidents::RecordIncidentActionRequest>(&bytes)
+                        .unwrap()
+                        .into_command()
+                }
+                _ => parse_json::<api::dto::incidents::CloseIncidentRequest>(&bytes)
+                    .unwrap()
+                    .into_command(),
+            }
+            .unwrap();
+            match incident.decide(Issued::new(actor, command), &state.incident_services()) {
+                Ok(_) => 200,
+                Err(error) => class_status(error.class()),
+            }
+        }
+        Op::GetCase | Op::GetIncident | Op::Catalogue(_) => 200,
+    }
+}
+
+fn decided(result: Result<u16, CaseError>) -> u16 {
+    result.unwrap_or_else(|error| class_status(error.class()))
+}
+
+async fn load_case(app: &TestApp, id: CaseId) -> ConnectionCase {
+    app.state
+        .store
+        .aggregate_store::<ConnectionCase>()
+        .load_aggregate(&id.to_string())
+        .await
+        .unwrap()
+        .aggregate
+}
+
+/// The domain command a route's body becomes, through the route's own request type.
+fn case_command(
+    name: &str,
+    bytes: &[u8],
+    conversion: &Conversion<'_>,
+) -> Option<domain::case::CaseCommand> {
+    use api::dto::commands as c;
+    fn convert<R: CaseCommandRequest>(
+        bytes: &[u8],
+        conversion: &Conversion<'_>,
+    ) -> Option<domain::case::CaseCommand> {
+        parse_json::<R>(bytes).ok()?.into_command(conversion).ok()
+    }
+    match name {
+        "approve-application" => convert::<c::ApproveApplicationRequest>(bytes, conversion),
+        "reject-application" => convert::<c::RejectApplicationRequest>(bytes, conversion),
+        "sign-contract" => convert::<c::SignContractRequest>(bytes, conversion),
+        "sign-agreement" => convert::<c::SignAgreementRequest>(bytes, conversion),
+        "submit-self-declaration" => convert::<c::SubmitSelfDeclarationRequest>(bytes, conversion),
+        "accept-self-declaration" => convert::<c::AcceptSelfDeclarationRequest>(bytes, conversion),
+        "return-self-declaration" => convert::<c::ReturnSelfDeclarationRequest>(bytes, conversion),
+        "agree-deviation" => convert::<c::AgreeDeviationRequest>(bytes, conversion),
+        "record-staff-commitment" => convert::<c::RecordStaffCommitmentRequest>(bytes, conversion),
+        "record-milestone" => convert::<c::RecordMilestoneRequest>(bytes, conversion),
+        "complete-training" => convert::<c::CompleteTrainingRequest>(bytes, conversion),
+        "schedule-final-verification" => {
+            convert::<c::ScheduleFinalVerificationRequest>(bytes, conversion)
+        }
+        "record-finding" => convert::<c::RecordFindingRequest>(bytes, conversion),
+        "resolve-finding" => convert::<c::ResolveFindingRequest>(bytes, conversion),
+        "approve-final-verification" => {
+            convert::<c::ApproveFinalVerificationRequest>(bytes, conversion)
+        }
+        "fail-final-verification" => convert::<c::FailFinalVerificationRequest>(bytes, conversion),
+        "sign-final-contract" => convert::<c::SignFinalContractRequest>(bytes, conversion),
+        "go-live" => convert::<c::GoLiveRequest>(bytes, conversion),
+        "report-organisational-change" => {
+            convert::<c::ReportOrganisationalChangeRequest>(bytes, conversion)
+        }
+        "request-non-standard-service" => {
+            convert::<c::RequestNonStandardServiceRequest>(bytes, conversion)
+        }
+        "decide-non-standard-service" => {
+            convert::<c::DecideNonStandardServiceRequest>(bytes, conversion)
+        }
+        "attest-catalogue-version" => {
+            convert::<c::AttestCatalogueVersionRequest>(bytes, conversion)
+        }
+        "suspend-connection" => convert::<c::SuspendConnectionRequest>(bytes, conversion),
+        "resume-connection" => convert::<c::ResumeConnectionRequest>(bytes, conversion),
+        "end-connection" => convert::<c::EndConnectionRequest>(bytes, conversion),
+        other => panic!("the matrix knows no command {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_answers_every_role_and_tenant_exactly() {
+    let app = spawn_app().await;
+    let spec = serde_json::to_value(api::openapi::spec()).unwrap();
+
+    // The resources: a case in its application, and an incident on a case in establishment.
+    let case = CaseId::parse(&app.submit_jamtland().await).unwrap();
+    let incident_case = CaseId::parse(&app.establishment_case().await).unwrap();
+    let reported = app
+        .post(
+            &format!("/v1/cases/{incident_case}/incidents"),
+            &app.officer(),
+            &example(&spec, "/v1/cases/{case_id}/incidents"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(reported.status, 201, "{}", reported.text);
+    let incident = IncidentId::parse(reported.json()["incident_id"].as_str().unwrap()).unwrap();
+    let fixture = Fixture {
+        case,
+        incident_case,
+        incident,
+    };
+    let missing_case = app
+        .get(
+            &format!("/v1/cases/{}", uuid::Uuid::now_v7()),
+            &app.officer(),
+        )
+        .await
+        .json();
+
+    // The operations, from the document.
+    let mut operations = vec![Op::Submit, Op::GetCase, Op::Report, Op::GetIncident];
+    for (path, _) in spec["paths"].as_object().unwrap() {
+        if let Some(name) = path.strip_prefix("/v1/cases/{case_id}/")
+            && name != "incidents"
+        {
+            operations.push(Op::CaseCommand(name.to_owned()));
+        }
+    }
+    operations.extend([
+        Op::IncidentCommand("assess", Permission::AssessIncident),
+        Op::IncidentCommand("record-action", Permission::ReportIncident),
+        Op::IncidentCommand("close", Permission::AssessIncident),
+        Op::Catalogue("/v1/catalogues"),
+        Op::Catalogue("/v1/catalogues/jamtland-halsoval/versions/1"),
+        Op::Catalogue("/v1/catalogues/dalarna-bup/diff?from=1&to=2"),
+    ]);
+    assert_eq!(
+        operations.len(),
+        4 + 25 + 6,
+        "every documented operation is in the matrix"
+    );
+
+    let mut cells = 0;
+    let mut tally: BTreeMap<u16, usize> = BTreeMap::new();
+    for op in &operations {
+        for role in Role::ALL {
+            for tenancy in TENANCIES {
+                let (region, org) = claims(role, tenancy);
+                let token = app.token(role.as_str(), region, org);
+                let principal = Principal::from_claims(
+                    &format!("test-{}", role.as_str()),
+                    role.as_str(),
+                    region,
+                    org,
+                )
+                .unwrap();
+                let is_post = !matches!(op, Op::GetCase | Op::GetIncident | Op::Catalogue(_));
+                let body = if is_post {
+                    example(&spec, &op.template())
+                } else {
+                    Value::Null
+                };
+                let expected = match op.permission() {
+                    Some(permission) if !permission.allows(role) => 403,
+                    _ if op.tenanted() && foreign(role, tenancy) => 404,
+                    _ => domain_status(&app, op, &principal, &body, &fixture).await,
+                };
+                let path = op.path(&fixture);
+                let answer = if is_post {
+                    let if_match =
+                        matches!(op, Op::CaseCommand(_) | Op::IncidentCommand(..)).then_some("*");
+                    app.post(&path, &token, &body, if_match, None).await
+                } else {
+                    app.get(&path, &token).await
+                };
+                assert_eq!(
+                    answer.status, expected,
+                    "{op:?} as {role} ({tenancy:?}): {}",
+                    answer.text
+                );
+                if expected == 404 {
+                    let mut body = answer.json();
+                    let mut missing = missing_case.clone();
+                    for b in [&mut body, &mut missing] {
+                        b.as_object_mut().unwrap().remove("detail");
+                    }
+                    assert_eq!(
+                        body, missing,
+                        "a foreign resource answers like a missing one"
+                    );
+                    for secret in ["Östersundshälsan", ORG, "jamtland-halsoval"] {
+                        assert!(!answer.text.contains(secret), "{op:?} leaked {secret}");
+                    }
+                }
+                cells += 1;
+                *tally.entry(answer.status).or_default() += 1;
+            }
+        }
+    }
+    assert_eq!(cells, operations.len() * Role::ALL.len() * TENANCIES.len());
+    assert_eq!(cells, 630);
+    for status in [200, 201, 403, 404, 409] {
+        assert!(
+            tally.get(&status).is_some_and(|n| *n > 0),
+            "no {status} in {tally:?}"
+        );
+    }
+}
