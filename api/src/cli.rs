@@ -101,11 +101,11 @@ pub enum CliError {
     Catalogues(#[from] domain::catalogue::CatalogueError),
     #[error("{0}")]
     Usage(String),
-    #[error("writing the output: {0}")]
+    #[error("writing the output")]
     Io(#[from] std::io::Error),
     #[error("the demo: {0}")]
     Demo(String),
-    #[error("signing the token: {0}")]
+    #[error("signing the token")]
     Token(#[from] jsonwebtoken::errors::Error),
 }
 

@@ -332,6 +332,7 @@ pub fn incident_response(
 }
 
 /// A case as the caller may see it: loaded, existing and in its tenancy, or 404.
+#[tracing::instrument(skip(state, principal))]
 pub async fn load_case(
     state: &AppState,
     principal: &Principal,
@@ -351,6 +352,7 @@ pub async fn load_case(
 }
 
 /// An incident as the caller may see it, or 404.
+#[tracing::instrument(skip(state, principal))]
 pub async fn load_incident(
     state: &AppState,
     principal: &Principal,

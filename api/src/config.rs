@@ -112,6 +112,10 @@ pub struct PrivacySettings {
     pub subject_key: Option<Secret<String>>,
 }
 
+/// The environment variables (after `ANSLUT_`) that hold hex keys.
+const SUBJECT_KEY_VAR: &str = "privacy__subject_key";
+const DEV_KEY_VAR: &str = "auth__dev_signing_key";
+
 /// The largest request body accepted by default: 256 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 /// The most clock skew a token may be granted.
@@ -154,7 +158,7 @@ impl Default for AuthSettings {
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("reading the configuration: {0}")]
+    #[error("reading the configuration")]
     Load(#[from] Box<figment::Error>),
     #[error("{0}")]
     Invalid(String),
@@ -176,12 +180,24 @@ impl Settings {
         figment = figment
             .merge(
                 Env::prefixed("ANSLUT_")
-                    .ignore(&["config"])
+                    .filter(|key| {
+                        !["config", SUBJECT_KEY_VAR, DEV_KEY_VAR]
+                            .iter()
+                            .any(|skip| key.as_str().eq_ignore_ascii_case(skip))
+                    })
                     .split("__")
                     .lowercase(true),
             )
             .merge(Env::raw().only(&["database_url"]).lowercase(true));
-        let settings: Self = figment.extract().map_err(Box::new)?;
+        let mut settings: Self = figment.extract().map_err(Box::new)?;
+        // Hex keys are read verbatim: the environment provider would take "00ff..." for a
+        // number.
+        if let Ok(key) = std::env::var(format!("ANSLUT_{}", SUBJECT_KEY_VAR.to_uppercase())) {
+            settings.privacy.subject_key = Some(Secret::new(key));
+        }
+        if let Ok(key) = std::env::var(format!("ANSLUT_{}", DEV_KEY_VAR.to_uppercase())) {
+            settings.auth.dev_signing_key = Some(Secret::new(key));
+        }
         settings.validate()?;
         Ok(settings)
     }

@@ -35,17 +35,17 @@ pub const SUBJECT_KEY_FILE: &str = "subject-key";
 pub enum StartupError {
     #[error("the data directory {path}: {error}")]
     DataDir { path: String, error: std::io::Error },
-    #[error("the event store: {0}")]
+    #[error("the event store")]
     Store(#[from] StoreError),
-    #[error("the catalogues: {0}")]
+    #[error("the catalogues")]
     Catalogues(#[from] CatalogueError),
-    #[error("the verification keys: {0}")]
+    #[error("the verification keys")]
     Jwks(#[from] JwksError),
     #[error("the development signing key: {0}")]
     DevKey(std::io::Error),
     #[error("the subject key: {0}")]
     SubjectKey(String),
-    #[error("metrics: {0}")]
+    #[error("metrics")]
     Metrics(#[from] prometheus::Error),
     #[error("binding {address}: {error}")]
     Bind {

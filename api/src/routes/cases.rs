@@ -74,6 +74,7 @@ gets the original response.",
     security(("bearer" = [])),
 )]
 #[post("")]
+#[tracing::instrument(name = "submit-application", skip_all)]
 pub async fn submit_application(
     auth: Authorized<authz::Apply>,
     state: web::Data<AppState>,
@@ -164,6 +165,7 @@ case, or another provider's, answers 404 like a case that does not exist.",
     security(("bearer" = [])),
 )]
 #[get("/{case_id}")]
+#[tracing::instrument(name = "get-case", skip_all, fields(case_id = %case_id))]
 pub async fn get_case(
     auth: Authorized<authz::Read>,
     state: web::Data<AppState>,
@@ -213,6 +215,7 @@ macro_rules! case_commands {
                 security(("bearer" = [])),
             )]
             #[post($path)]
+            #[tracing::instrument(name = $kebab, skip_all, fields(case_id = %case_id))]
             pub async fn $name(
                 auth: Authorized<authz::$requirement>,
                 state: web::Data<AppState>,

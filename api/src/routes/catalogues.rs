@@ -66,6 +66,7 @@ holding a case to the version record).",
     security(("bearer" = [])),
 )]
 #[get("")]
+#[tracing::instrument(name = "list-catalogues", skip_all)]
 pub async fn list_catalogues(
     _auth: Authorized<authz::Read>,
     state: web::Data<AppState>,
@@ -106,6 +107,7 @@ summary, category, level (must/should) and how it is shown.",
     security(("bearer" = [])),
 )]
 #[get("/{programme}/versions/{version}")]
+#[tracing::instrument(name = "get-catalogue", skip_all)]
 pub async fn get_catalogue(
     _auth: Authorized<authz::Read>,
     state: web::Data<AppState>,
@@ -146,6 +148,7 @@ material (a case moving to the newer version must answer it anew).",
     security(("bearer" = [])),
 )]
 #[get("/{programme}/diff")]
+#[tracing::instrument(name = "diff-catalogue", skip_all)]
 pub async fn diff_catalogue(
     _auth: Authorized<authz::Read>,
     state: web::Data<AppState>,

@@ -79,6 +79,7 @@ before the last day). Providers, officers, region IT and integrations. With an \
     security(("bearer" = [])),
 )]
 #[post("/{case_id}/incidents")]
+#[tracing::instrument(name = "report-incident", skip_all, fields(case_id = %case_id))]
 pub async fn report_incident(
     auth: Authorized<authz::ReportIncident>,
     state: web::Data<AppState>,
@@ -155,6 +156,7 @@ is its version. Another tenant's incident answers 404.",
     security(("bearer" = [])),
 )]
 #[get("/{incident_id}")]
+#[tracing::instrument(name = "get-incident", skip_all, fields(incident_id = %incident_id))]
 pub async fn get_incident(
     auth: Authorized<authz::Read>,
     state: web::Data<AppState>,
@@ -229,6 +231,7 @@ macro_rules! incident_commands {
                 security(("bearer" = [])),
             )]
             #[post($path)]
+            #[tracing::instrument(name = $path, skip_all, fields(incident_id = %incident_id))]
             pub async fn $name(
                 auth: Authorized<authz::$requirement>,
                 state: web::Data<AppState>,
