@@ -65,6 +65,8 @@ pub(crate) enum Cell {
 }
 
 impl Cell {
+    // By value so that call sites read `Cell::text(phase)` whether they own the value or not.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn text(value: impl ToString) -> Self {
         Self::Text(value.to_string())
     }
@@ -135,6 +137,9 @@ pub(crate) trait ReadModel: Send + Sync + 'static {
     const NAME: ProjectionName;
     const SCHEMA_VERSION: u32;
     const COLUMNS: &'static [Column];
+    /// The stream types (aggregate types) whose events this model folds. Only these are
+    /// deserialised for it, so an unreadable event stops only the models that need it.
+    const STREAMS: &'static [&'static str];
     type State: Serialize + DeserializeOwned + Default;
 
     /// The partition an event belongs to (its state document's key), or `None` when this
@@ -162,6 +167,7 @@ pub(crate) struct PartitionChange {
 pub(crate) trait Projector: Send + Sync {
     fn schema_version(&self) -> u32;
     fn columns(&self) -> &'static [Column];
+    fn streams(&self) -> &'static [&'static str];
     fn partition(&self, event: &Envelope) -> Option<String>;
     /// Folds `events` (one partition's, in log order) into the stored state document and
     /// says what to write.
@@ -188,6 +194,10 @@ impl<M: ReadModel> Projector for Model<M> {
 
     fn columns(&self) -> &'static [Column] {
         M::COLUMNS
+    }
+
+    fn streams(&self) -> &'static [&'static str] {
+        M::STREAMS
     }
 
     fn partition(&self, event: &Envelope) -> Option<String> {

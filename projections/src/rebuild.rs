@@ -229,7 +229,7 @@ impl Projections {
             let Some(last) = events.last().map(|e| e.position) else {
                 break;
             };
-            let envelopes = parse_all(names[0], events)?;
+            let envelopes = parse_all(&names, events)?;
             let mut tx = shared.db.begin_write().await?;
             shared.apply_in(&mut tx, targets, &envelopes).await?;
             tx.commit().await?;
@@ -267,7 +267,7 @@ impl Projections {
             let Some(last) = events.last().map(|e| e.position) else {
                 break;
             };
-            let envelopes = parse_all(name, events)?;
+            let envelopes = parse_all(&[name], events)?;
             shared.apply_in(&mut tx, &[target], &envelopes).await?;
             at = last;
         }

@@ -251,7 +251,22 @@ impl Shared {
     }
 
     pub fn set_local(&self, name: ProjectionName, change: impl FnOnce(&mut LocalState)) {
+        self.set_local_unless(name, None, change);
+    }
+
+    /// Changes this process's state of a projection, unless `stop` says its runtime was
+    /// stopped (checked under the lock, so a stopped runtime's last words never overwrite
+    /// what stopping it wrote).
+    pub fn set_local_unless(
+        &self,
+        name: ProjectionName,
+        stop: Option<&watch::Receiver<bool>>,
+        change: impl FnOnce(&mut LocalState),
+    ) {
         let mut local = self.local.lock().expect("local state poisoned");
+        if stop.is_some_and(|stop| *stop.borrow()) {
+            return;
+        }
         let entry = local.entry(name).or_insert_with(|| LocalState {
             activity: Activity::NotRunning,
             leading: false,
@@ -346,19 +361,27 @@ pub(crate) struct Target {
     pub until: Option<Position>,
 }
 
-/// Parses a page of stored events; an unreadable one is poison for `name`.
+/// Parses the events of a page that any of `names` follows; an unreadable one is poison for
+/// the first of them that follows its stream type.
 pub(crate) fn parse_all(
-    name: ProjectionName,
+    names: &[ProjectionName],
     events: Vec<store::RecordedEvent>,
 ) -> Result<Vec<Envelope>, ProjectionError> {
     let mut parsed = Vec::with_capacity(events.len());
     for stored in events {
+        let Some(follower) = names.iter().find(|n| {
+            projector(**n)
+                .streams()
+                .contains(&stored.stream.stream_type.as_str())
+        }) else {
+            continue;
+        };
         match event::parse(stored) {
             Ok(Some(envelope)) => parsed.push(envelope),
             Ok(None) => {}
             Err(bad) => {
                 return Err(ProjectionError::Poison {
-                    projection: name,
+                    projection: *follower,
                     position: bad.position,
                     message: bad.message,
                 });
@@ -450,26 +473,27 @@ impl Projections {
     /// (or [`ProjectionsHandle::shutdown`]) stops them and gives up leadership.
     pub fn start(&self) -> ProjectionsHandle {
         let (stop, stopped) = watch::channel(false);
-        let mut tasks = Vec::new();
         let shared = self.shared.clone();
         let mut local = shared.store.subscribe();
         let forward = shared.clone();
-        tasks.push(tokio::spawn(async move {
+        let mut wakers = vec![tokio::spawn(async move {
             while local.changed().await.is_ok() {
                 forward.wake_all();
             }
-        }));
+        })];
         if shared.db.is_postgres() {
-            tasks.push(tokio::spawn(listen(shared.clone())));
+            wakers.push(tokio::spawn(listen(shared.clone())));
         }
+        let mut projectors = Vec::new();
         for name in ProjectionName::ALL {
             shared.set_local(name, |local| local.activity = Activity::Following);
-            tasks.push(tokio::spawn(run(shared.clone(), name, stopped.clone())));
+            projectors.push(tokio::spawn(run(shared.clone(), name, stopped.clone())));
         }
         ProjectionsHandle {
             projections: self.clone(),
             stop,
-            tasks,
+            wakers,
+            projectors,
         }
     }
 
@@ -521,6 +545,11 @@ impl Projections {
 
     /// Checkpoint, lag, generation, leadership and errors of every projection.
     pub async fn status(&self) -> Result<Vec<ProjectionStatus>, ProjectionError> {
+        // Local states first: a projector that stopped is then seen with its final checkpoint.
+        let locals: HashMap<ProjectionName, LocalState> = ProjectionName::ALL
+            .into_iter()
+            .filter_map(|name| self.shared.local(name).map(|l| (name, l)))
+            .collect();
         let head = self.shared.store.head().await?;
         let registry = self.shared.db.registry().await?;
         let mut statuses = Vec::with_capacity(registry.len());
@@ -537,10 +566,13 @@ impl Projections {
                     .await?
                     .first()
                     .map_or(0.0, |oldest| {
-                        (Utc::now() - oldest.recorded_at).num_milliseconds().max(0) as f64 / 1000.0
+                        (Utc::now() - oldest.recorded_at)
+                            .to_std()
+                            .unwrap_or_default()
+                            .as_secs_f64()
                     })
             };
-            let local = self.shared.local(row.name);
+            let local = locals.get(&row.name).cloned();
             let leader = match &local {
                 Some(local) if local.leading => Leader::Here,
                 _ if self.shared.db.lock_held_by_anyone(row.name).await? => Leader::Elsewhere,
@@ -600,13 +632,16 @@ impl Projections {
 pub struct ProjectionsHandle {
     projections: Projections,
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    /// The tasks that turn commits and notifications into wake-ups.
+    wakers: Vec<JoinHandle<()>>,
+    /// One per projection.
+    projectors: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for ProjectionsHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProjectionsHandle")
-            .field("tasks", &self.tasks.len())
+            .field("projectors", &self.projectors.len())
             .finish_non_exhaustive()
     }
 }
@@ -622,7 +657,7 @@ impl ProjectionsHandle {
     /// Stops the projectors between batches and waits for them to finish.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        for task in std::mem::take(&mut self.tasks) {
+        for task in std::mem::take(&mut self.projectors) {
             let _ = task.await;
         }
     }
@@ -631,7 +666,7 @@ impl ProjectionsHandle {
 impl Drop for ProjectionsHandle {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-        for task in &self.tasks {
+        for task in self.wakers.iter().chain(&self.projectors) {
             task.abort();
         }
         for name in ProjectionName::ALL {
@@ -781,7 +816,7 @@ async fn run(shared: Arc<Shared>, name: ProjectionName, mut stop: watch::Receive
                     tracing::info!(projection = %name, "leading");
                     lead = Some(taken);
                     cursor = None;
-                    shared.set_local(name, |l| {
+                    shared.set_local_unless(name, Some(&stop), |l| {
                         l.leading = true;
                         l.activity = Activity::Projecting;
                     });
@@ -797,7 +832,9 @@ async fn run(shared: Arc<Shared>, name: ProjectionName, mut stop: watch::Receive
                 }
                 Err(error) => {
                     candidate = None;
-                    shared.set_local(name, |l| l.last_error = Some(error.to_string()));
+                    shared.set_local_unless(name, Some(&stop), |l| {
+                        l.last_error = Some(error.to_string());
+                    });
                     if pause(&mut wake, &mut stop, options.error_backoff).await {
                         break;
                     }
@@ -810,7 +847,7 @@ async fn run(shared: Arc<Shared>, name: ProjectionName, mut stop: watch::Receive
         {
             tracing::warn!(projection = %name, "lost the leadership connection");
             lead = None;
-            shared.set_local(name, |l| {
+            shared.set_local_unless(name, Some(&stop), |l| {
                 l.leading = false;
                 l.activity = Activity::Following;
             });
@@ -825,7 +862,7 @@ async fn run(shared: Arc<Shared>, name: ProjectionName, mut stop: watch::Receive
         };
         match result {
             Ok(Step::Applied) => {
-                shared.set_local(name, |l| {
+                shared.set_local_unless(name, Some(&stop), |l| {
                     l.last_error = None;
                     l.activity = Activity::Projecting;
                 });
@@ -838,7 +875,7 @@ async fn run(shared: Arc<Shared>, name: ProjectionName, mut stop: watch::Receive
             Err(ProjectionError::LostRace(_)) => cursor = None,
             Err(error @ ProjectionError::Poison { .. }) => {
                 tracing::error!(projection = %name, %error, "projector stopped");
-                shared.set_local(name, |l| {
+                shared.set_local_unless(name, Some(&stop), |l| {
                     l.last_error = Some(error.to_string());
                     l.activity = Activity::Stopped;
                     l.leading = false;
@@ -854,7 +891,9 @@ async fn run(shared: Arc<Shared>, name: ProjectionName, mut stop: watch::Receive
             Err(error) => {
                 tracing::warn!(projection = %name, %error, "projector batch failed; retrying");
                 cursor = None;
-                shared.set_local(name, |l| l.last_error = Some(error.to_string()));
+                shared.set_local_unless(name, Some(&stop), |l| {
+                    l.last_error = Some(error.to_string());
+                });
                 if pause(&mut wake, &mut stop, options.error_backoff).await {
                     break;
                 }
@@ -908,7 +947,7 @@ async fn step(
     let Some(last) = events.last().map(|e| e.position) else {
         return Ok(Step::Idle);
     };
-    let envelopes = parse_all(name, events)?;
+    let envelopes = parse_all(&[name], events)?;
     let to = i64::try_from(last.get()).unwrap_or(i64::MAX);
     let mut tx = shared.db.begin_write().await?;
     let advanced = on_tx!(&mut tx, conn, S => S::advance(conn, name, at.generation, at.position, to, &now()).await)?;

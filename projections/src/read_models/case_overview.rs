@@ -111,6 +111,7 @@ impl ReadModel for CaseOverviewModel {
         Column::text("phase", true),
         Column::text("applied_on", false),
     ];
+    const STREAMS: &'static [&'static str] = super::CASES;
     type State = OverviewState;
 
     fn partition(event: &Envelope) -> Option<String> {

@@ -112,6 +112,7 @@ impl ReadModel for ComplianceModel {
         Column::text("compliance", false),
         Column::int("verified", false),
     ];
+    const STREAMS: &'static [&'static str] = super::CASES;
     type State = ComplianceState;
 
     fn partition(event: &Envelope) -> Option<String> {
@@ -154,10 +155,10 @@ impl ReadModel for ComplianceModel {
                     .collect();
             }
             CaseChange::SelfDeclarationAccepted(_) => {
-                state.declaration = DeclarationStatus::Accepted
+                state.declaration = DeclarationStatus::Accepted;
             }
             CaseChange::SelfDeclarationReturned(_) => {
-                state.declaration = DeclarationStatus::Returned
+                state.declaration = DeclarationStatus::Returned;
             }
             CaseChange::DeviationAgreed(e) => {
                 state.deviations.insert(

@@ -55,6 +55,7 @@ impl ReadModel for CostsModel {
         Column::text("programme", true),
         Column::text("phase", false),
     ];
+    const STREAMS: &'static [&'static str] = super::CASES;
     type State = CostsState;
 
     fn partition(event: &Envelope) -> Option<String> {

@@ -62,6 +62,7 @@ impl ReadModel for FindingsModel {
         Column::int("open", false),
         Column::text("recorded_at", false),
     ];
+    const STREAMS: &'static [&'static str] = super::CASES;
     type State = FindingsState;
 
     fn partition(event: &Envelope) -> Option<String> {

@@ -78,6 +78,7 @@ impl ReadModel for IncidentsModel {
         Column::int("open", false),
         Column::int("seconds_to_assessment", false),
     ];
+    const STREAMS: &'static [&'static str] = super::INCIDENTS;
     type State = IncidentState;
 
     fn partition(event: &Envelope) -> Option<String> {

@@ -289,6 +289,12 @@ pub(crate) struct Owner {
     pub programme: ProgrammeId,
 }
 
+/// The models of cases follow the case streams.
+pub(crate) const CASES: &[&str] = &[<domain::case::ConnectionCase as cqrs_es::Aggregate>::TYPE];
+/// The incidents model follows the incident streams.
+pub(crate) const INCIDENTS: &[&str] =
+    &[<domain::incident::SecurityIncident as cqrs_es::Aggregate>::TYPE];
+
 /// Case events partition by case (the stream id is the case id).
 pub(crate) fn case_partition(event: &Envelope) -> Option<String> {
     matches!(event.event, DomainEvent::Case(_)).then(|| event.stream_id.clone())
@@ -306,6 +312,9 @@ pub(crate) fn median(sorted: &[i64]) -> Option<f64> {
     match n {
         0 => None,
         _ if n % 2 == 1 => Some(sorted[n / 2] as f64),
-        _ => Some((sorted[n / 2 - 1] as f64 + sorted[n / 2] as f64) / 2.0),
+        _ => Some(f64::midpoint(
+            sorted[n / 2 - 1] as f64,
+            sorted[n / 2] as f64,
+        )),
     }
 }

@@ -46,6 +46,7 @@ impl ReadModel for PipelineModel {
         Column::text("phase", false),
         Column::int("seconds", false),
     ];
+    const STREAMS: &'static [&'static str] = super::CASES;
     type State = PipelineState;
 
     fn partition(event: &Envelope) -> Option<String> {

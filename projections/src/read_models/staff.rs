@@ -65,6 +65,7 @@ impl ReadModel for StaffModel {
         Column::text("case_id", true),
         Column::int("complete", false),
     ];
+    const STREAMS: &'static [&'static str] = super::CASES;
     type State = StaffState;
 
     fn partition(event: &Envelope) -> Option<String> {
