@@ -1,14 +1,16 @@
 //! Structured JSON logs through `tracing`, with the request id of `tracing-actix-web` on
-//! every line of a request, and the middleware that counts, times and logs each request.
+//! every line of a request (and in the `X-Request-Id` response header), and the middleware
+//! that counts, times and logs each request.
 //!
 //! Never logged: the `Authorization` header, request or response bodies, personnummer. The
 //! root span records method, route template, target, status and the request id only.
 
 use std::time::Instant;
 
+use actix_web::HttpMessage;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError, web};
 use tracing::Subscriber;
@@ -55,7 +57,16 @@ pub async fn observe(
         .app_data::<web::Data<AppState>>()
         .map(|state| state.metrics.clone());
     let method = req.method().as_str().to_owned();
-    let response = next.call(req).await?.map_into_boxed_body();
+    let request_id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(ToString::to_string);
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
     let route = response
         .request()
         .match_pattern()
@@ -90,8 +101,15 @@ pub async fn observe(
             "The request could not be served",
             status.canonical_reason().unwrap_or("error").to_lowercase(),
         );
+        let request_id = response.headers().get("x-request-id").cloned();
         let (request, _) = response.into_parts();
-        return Ok(ServiceResponse::new(request, problem.error_response()));
+        let mut replaced = ServiceResponse::new(request, problem.error_response());
+        if let Some(value) = request_id {
+            replaced
+                .headers_mut()
+                .insert(HeaderName::from_static("x-request-id"), value);
+        }
+        return Ok(replaced);
     }
     Ok(response)
 }

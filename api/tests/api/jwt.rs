@@ -2,6 +2,8 @@
 //! over (loopback) HTTP, chosen by `kid`, with the algorithm pinned per key. Every bad token
 //! is a 401 with `WWW-Authenticate: Bearer error="invalid_token"`, never a 500.
 
+use std::sync::{Arc, Mutex};
+
 use actix_web::{App, HttpResponse, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,19 +19,21 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{FIXTURES}/{name}")).expect("a test key")
 }
 
-/// Serves the fixtures' JWKS on a free loopback port; its URL.
-fn serve_jwks() -> String {
-    let jwks = String::from_utf8(fixture("jwks.json")).unwrap();
+/// Serves a JWKS (the fixtures', unless changed through the handle) on a free loopback
+/// port; its URL and the handle.
+fn serve_jwks() -> (String, Arc<Mutex<String>>) {
+    let jwks = Arc::new(Mutex::new(String::from_utf8(fixture("jwks.json")).unwrap()));
+    let served = jwks.clone();
     let server = HttpServer::new(move || {
-        let jwks = jwks.clone();
+        let jwks = served.clone();
         App::new().route(
             "/jwks.json",
             web::get().to(move || {
-                let jwks = jwks.clone();
+                let body = jwks.lock().unwrap().clone();
                 async move {
                     HttpResponse::Ok()
                         .content_type("application/json")
-                        .body(jwks)
+                        .body(body)
                 }
             }),
         )
@@ -39,12 +43,17 @@ fn serve_jwks() -> String {
     .expect("binding the JWKS server");
     let port = server.addrs()[0].port();
     tokio::spawn(server.run());
-    format!("http://127.0.0.1:{port}/jwks.json")
+    (format!("http://127.0.0.1:{port}/jwks.json"), jwks)
 }
 
 async fn jwks_app() -> TestApp {
-    let url = serve_jwks();
+    let (url, _) = serve_jwks();
+    jwks_app_at(url, 30).await
+}
+
+async fn jwks_app_at(url: String, min_refetch: u64) -> TestApp {
     spawn_with(TestDatabase::postgres().await, |settings| {
+        settings.auth.jwks_min_refetch_seconds = min_refetch;
         settings.auth.jwks_url = Some(url);
         settings.auth.allow_loopback_http_jwks = true;
         settings.auth.issuer = "https://idp.region.example".into();
@@ -242,4 +251,21 @@ async fn the_development_key_accepts_only_hs256() {
     claims["iss"] = json!("anslut-dev");
     claims["aud"] = json!("anslut");
     assert_refused(&app, &sign(Algorithm::RS256, "dev", &claims), "algorithm").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_added_to_the_jwks_is_fetched_on_its_first_unknown_kid() {
+    let (url, jwks) = serve_jwks();
+    let mut only_rsa: Value = serde_json::from_slice(&fixture("jwks.json")).unwrap();
+    only_rsa["keys"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|key| key["kid"] == "test-rsa");
+    let all = std::mem::replace(&mut *jwks.lock().unwrap(), only_rsa.to_string());
+    let app = jwks_app_at(url, 0).await;
+    let ec = sign(Algorithm::ES256, "test-ec", &claims(300, 0));
+    assert_refused(&app, &ec, "key id").await;
+    *jwks.lock().unwrap() = all;
+    let answer = app.get("/v1/catalogues", &ec).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
 }
