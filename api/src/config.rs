@@ -309,6 +309,26 @@ mod tests {
     }
 
     #[test]
+    fn a_configuration_file_sets_what_the_environment_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("anslut.toml");
+        std::fs::write(
+            &file,
+            "shutdown_timeout_seconds = 7\n[auth]\nissuer = \"https://idp.example\"\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&file)).unwrap();
+        assert_eq!(settings.shutdown_timeout_seconds, 7);
+        assert_eq!(settings.auth.issuer, "https://idp.example");
+        assert!(Settings::load(Some(&dir.path().join("missing.toml"))).is_err());
+        std::fs::write(&file, "[auth]\nisuer = \"typo\"\n").unwrap();
+        assert!(
+            Settings::load(Some(&file)).is_err(),
+            "unknown keys in a section are refused"
+        );
+    }
+
+    #[test]
     fn leeway_is_bounded() {
         let mut settings = Settings::default();
         settings.auth.leeway_seconds = 61;

@@ -132,11 +132,12 @@ impl JwksCache {
     /// The key with this `kid`, refreshing the set when it is stale or the `kid` unknown.
     pub async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, AuthError> {
         let current = self.current();
-        let stale = current.fetched_at.elapsed() >= self.refresh_every;
-        if !stale && let Some(key) = current.keys.get(kid) {
+        if current.fetched_at.elapsed() < self.refresh_every
+            && let Some(key) = current.keys.get(kid)
+        {
             return Ok(key.clone());
         }
-        self.refresh(stale).await;
+        self.refresh().await;
         self.current()
             .keys
             .get(kid)
@@ -144,13 +145,11 @@ impl JwksCache {
             .ok_or(AuthError::UnknownKeyId)
     }
 
-    async fn refresh(&self, stale: bool) {
+    /// Fetches the set again, at most once per `min_refetch` (also when the identity
+    /// provider is down: requests then use the keys held rather than wait on it).
+    async fn refresh(&self) {
         let mut last_attempt = self.last_attempt.lock().await;
-        if !stale && last_attempt.elapsed() < self.min_refetch {
-            return;
-        }
-        if self.current().fetched_at.elapsed() < self.refresh_every && stale {
-            // Another request refreshed while this one waited for the lock.
+        if last_attempt.elapsed() < self.min_refetch {
             return;
         }
         *last_attempt = Instant::now();
