@@ -231,6 +231,9 @@ impl PersistedEventRepository for EventStore {
 /// A cqrs-es `EventStore` for aggregate `A`: loads from the latest snapshot plus the events
 /// after it, commits events and (every `snapshot_every` events) a snapshot in one append.
 ///
+/// A command whose command id was appended before (a retry) commits nothing and returns no
+/// envelopes; `EventStore::command_outcome` tells the caller what the original appended.
+///
 /// The snapshot is the aggregate as `handle` left it: cqrs-es 0.5 applies every event to the
 /// aggregate when it is written to the `EventSink`, so after `handle` the aggregate already
 /// reflects all of the command's events (see the module docs for why cqrs-es's own
@@ -352,10 +355,17 @@ impl<A: Aggregate> cqrs_es::EventStore<A> for AggregateStore<A> {
         };
         let request = EventStore::request_from_serialized(&serialized, snapshot)
             .map_err(PersistenceError::from)?;
-        self.store
+        let outcome = self
+            .store
             .append(request)
             .await
             .map_err(PersistenceError::from)?;
-        Ok(envelopes)
+        // A retried command that was appended before: nothing was committed now, so nothing
+        // is returned (and `CqrsFramework` dispatches nothing).
+        Ok(if outcome.replayed {
+            Vec::new()
+        } else {
+            envelopes
+        })
     }
 }

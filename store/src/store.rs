@@ -438,7 +438,8 @@ impl EventStore {
     }
 
     /// Wake-ups for followers: on SQLite, this process's commits; on PostgreSQL, also every
-    /// other process's, through `LISTEN` on [`NOTIFY_CHANNEL`].
+    /// other process's, through `LISTEN` on [`NOTIFY_CHANNEL`] (which holds one of the pool's
+    /// connections for as long as the [`Wakeups`] lives).
     pub async fn listen(&self) -> Result<Wakeups, StoreError> {
         let remote = match &self.inner.backend {
             Backend::Postgres(engine) => {

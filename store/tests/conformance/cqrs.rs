@@ -306,6 +306,28 @@ pub async fn the_cqrs_framework_appends_with_metadata_and_retries_are_idempotent
             .is_err()
     );
     assert_eq!(store.head().await.unwrap(), Position(3));
+
+    // The same through the store's own aggregate store: a retry commits nothing.
+    let own = CqrsFramework::new(store.aggregate_store::<Checklist>(), vec![], ());
+    let open_c3 = metadata();
+    let open = ChecklistCommand::Open {
+        title: "Three".into(),
+    };
+    own.execute_with_metadata("c3", open, open_c3.to_map())
+        .await
+        .unwrap();
+    own.execute_with_metadata("c3", ChecklistCommand::Close, open_c3.to_map())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .read_stream(&checklist("c3"), 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.head().await.unwrap(), Position(4));
 }
 
 pub async fn cqrs_replay_streams_yield_every_event(db: TestDatabase) {
