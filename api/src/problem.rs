@@ -533,6 +533,27 @@ mod tests {
     }
 
     #[test]
+    fn an_unavailable_store_is_503_with_retry_after_and_a_stale_append_412() {
+        let error: ApiError =
+            StoreError::Unavailable(std::sync::Arc::new(sqlx::Error::PoolTimedOut)).into();
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error.code(), "unavailable");
+        let response = error.error_response();
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        let error: ApiError = StoreError::Conflict {
+            stream: store::StreamRef::new("connection_case", "c"),
+            expected: store::ExpectedVersion::Exact(3),
+            actual: 4,
+        }
+        .into();
+        assert_eq!(error.status(), StatusCode::PRECONDITION_FAILED);
+        assert_eq!(
+            error.error_response().headers().get(header::ETAG).unwrap(),
+            "\"4\""
+        );
+    }
+
+    #[test]
     fn internal_errors_show_nothing_of_their_cause() {
         let error = ApiError::internal("password authentication failed for user x");
         assert!(!error.body().to_string().contains("password"));
