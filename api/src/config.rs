@@ -5,7 +5,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
@@ -265,10 +264,6 @@ impl Settings {
                 self.data_dir.join("anslut.db").display()
             ))
         })
-    }
-
-    pub const fn shutdown_timeout(&self) -> Duration {
-        Duration::from_secs(self.shutdown_timeout_seconds)
     }
 }
 

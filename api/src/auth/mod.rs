@@ -47,10 +47,6 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub const fn new(actor: Actor) -> Self {
-        Self { actor }
-    }
-
     pub const fn actor(&self) -> &Actor {
         &self.actor
     }

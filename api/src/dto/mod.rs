@@ -12,7 +12,6 @@ pub mod views;
 
 use std::fmt::Display;
 
-use chrono::NaiveDate;
 use domain::contact::{ContactDetails, ContactRole, EmailAddress, PhoneNumber};
 use domain::identity::IdentityError;
 use domain::text::{LongText, ShortText};
@@ -56,14 +55,6 @@ impl Fields {
             None => Some(None),
             Some(parsed) => self.take(path, parsed).map(Some),
         }
-    }
-
-    /// Records a problem found without a parser.
-    pub fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(FieldError {
-            path: path.into(),
-            message: message.into(),
-        });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -167,9 +158,6 @@ pub fn parse_person(
         phone: phone?,
     })
 }
-
-/// A date, `YYYY-MM-DD`.
-pub type Date = NaiveDate;
 
 /// The text of a serde-serialised unit enum, e.g. a phase's `"final_verification"`.
 pub fn code_of<T: Serialize>(value: &T) -> String {

@@ -190,11 +190,6 @@ impl ConnectionCase {
         &self.service_requests
     }
 
-    /// Agreed deviations and the date each lapses after, if any.
-    pub const fn deviations(&self) -> &BTreeMap<RequirementId, Option<NaiveDate>> {
-        &self.deviations
-    }
-
     pub const fn ended_on(&self) -> Option<NaiveDate> {
         self.ended_on
     }
