@@ -1,13 +1,15 @@
 //! Appending and reading: metadata, positions, paging, conflicts, atomicity, idempotency.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use store::canonical::to_canonical_string;
 use store::testing::TestDatabase;
 use store::{
-    ActorRecord, AppendRequest, EventHash, EventMetadata, ExpectedVersion, Position, StoreError,
+    ActorRecord, AppendRequest, CodecContext, EventHash, EventMetadata, EventStore,
+    ExpectedVersion, PayloadCodec, Position, StoreError, StoreOptions,
 };
 use uuid::Uuid;
 
@@ -443,7 +445,7 @@ pub async fn migrations_can_run_twice(db: TestDatabase) {
         .unwrap();
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
-    let again = store::EventStore::connect(db.url(), store::StoreOptions::default())
+    let again = EventStore::connect(db.url(), StoreOptions::default())
         .await
         .unwrap();
     again.migrate().await.unwrap();
@@ -479,7 +481,7 @@ pub async fn followers_are_woken_by_appends(db: TestDatabase) {
 
 pub async fn other_stores_wake_followers_through_notify(db: TestDatabase) {
     let follower = db.store().await;
-    let other_process = store::EventStore::connect(db.url(), store::StoreOptions::default())
+    let other_process = EventStore::connect(db.url(), StoreOptions::default())
         .await
         .unwrap();
     let mut wakeups = follower.listen().await.unwrap();
@@ -497,4 +499,68 @@ pub async fn other_stores_wake_followers_through_notify(db: TestDatabase) {
         follower.read_all(Position::START, 10).await.unwrap().len(),
         1
     );
+}
+
+/// Seals payloads on the way in and opens them on the way out, as an encrypting codec would;
+/// refuses payloads it has no key for.
+struct Sealing;
+
+impl PayloadCodec for Sealing {
+    fn encode(&self, context: &CodecContext<'_>, payload: Value) -> Result<Value, String> {
+        if payload.get("subject_without_key").is_some() {
+            return Err("no key for this data subject".into());
+        }
+        Ok(json!({"sealed": payload, "for": context.event_type}))
+    }
+
+    fn decode(&self, _: &CodecContext<'_>, stored: Value) -> Result<Value, String> {
+        stored
+            .get("sealed")
+            .cloned()
+            .ok_or_else(|| "not sealed".to_owned())
+    }
+}
+
+pub async fn a_payload_codec_encodes_before_hashing_and_decodes_on_read(db: TestDatabase) {
+    let store = db
+        .store_with(StoreOptions {
+            codec: Arc::new(Sealing),
+            ..StoreOptions::default()
+        })
+        .await;
+    let case = stream("case-1");
+    let payload = json!({"name": "Anna Andersson", "n": 1});
+    store
+        .append(AppendRequest {
+            events: vec![new_event("ContactAdded", payload.clone())],
+            ..request(&case, ExpectedVersion::NoStream, 0)
+        })
+        .await
+        .unwrap();
+    let read = store.read_all(Position::START, 10).await.unwrap();
+    assert_eq!(read[0].payload, payload);
+
+    // What is stored, and hashed, is the encoded form.
+    let raw = EventStore::connect(db.url(), StoreOptions::default())
+        .await
+        .unwrap();
+    let stored = raw.read_all(Position::START, 10).await.unwrap();
+    assert_eq!(
+        stored[0].payload,
+        json!({"sealed": payload, "for": "ContactAdded"})
+    );
+    assert!(raw.verify().await.unwrap().is_intact());
+
+    // A payload the codec cannot encode fails the whole request.
+    let refused = store
+        .append(AppendRequest {
+            events: vec![
+                new_event("ContactAdded", json!({"name": "B"})),
+                new_event("ContactAdded", json!({"subject_without_key": true})),
+            ],
+            ..request(&case, ExpectedVersion::Exact(1), 0)
+        })
+        .await;
+    assert!(matches!(refused, Err(StoreError::Codec(_))), "{refused:?}");
+    assert_eq!(store.head().await.unwrap(), Position(1));
 }

@@ -49,6 +49,7 @@ conformance!(
     log::payloads_survive_the_round_trip_byte_for_byte_after_canonicalisation,
     log::migrations_can_run_twice,
     log::followers_are_woken_by_appends,
+    log::a_payload_codec_encodes_before_hashing_and_decodes_on_read,
     gaps::concurrent_writers_never_let_a_reader_skip_an_event,
     gaps::racing_appenders_on_one_stream_produce_exactly_one_winner,
     tamper::the_database_refuses_to_change_or_remove_events_and_commands,
