@@ -22,10 +22,12 @@
 //! row (rows and state documents), and drops the scratch tables.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use store::Position;
+use tokio::task::JoinSet;
 
 use crate::error::ProjectionError;
 use crate::model::{Cell, Column, rows_table, state_table};
@@ -230,9 +232,30 @@ impl Projections {
                 break;
             };
             let envelopes = parse_all(&names, events)?;
-            let mut tx = shared.db.begin_write().await?;
-            shared.apply_in(&mut tx, targets, &envelopes).await?;
-            tx.commit().await?;
+            if shared.db.is_postgres() && targets.len() > 1 {
+                // Nothing ties the projections of a rebuild together until their swaps, so
+                // each folds the batch in its own transaction, concurrently: one folds while
+                // the database writes another's rows, on every core there is.
+                let envelopes = Arc::new(envelopes);
+                let mut running = JoinSet::new();
+                for target in targets {
+                    let (shared, envelopes, target) = (shared.clone(), envelopes.clone(), *target);
+                    running.spawn(async move {
+                        let mut tx = shared.db.begin_write().await?;
+                        shared.apply_in(&mut tx, &[target], &envelopes).await?;
+                        tx.commit().await
+                    });
+                }
+                while let Some(done) = running.join_next().await {
+                    done.map_err(|e| {
+                        ProjectionError::Invalid(format!("a rebuild task failed: {e}"))
+                    })??;
+                }
+            } else {
+                let mut tx = shared.db.begin_write().await?;
+                shared.apply_in(&mut tx, targets, &envelopes).await?;
+                tx.commit().await?;
+            }
             at = last;
             if let Some(progress) = progress {
                 if at > target_head {

@@ -342,11 +342,9 @@ impl Shared {
                 upserts.extend(change.upserts);
                 deletes.extend(change.deletes);
             }
-            on_tx!(tx, conn, S => {
-                S::upsert(&mut *conn, &states_table, &[], &states).await?;
-                S::delete(&mut *conn, &rows_table, &deletes).await?;
-                S::upsert(&mut *conn, &rows_table, columns, &upserts).await
-            })?;
+            tx.upsert(&states_table, &[], &states).await?;
+            on_tx!(&mut *tx, conn, S => S::delete(conn, &rows_table, &deletes).await)?;
+            tx.upsert(&rows_table, columns, &upserts).await?;
         }
         Ok(folded)
     }

@@ -107,8 +107,34 @@ pub(crate) struct Record {
     pub doc: String,
 }
 
-/// An equality filter on a typed column (`Cell::Null` means `IS NULL`).
-pub(crate) type Filter<'a> = (&'a str, Cell);
+/// A condition on a read-model table.
+#[derive(Debug, Clone)]
+pub(crate) enum Filter {
+    /// A typed column equals a value (`Cell::Null`: `IS NULL`).
+    Eq(&'static str, Cell),
+    /// The key starts with this text: a range scan of the primary key. Rows of one case
+    /// have keys `<case id>/...`, so a case's rows need no index of their own.
+    KeyPrefix(String),
+}
+
+impl Filter {
+    pub fn eq(column: &'static str, value: Cell) -> Self {
+        Self::Eq(column, value)
+    }
+}
+
+/// The least text greater than every text starting with `prefix` (its last character
+/// incremented), or `None` when there is no such bound.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = char::from_u32(u32::from(last) + 1) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
 
 pub(crate) struct Sql<DB>(PhantomData<DB>);
 
@@ -440,7 +466,7 @@ where
         conn: &mut DB::Connection,
         table: &str,
         columns: &[Column],
-        filters: &[Filter<'_>],
+        filters: &[Filter],
         after: Option<&str>,
         limit: Option<usize>,
     ) -> Result<Vec<Record>, ProjectionError> {
@@ -449,17 +475,30 @@ where
             query.push(", ").push(column.name);
         }
         query.push(format!(" , doc FROM {table} WHERE 1 = 1"));
-        for (column, value) in filters {
-            query.push(" AND ").push(*column);
-            match value {
-                Cell::Null => {
-                    query.push(" IS NULL");
+        for filter in filters {
+            match filter {
+                Filter::Eq(column, Cell::Null) => {
+                    query.push(" AND ").push(*column).push(" IS NULL");
                 }
-                Cell::Text(text) => {
-                    query.push(" = ").push_bind(text.clone());
+                Filter::Eq(column, Cell::Text(text)) => {
+                    query
+                        .push(" AND ")
+                        .push(*column)
+                        .push(" = ")
+                        .push_bind(text.clone());
                 }
-                Cell::Int(int) => {
-                    query.push(" = ").push_bind(*int);
+                Filter::Eq(column, Cell::Int(int)) => {
+                    query
+                        .push(" AND ")
+                        .push(*column)
+                        .push(" = ")
+                        .push_bind(*int);
+                }
+                Filter::KeyPrefix(prefix) => {
+                    query.push(" AND key >= ").push_bind(prefix.clone());
+                    if let Some(end) = prefix_end(prefix) {
+                        query.push(" AND key < ").push_bind(end);
+                    }
                 }
             }
         }
@@ -669,11 +708,19 @@ impl Db {
         &self,
         table: &str,
         columns: &[Column],
-        filters: &[Filter<'_>],
+        filters: &[Filter],
         after: Option<&str>,
         limit: Option<usize>,
     ) -> Result<Vec<Record>, ProjectionError> {
         on_read!(self, conn, S => S::select(conn, table, columns, filters, after, limit).await)
+    }
+
+    pub async fn load_states(
+        &self,
+        table: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, String>, ProjectionError> {
+        on_read!(self, conn, S => S::load_states(conn, table, keys).await)
     }
 
     /// Whether a backend holds the projection's leadership lock (PostgreSQL only).
@@ -687,6 +734,7 @@ impl Db {
         let low = key & 0xffff_ffff;
         let row = sqlx::query(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
              AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1)",
         )
         .bind(high & 0xffff_ffff)
@@ -711,6 +759,72 @@ impl Tx {
             Self::Postgres(tx) => tx.rollback().await?,
             Self::Sqlite(tx) => tx.rollback().await?,
         }
+        Ok(())
+    }
+
+    /// Inserts or replaces rows. PostgreSQL gets each column as one array parameter
+    /// (`INSERT … SELECT * FROM UNNEST(…)`), which it parses and plans once per statement
+    /// instead of once per row's worth of parameters: several times faster for the thousands
+    /// of rows a rebuild batch writes. SQLite takes multi-row `VALUES`.
+    pub async fn upsert(
+        &mut self,
+        table: &str,
+        columns: &[Column],
+        rows: &[Row],
+    ) -> Result<(), ProjectionError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let tx = match self {
+            Self::Sqlite(tx) => {
+                return Sql::<Sqlite>::upsert(&mut **tx, table, columns, rows).await;
+            }
+            Self::Postgres(tx) => tx,
+        };
+        if let Some(row) = rows.iter().find(|r| r.cells.len() != columns.len()) {
+            return Err(ProjectionError::Invalid(format!(
+                "row {} of {table} does not have {} cells",
+                row.key,
+                columns.len()
+            )));
+        }
+        let mut names = String::from("key");
+        let mut types = String::from("$1::text[]");
+        let mut updates = String::from("doc = excluded.doc");
+        for (i, column) in columns.iter().enumerate() {
+            let _ = write!(names, ", {}", column.name);
+            let ty = match column.ty {
+                ColumnType::Text => "text",
+                ColumnType::Int => "bigint",
+            };
+            let _ = write!(types, ", ${}::{ty}[]", i + 2);
+            let _ = write!(updates, ", {0} = excluded.{0}", column.name);
+        }
+        let sql = format!(
+            "INSERT INTO {table} ({names}, doc) SELECT * FROM UNNEST({types}, ${}::text[]) \
+             ON CONFLICT (key) DO UPDATE SET {updates}",
+            columns.len() + 2
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(rows.iter().map(|r| r.key.clone()).collect::<Vec<String>>());
+        for (i, column) in columns.iter().enumerate() {
+            query = match column.ty {
+                ColumnType::Text => query.bind(
+                    rows.iter()
+                        .map(|r| r.cells[i].as_text().map(str::to_owned))
+                        .collect::<Vec<Option<String>>>(),
+                ),
+                ColumnType::Int => query.bind(
+                    rows.iter()
+                        .map(|r| r.cells[i].as_int())
+                        .collect::<Vec<Option<i64>>>(),
+                ),
+            };
+        }
+        query
+            .bind(rows.iter().map(|r| r.doc.clone()).collect::<Vec<String>>())
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 

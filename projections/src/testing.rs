@@ -402,16 +402,12 @@ impl CaseFixture {
     }
 
     /// The catalogue the case is held to, or in force today before contract signing.
-    pub fn catalogue(&self) -> Catalogue {
+    pub fn catalogue(&self) -> &Catalogue {
+        let today = self.today();
         self.case
-            .catalogue(&self.services.catalogues, self.today())
-            .or_else(|| {
-                self.services
-                    .catalogues
-                    .in_force(&self.programme, self.today())
-            })
+            .catalogue(&self.services.catalogues, today)
+            .or_else(|| self.services.catalogues.in_force(&self.programme, today))
             .expect("a catalogue for the programme")
-            .clone()
     }
 
     pub fn today(&self) -> NaiveDate {
@@ -424,8 +420,15 @@ impl CaseFixture {
         self
     }
 
+    /// Moves the case's clock to 09:00 on `date`.
+    pub fn on_date(&mut self, date: NaiveDate) -> &mut Self {
+        self.clock
+            .set(date.and_hms_opt(9, 0, 0).expect("a time").and_utc());
+        self
+    }
+
     pub fn actor(&self, role: Role) -> Actor {
-        actor_in(&self.catalogue(), role, &self.org)
+        actor_in(self.catalogue(), role, &self.org)
     }
 
     /// Issues a command; panics if the domain refuses it (a broken fixture).
@@ -568,7 +571,7 @@ impl CaseFixture {
     }
 
     pub fn declared(&mut self) -> &mut Self {
-        let answers = answers_complying(&self.catalogue());
+        let answers = answers_complying(self.catalogue());
         self.then(
             Role::Provider,
             CaseCommand::SubmitSelfDeclaration(SubmitSelfDeclaration { answers }),
@@ -739,6 +742,15 @@ impl IncidentFixture {
             }),
         );
         self
+    }
+
+    /// The events decided since the last append, taken out, with the stream version they
+    /// follow.
+    pub fn take_pending(&mut self) -> (u64, Vec<IncidentEvent>) {
+        let expected = self.appended;
+        let events = std::mem::take(&mut self.pending);
+        self.appended += events.len() as u64;
+        (expected, events)
     }
 
     pub async fn append(&mut self, store: &EventStore) -> AppendOutcome {

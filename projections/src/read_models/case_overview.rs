@@ -27,6 +27,7 @@ use crate::error::ProjectionError;
 use crate::event::{DomainEvent, Envelope};
 use crate::model::{Cell, Column, Context, ReadModel, Row, day};
 use crate::name::ProjectionName;
+use crate::sql::Filter;
 
 /// When the case entered a phase (the time the domain decided the event that moved it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,7 +106,7 @@ impl ReadModel for CaseOverviewModel {
     const NAME: ProjectionName = ProjectionName::CaseOverview;
     const SCHEMA_VERSION: u32 = 1;
     const COLUMNS: &'static [Column] = &[
-        Column::text("region", true),
+        Column::text("region", false),
         Column::text("provider_org", true),
         Column::text("programme", true),
         Column::text("phase", true),
@@ -229,7 +230,9 @@ impl ReadModel for CaseOverviewModel {
                 Cell::text(state.case.phase()),
                 Cell::text(day(facts.applied_on)),
             ],
-            state,
+            // The state is the document, stored once in the state table; queries read it
+            // from there.
+            &serde_json::json!({}),
         )?])
     }
 }
@@ -426,9 +429,9 @@ impl ReadModels {
         today: NaiveDate,
     ) -> Result<Option<CaseOverview>, ProjectionError> {
         let mut filters = tenancy.filters();
-        filters.push(("key", Cell::text(case_id)));
+        filters.push(Filter::eq("key", Cell::text(case_id)));
         let records = self
-            .records(ProjectionName::CaseOverview, &filters, None, Some(1))
+            .records(ProjectionName::CaseOverview, &filters, None, Some(1), true)
             .await?;
         let Some(record) = records.into_iter().next() else {
             return Ok(None);
@@ -447,13 +450,13 @@ impl ReadModels {
     ) -> Result<Page<CaseOverview>, ProjectionError> {
         let mut filters = Vec::new();
         if let Some(programme) = &filter.programme {
-            filters.push(("programme", Cell::text(programme)));
+            filters.push(Filter::eq("programme", Cell::text(programme)));
         }
         if let Some(phase) = filter.phase {
-            filters.push(("phase", Cell::text(phase)));
+            filters.push(Filter::eq("phase", Cell::text(phase)));
         }
         if let Some(org) = &filter.provider_org {
-            filters.push(("provider_org", Cell::text(org)));
+            filters.push(Filter::eq("provider_org", Cell::text(org)));
         }
         let catalogues = self.shared.catalogues.clone();
         self.page(
@@ -461,6 +464,7 @@ impl ReadModels {
             tenancy,
             filters,
             page,
+            true,
             |record| {
                 let state: OverviewState = doc(ProjectionName::CaseOverview, &record)?;
                 state.view(&catalogues, today).ok_or_else(|| {

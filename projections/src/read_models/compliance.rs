@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::case::{Answer, CaseChange, Compliance, DeclarationStatus};
-use domain::catalogue::{CatalogueRef, Category, Evidence, Level};
+use domain::catalogue::{CatalogueRef, CatalogueRegistry, Category, Evidence, Level};
 use domain::identity::OrgNumber;
 use domain::ids::{CaseId, ProgrammeId, RegionId, RequirementId};
 use domain::text::Reason;
@@ -29,6 +29,7 @@ use crate::error::ProjectionError;
 use crate::event::{DomainEvent, Envelope};
 use crate::model::{Cell, Column, Context, ReadModel, Row};
 use crate::name::ProjectionName;
+use crate::sql::{Filter, Record};
 
 /// An agreed deviation from a must-requirement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,9 +66,22 @@ pub(crate) struct ComplianceState {
     approved: Option<(u64, DateTime<Utc>)>,
 }
 
-/// One cell of the matrix as stored.
+/// One cell of the matrix as stored: what the case said and what the region did. The
+/// requirement's own text is not copied into every row; queries take it from the catalogue
+/// (`programme`, `catalogue_version` and `requirement` are typed columns).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ComplianceDoc {
+pub(crate) struct StoredCell {
+    answer: Option<Answer>,
+    answered_under: Option<u32>,
+    answered_at: Option<DateTime<Utc>>,
+    declaration: DeclarationStatus,
+    open_findings: Vec<u32>,
+    deviation: Option<Deviation>,
+}
+
+/// One cell of the matrix: a case's standing on one requirement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComplianceCell {
     pub case_id: CaseId,
     pub region: RegionId,
     pub provider_org: OrgNumber,
@@ -105,10 +119,12 @@ impl ReadModel for ComplianceModel {
     const NAME: ProjectionName = ProjectionName::ComplianceMatrix;
     const SCHEMA_VERSION: u32 = 1;
     const COLUMNS: &'static [Column] = &[
-        Column::text("region", true),
+        Column::text("region", false),
         Column::text("provider_org", true),
-        Column::text("case_id", true),
-        Column::text("requirement", true),
+        Column::text("case_id", false),
+        Column::text("programme", false),
+        Column::int("catalogue_version", false),
+        Column::text("requirement", false),
         Column::text("compliance", false),
         Column::int("verified", false),
     ];
@@ -237,23 +253,11 @@ impl ReadModel for ComplianceModel {
                             .is_some_and(|(approved, _)| a.position < approved)
                     })
                     && open_findings.is_empty();
-                let cell = ComplianceDoc {
-                    case_id: owner.case_id,
-                    region: owner.region.clone(),
-                    provider_org: owner.provider_org.clone(),
-                    programme: owner.programme.clone(),
-                    requirement: requirement.id.clone(),
-                    section: requirement.section.clone(),
-                    summary: requirement.summary.clone(),
-                    category: requirement.category,
-                    level: requirement.level,
-                    evidence: requirement.evidence,
-                    catalogue_version: held.version,
+                let cell = StoredCell {
                     answer: answered.map(|a| a.answer.clone()),
                     answered_under: answered.map(|a| a.catalogue_version),
                     answered_at: answered.map(|a| a.answered_at),
                     declaration: state.declaration,
-                    verified,
                     open_findings,
                     deviation: state.deviations.get(&requirement.id).cloned(),
                 };
@@ -263,6 +267,8 @@ impl ReadModel for ComplianceModel {
                         Cell::text(&owner.region),
                         Cell::text(&owner.provider_org),
                         Cell::text(owner.case_id),
+                        Cell::text(&owner.programme),
+                        Cell::Int(i64::from(held.version)),
                         Cell::text(&requirement.id),
                         Cell::opt_text(answered.map(|a| compliance_str(a.answer.compliance))),
                         Cell::flag(verified),
@@ -278,7 +284,7 @@ impl ReadModel for ComplianceModel {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ComplianceRow {
     #[serde(flatten)]
-    pub cell: ComplianceDoc,
+    pub cell: ComplianceCell,
     pub deviation_in_force: bool,
 }
 
@@ -359,21 +365,24 @@ impl ReadModels {
     ) -> Result<Page<ComplianceRow>, ProjectionError> {
         let mut filters = Vec::new();
         if let Some(case) = filter.case_id {
-            filters.push(("case_id", Cell::text(case)));
+            filters.push(Filter::KeyPrefix(format!("{case}/")));
         }
         if let Some(requirement) = &filter.requirement {
-            filters.push(("requirement", Cell::text(requirement)));
+            filters.push(Filter::eq("requirement", Cell::text(requirement)));
         }
         if let Some(verified) = filter.verified {
-            filters.push(("verified", Cell::flag(verified)));
+            filters.push(Filter::eq("verified", Cell::flag(verified)));
         }
+        let catalogues = self.shared.catalogues.clone();
         self.page(
             ProjectionName::ComplianceMatrix,
             tenancy,
             filters,
             page,
+            false,
             |record| {
-                let cell: ComplianceDoc = doc(ProjectionName::ComplianceMatrix, &record)?;
+                let stored: StoredCell = doc(ProjectionName::ComplianceMatrix, &record)?;
+                let cell = cell(&catalogues, &record, stored)?;
                 Ok(ComplianceRow {
                     deviation_in_force: cell
                         .deviation
@@ -385,4 +394,51 @@ impl ReadModels {
         )
         .await
     }
+}
+
+/// A stored cell with its row's typed columns and the requirement's text from the catalogue.
+fn cell(
+    catalogues: &CatalogueRegistry,
+    record: &Record,
+    stored: StoredCell,
+) -> Result<ComplianceCell, ProjectionError> {
+    let corrupt = |what: &str| {
+        ProjectionError::Corrupt(format!("compliance_matrix row {}: {what}", record.key))
+    };
+    let text = |i: usize| {
+        record.cells[i]
+            .as_text()
+            .ok_or_else(|| corrupt("a missing column"))
+    };
+    let case_id = CaseId::parse(text(2)?).map_err(|_| corrupt("case id"))?;
+    let programme = ProgrammeId::parse(text(3)?).map_err(|_| corrupt("programme"))?;
+    let version = record.cells[4]
+        .as_int()
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| corrupt("catalogue version"))?;
+    let id = RequirementId::parse(text(5)?).map_err(|_| corrupt("requirement"))?;
+    let requirement = catalogues
+        .get(&programme, version)
+        .and_then(|c| c.requirement(&id))
+        .ok_or_else(|| corrupt("the requirement is not in this binary's catalogues"))?;
+    Ok(ComplianceCell {
+        case_id,
+        region: RegionId::parse(text(0)?).map_err(|_| corrupt("region"))?,
+        provider_org: OrgNumber::parse(text(1)?).map_err(|_| corrupt("provider org"))?,
+        programme,
+        section: requirement.section.clone(),
+        summary: requirement.summary.clone(),
+        category: requirement.category,
+        level: requirement.level,
+        evidence: requirement.evidence,
+        catalogue_version: version,
+        verified: record.cells[7].as_int() == Some(1),
+        requirement: id,
+        answer: stored.answer,
+        answered_under: stored.answered_under,
+        answered_at: stored.answered_at,
+        declaration: stored.declaration,
+        open_findings: stored.open_findings,
+        deviation: stored.deviation,
+    })
 }

@@ -24,6 +24,7 @@ use crate::error::ProjectionError;
 use crate::event::{DomainEvent, Envelope};
 use crate::model::{Cell, Column, Context, ReadModel, Row};
 use crate::name::ProjectionName;
+use crate::sql::Filter;
 
 /// A case's cost basis as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +51,7 @@ impl ReadModel for CostsModel {
     const NAME: ProjectionName = ProjectionName::Costs;
     const SCHEMA_VERSION: u32 = 1;
     const COLUMNS: &'static [Column] = &[
-        Column::text("region", true),
+        Column::text("region", false),
         Column::text("provider_org", true),
         Column::text("programme", true),
         Column::text("phase", false),
@@ -214,19 +215,26 @@ impl ReadModels {
     ) -> Result<Page<CostRow>, ProjectionError> {
         let mut filters = Vec::new();
         if let Some(case) = filter.case_id {
-            filters.push(("key", Cell::text(case)));
+            filters.push(Filter::eq("key", Cell::text(case)));
         }
         if let Some(programme) = &filter.programme {
-            filters.push(("programme", Cell::text(programme)));
+            filters.push(Filter::eq("programme", Cell::text(programme)));
         }
         if let Some(phase) = filter.phase {
-            filters.push(("phase", Cell::text(phase)));
+            filters.push(Filter::eq("phase", Cell::text(phase)));
         }
         let catalogues = self.shared.catalogues.clone();
-        self.page(ProjectionName::Costs, tenancy, filters, page, |record| {
-            let stored: CostsDoc = doc(ProjectionName::Costs, &record)?;
-            Ok(stored.estimate(&catalogues, on))
-        })
+        self.page(
+            ProjectionName::Costs,
+            tenancy,
+            filters,
+            page,
+            false,
+            |record| {
+                let stored: CostsDoc = doc(ProjectionName::Costs, &record)?;
+                Ok(stored.estimate(&catalogues, on))
+            },
+        )
         .await
     }
 }

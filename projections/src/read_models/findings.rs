@@ -17,6 +17,7 @@ use crate::error::ProjectionError;
 use crate::event::{DomainEvent, Envelope};
 use crate::model::{Cell, Column, Context, ReadModel, Row, instant};
 use crate::name::ProjectionName;
+use crate::sql::Filter;
 
 /// A finding as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,9 +56,9 @@ impl ReadModel for FindingsModel {
     const NAME: ProjectionName = ProjectionName::Findings;
     const SCHEMA_VERSION: u32 = 1;
     const COLUMNS: &'static [Column] = &[
-        Column::text("region", true),
+        Column::text("region", false),
         Column::text("provider_org", true),
-        Column::text("case_id", true),
+        Column::text("case_id", false),
         Column::text("kind", false),
         Column::int("open", false),
         Column::text("recorded_at", false),
@@ -209,25 +210,32 @@ impl ReadModels {
     ) -> Result<Page<FindingRow>, ProjectionError> {
         let mut filters = Vec::new();
         if let Some(case) = filter.case_id {
-            filters.push(("case_id", Cell::text(case)));
+            filters.push(Filter::KeyPrefix(format!("{case}/")));
         }
         if let Some(kind) = filter.kind {
-            filters.push(("kind", Cell::text(kind_str(kind))));
+            filters.push(Filter::eq("kind", Cell::text(kind_str(kind))));
         }
         if let Some(open) = filter.open {
-            filters.push(("open", Cell::flag(open)));
+            filters.push(Filter::eq("open", Cell::flag(open)));
         }
-        self.page(ProjectionName::Findings, tenancy, filters, page, |record| {
-            let finding: FindingDoc = doc(ProjectionName::Findings, &record)?;
-            let end = finding.resolved_at.map_or(today, |at| at.date_naive());
-            Ok(FindingRow {
-                open: finding.resolved_at.is_none(),
-                age_days: (end - finding.recorded_at.date_naive()).num_days(),
-                overdue: finding.resolved_at.is_none()
-                    && finding.due.is_some_and(|due| due < today),
-                finding,
-            })
-        })
+        self.page(
+            ProjectionName::Findings,
+            tenancy,
+            filters,
+            page,
+            false,
+            |record| {
+                let finding: FindingDoc = doc(ProjectionName::Findings, &record)?;
+                let end = finding.resolved_at.map_or(today, |at| at.date_naive());
+                Ok(FindingRow {
+                    open: finding.resolved_at.is_none(),
+                    age_days: (end - finding.recorded_at.date_naive()).num_days(),
+                    overdue: finding.resolved_at.is_none()
+                        && finding.due.is_some_and(|due| due < today),
+                    finding,
+                })
+            },
+        )
         .await
     }
 }

@@ -14,6 +14,7 @@ use crate::error::ProjectionError;
 use crate::event::{DomainEvent, Envelope};
 use crate::model::{Cell, Column, Context, ReadModel, Row};
 use crate::name::ProjectionName;
+use crate::sql::Filter;
 
 /// An incident as stored and served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +72,7 @@ impl ReadModel for IncidentsModel {
     const NAME: ProjectionName = ProjectionName::Incidents;
     const SCHEMA_VERSION: u32 = 1;
     const COLUMNS: &'static [Column] = &[
-        Column::text("region", true),
+        Column::text("region", false),
         Column::text("provider_org", true),
         Column::text("case_id", true),
         Column::text("severity", false),
@@ -249,19 +250,20 @@ impl ReadModels {
     ) -> Result<Page<IncidentRow>, ProjectionError> {
         let mut filters = Vec::new();
         if let Some(case) = filter.case_id {
-            filters.push(("case_id", Cell::text(case)));
+            filters.push(Filter::eq("case_id", Cell::text(case)));
         }
         if let Some(severity) = filter.severity {
-            filters.push(("severity", Cell::text(severity.as_str())));
+            filters.push(Filter::eq("severity", Cell::text(severity.as_str())));
         }
         if let Some(open) = filter.open {
-            filters.push(("open", Cell::flag(open)));
+            filters.push(Filter::eq("open", Cell::flag(open)));
         }
         self.page(
             ProjectionName::Incidents,
             tenancy,
             filters,
             page,
+            false,
             |record| doc(ProjectionName::Incidents, &record),
         )
         .await

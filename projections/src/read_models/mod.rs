@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ProjectionError;
 use crate::event::{DomainEvent, Envelope};
-use crate::model::{Cell, Projector, rows_table};
+use crate::model::{Cell, Projector, rows_table, state_table};
 use crate::name::ProjectionName;
 use crate::runtime::Shared;
 use crate::sql::{Filter, Record};
@@ -71,10 +71,10 @@ impl Tenancy {
         }
     }
 
-    fn filters(&self) -> Vec<Filter<'static>> {
-        let mut filters = vec![("region", Cell::text(&self.region))];
+    fn filters(&self) -> Vec<Filter> {
+        let mut filters = vec![Filter::eq("region", Cell::text(&self.region))];
         if let Some(org) = &self.provider_org {
-            filters.push(("provider_org", Cell::text(org)));
+            filters.push(Filter::eq("provider_org", Cell::text(org)));
         }
         filters
     }
@@ -201,25 +201,51 @@ impl std::fmt::Debug for ReadModels {
 }
 
 impl ReadModels {
-    /// Rows of a projection's live table. A rebuild may drop the table this reader last
-    /// resolved: then it resolves the live generation again and retries once.
+    /// Rows of a projection's live table; with `with_state`, each record's document is
+    /// replaced by its partition's state document (for models whose row key is the partition
+    /// key and whose state is the document worth serving, so it is stored once). A rebuild
+    /// may drop the tables this reader last resolved: then it resolves the live generation
+    /// again and retries once.
     async fn records(
         &self,
         name: ProjectionName,
-        filters: &[Filter<'_>],
+        filters: &[Filter],
         after: Option<&str>,
         limit: Option<usize>,
+        with_state: bool,
     ) -> Result<Vec<Record>, ProjectionError> {
         let columns = projector(name).columns();
         let mut retried = false;
         loop {
-            let table = rows_table(name, self.shared.live_generation(name).await?);
-            match self
-                .shared
-                .db
-                .select(&table, columns, filters, after, limit)
-                .await
-            {
+            let generation = self.shared.live_generation(name).await?;
+            let read = async {
+                let mut records = self
+                    .shared
+                    .db
+                    .select(
+                        &rows_table(name, generation),
+                        columns,
+                        filters,
+                        after,
+                        limit,
+                    )
+                    .await?;
+                if with_state && !records.is_empty() {
+                    let keys: Vec<String> = records.iter().map(|r| r.key.clone()).collect();
+                    let mut states = self
+                        .shared
+                        .db
+                        .load_states(&state_table(name, generation), &keys)
+                        .await?;
+                    for record in &mut records {
+                        record.doc = states.remove(&record.key).ok_or_else(|| {
+                            ProjectionError::Corrupt(format!("{name} {} has no state", record.key))
+                        })?;
+                    }
+                }
+                Ok::<_, ProjectionError>(records)
+            };
+            match read.await {
                 Err(error) if error.is_missing_table() && !retried => {
                     self.shared.forget_generation(name);
                     retried = true;
@@ -234,8 +260,9 @@ impl ReadModels {
         &self,
         name: ProjectionName,
         tenancy: &Tenancy,
-        filters: Vec<Filter<'_>>,
+        filters: Vec<Filter>,
         page: &PageRequest,
+        with_state: bool,
         mut view: impl FnMut(Record) -> Result<T, ProjectionError>,
     ) -> Result<Page<T>, ProjectionError> {
         let mut all = tenancy.filters();
@@ -243,7 +270,7 @@ impl ReadModels {
         let limit = page.effective_limit();
         let after = page.after.as_ref().map(Cursor::key);
         let mut records = self
-            .records(name, &all, after.as_deref(), Some(limit + 1))
+            .records(name, &all, after.as_deref(), Some(limit + 1), with_state)
             .await?;
         let next = if records.len() > limit {
             records.truncate(limit);
@@ -263,11 +290,11 @@ impl ReadModels {
         &self,
         name: ProjectionName,
         tenancy: &Tenancy,
-        filters: Vec<Filter<'_>>,
+        filters: Vec<Filter>,
     ) -> Result<Vec<Record>, ProjectionError> {
         let mut all = tenancy.filters();
         all.extend(filters);
-        self.records(name, &all, None, None).await
+        self.records(name, &all, None, None, false).await
     }
 }
 

@@ -20,6 +20,7 @@ use crate::error::ProjectionError;
 use crate::event::{DomainEvent, Envelope};
 use crate::model::{Cell, Column, Context, ReadModel, Row};
 use crate::name::ProjectionName;
+use crate::sql::Filter;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Stay {
@@ -40,7 +41,7 @@ impl ReadModel for PipelineModel {
     const NAME: ProjectionName = ProjectionName::Pipeline;
     const SCHEMA_VERSION: u32 = 1;
     const COLUMNS: &'static [Column] = &[
-        Column::text("region", true),
+        Column::text("region", false),
         Column::text("provider_org", true),
         Column::text("programme", false),
         Column::text("phase", false),
@@ -152,7 +153,7 @@ impl ReadModels {
     ) -> Result<Vec<PipelineRow>, ProjectionError> {
         let mut filters = Vec::new();
         if let Some(programme) = programme {
-            filters.push(("programme", Cell::text(programme)));
+            filters.push(Filter::eq("programme", Cell::text(programme)));
         }
         let records = self.all(ProjectionName::Pipeline, tenancy, filters).await?;
         // programme → phase → (current cases, completed seconds)

@@ -21,6 +21,7 @@ use crate::error::ProjectionError;
 use crate::event::{DomainEvent, Envelope};
 use crate::model::{Cell, Column, Context, ReadModel, Row};
 use crate::name::ProjectionName;
+use crate::sql::Filter;
 
 /// One user's commitments in one case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,9 +61,9 @@ impl ReadModel for StaffModel {
     const NAME: ProjectionName = ProjectionName::StaffCommitments;
     const SCHEMA_VERSION: u32 = 1;
     const COLUMNS: &'static [Column] = &[
-        Column::text("region", true),
+        Column::text("region", false),
         Column::text("provider_org", true),
-        Column::text("case_id", true),
+        Column::text("case_id", false),
         Column::int("complete", false),
     ];
     const STREAMS: &'static [&'static str] = super::CASES;
@@ -182,16 +183,17 @@ impl ReadModels {
     ) -> Result<Page<StaffCommitmentRow>, ProjectionError> {
         let mut filters = Vec::new();
         if let Some(case) = filter.case_id {
-            filters.push(("case_id", Cell::text(case)));
+            filters.push(Filter::KeyPrefix(format!("{case}/")));
         }
         if let Some(complete) = filter.complete {
-            filters.push(("complete", Cell::flag(complete)));
+            filters.push(Filter::eq("complete", Cell::flag(complete)));
         }
         self.page(
             ProjectionName::StaffCommitments,
             tenancy,
             filters,
             page,
+            false,
             |record| doc(ProjectionName::StaffCommitments, &record),
         )
         .await

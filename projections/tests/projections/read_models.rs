@@ -85,8 +85,7 @@ pub async fn the_case_overview_shows_phases_milestone_dates_and_the_aggregates_b
     assert_eq!(m.declaration_accepted_at, Some(instant("2025-03-12")));
     assert_eq!(m.training_completed_on, None);
 
-    let catalogue = establishing.catalogue();
-    let expected = establishing.case().blockers(&catalogue);
+    let expected = establishing.case().blockers(establishing.catalogue());
     assert_eq!(overview.blockers, expected, "the aggregate's own blockers");
     assert_eq!(
         overview.blockers,
