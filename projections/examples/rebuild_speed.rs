@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo run --release -p projections --example rebuild_speed            # 1,000,000 events
 //! cargo run --release -p projections --example rebuild_speed -- 200000  # fewer
+//! REBUILD_EACH=1 cargo run --release -p projections --example rebuild_speed  # and each alone
 //! ```
 //!
 //! PostgreSQL: a throwaway database on `ANSLUT_TEST_DATABASE_URL` (default

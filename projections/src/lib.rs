@@ -10,8 +10,10 @@
 //!
 //! # Shape
 //! * Tables live in the store's database (PostgreSQL or SQLite), created by this crate at run
-//!   time, with the same SQL shape on both. The registry `projection_state` records per
-//!   projection its schema version, live generation and checkpoint.
+//!   time, with the same SQL shape on both (TEXT and BIGINT columns). The registry
+//!   `projection_state` records per projection its schema version, live generation and
+//!   checkpoint; each generation `N` of a projection is two tables, `<name>_g<N>` (its rows)
+//!   and `<name>_state_g<N>` (its per-partition state documents).
 //! * Each read model is pure: per partition (a case, an incident) a state document, events
 //!   folded in by a pure function, and rows derived from the state alone. Rows carry a few
 //!   typed columns for filtering, tenancy and order, and a JSON document for the rest.

@@ -16,7 +16,9 @@
 //! process dies the connection dies with it, the lock is released, and another instance's
 //! task, retrying every `leader_retry`, takes over within seconds. Should two instances ever
 //! project at once (a leader whose connection died mid-batch), the compare-and-set lets only
-//! one of them commit each range. SQLite is one process: always the leader.
+//! one of them commit each range. SQLite is one process: always the leader. (Each
+//! projection's leadership, held or sought, keeps one connection of its own: seven per
+//! instance, outside the pool.)
 //!
 //! # Wake-ups
 //! Projectors wake on this process's commits (`EventStore::subscribe`), on PostgreSQL also on

@@ -1,6 +1,6 @@
 //! The SQL, written once for PostgreSQL and SQLite (as the store does in its `engine.rs`):
 //! generic functions over the sqlx database with runtime-checked queries, plus the few
-//! statements that differ ([`Dialect`]). Read-model tables hold only TEXT and BIGINT columns
+//! statements that differ ([`Dialect`], and PostgreSQL's bulk upsert in [`Tx::upsert`]). Read-model tables hold only TEXT and BIGINT columns
 //! so that both databases store and compare them the same way.
 //!
 //! Table names are never taken from input: they are built from [`ProjectionName`]s and
