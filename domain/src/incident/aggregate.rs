@@ -166,6 +166,16 @@ impl IncidentChange {
     pub const fn version(&self) -> &'static str {
         INCIDENT_EVENT_TYPES[self.index()].1
     }
+
+    /// The reason recorded with a decision (an assessment, a closing); `None` for reports
+    /// and actions.
+    pub const fn reason(&self) -> Option<&Reason> {
+        match self {
+            Self::IncidentAssessed(e) => Some(&e.assessment),
+            Self::IncidentClosed(e) => Some(&e.reason),
+            Self::IncidentReported(_) | Self::IncidentActionRecorded(_) => None,
+        }
+    }
 }
 
 impl DomainEvent for IncidentEvent {
