@@ -15,6 +15,7 @@ use std::marker::PhantomData;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
+use domain::Role;
 use domain::case::Permission;
 use domain::identity::OrgNumber;
 use domain::ids::RegionId;
@@ -26,8 +27,19 @@ use crate::state::AppState;
 
 /// What an operation requires of the caller's role.
 pub trait Requirement: 'static {
-    /// The domain permission needed; `None` for reads, which every role may do.
+    /// The domain permission needed; `None` for reads, which every role may do, and for
+    /// requirements that are not domain permissions (they override [`Requirement::admits`]).
     const PERMISSION: Option<Permission>;
+
+    /// Whether `role` meets the requirement: by default, whether it holds `PERMISSION`.
+    fn admits(role: Role) -> bool {
+        Self::PERMISSION.is_none_or(|permission| permission.allows(role))
+    }
+
+    /// The requirement's name in a 403.
+    fn name() -> &'static str {
+        Self::PERMISSION.map_or("read", Permission::as_str)
+    }
 }
 
 macro_rules! requirement {
@@ -75,6 +87,26 @@ requirement!(
     AssessIncident => Some(Permission::AssessIncident)
 );
 
+/// Reading the tamper evidence (checkpoints and proofs): auditors, officers, region IT and
+/// integrations. Not a domain permission: the domain decides commands, and this reads none.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadAudit;
+
+impl Requirement for ReadAudit {
+    const PERMISSION: Option<Permission> = None;
+
+    fn admits(role: Role) -> bool {
+        matches!(
+            role,
+            Role::Auditor | Role::Officer | Role::RegionIt | Role::Integration
+        )
+    }
+
+    fn name() -> &'static str {
+        "read_audit"
+    }
+}
+
 /// An authenticated caller whose role meets `R`.
 #[derive(Debug)]
 pub struct Authorized<R> {
@@ -101,13 +133,11 @@ impl<R: Requirement> FromRequest for Authorized<R> {
                     ApiError::invalid_token("the Authorization header is not `Bearer <token>`")
                 })?;
             let principal = state.verifier.verify(token).await?;
-            if let Some(permission) = R::PERMISSION
-                && !permission.allows(principal.role())
-            {
+            if !R::admits(principal.role()) {
                 return Err(ApiError::forbidden(format!(
                     "the role {} lacks the permission {}",
                     principal.role(),
-                    permission.as_str()
+                    R::name()
                 )));
             }
             Ok(Self {
@@ -141,6 +171,25 @@ mod tests {
         assert_eq!(bearer_token("Basic abc"), None);
         assert_eq!(bearer_token("Bearer "), None);
         assert_eq!(bearer_token("Bearer"), None);
+    }
+
+    #[test]
+    fn reading_the_audit_trail_is_for_the_regions_roles_and_auditors() {
+        let admitted: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|role| ReadAudit::admits(*role))
+            .collect();
+        assert_eq!(
+            admitted,
+            [
+                Role::Officer,
+                Role::RegionIt,
+                Role::Auditor,
+                Role::Integration
+            ]
+        );
+        assert!(Role::ALL.into_iter().all(Read::admits));
+        assert_eq!(Decide::name(), "decide");
     }
 
     #[test]

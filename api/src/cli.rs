@@ -10,6 +10,7 @@ use domain::Role;
 use domain::catalogue::CatalogueRegistry;
 use domain::ids::ProgrammeId;
 
+use crate::audit_cli::AuditCommand;
 use crate::auth::dev::TokenSpec;
 use crate::config::Settings;
 use crate::dto::catalogues::{CatalogueDiffView, CatalogueView};
@@ -40,6 +41,19 @@ pub enum Command {
     Catalogues(CataloguesCommand),
     /// Print the OpenAPI document.
     Openapi,
+    /// Tamper evidence: verify the log, sign a checkpoint, export a case with proofs and
+    /// check an export offline.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// How a command ended when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It did what was asked (exit 0).
+    Done,
+    /// It ran, and found problems in what it checked (exit 1).
+    ProblemsFound,
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +121,21 @@ pub enum CliError {
     Demo(String),
     #[error("signing the token")]
     Token(#[from] jsonwebtoken::errors::Error),
+    #[error("the audit tree")]
+    AuditTree(#[from] audit::AuditError),
+    /// An `anslut audit` command failed (exit 2, apart from the 1 of problems found).
+    #[error(transparent)]
+    AuditCommand(Box<CliError>),
+}
+
+impl CliError {
+    /// The process's exit code for this error: 2 for `anslut audit` commands, else 1.
+    pub const fn exit_code(&self) -> u8 {
+        match self {
+            Self::AuditCommand(_) => 2,
+            _ => 1,
+        }
+    }
 }
 
 fn parse_ttl(raw: &str) -> Result<Duration, String> {
@@ -132,29 +161,34 @@ fn parse_ttl(raw: &str) -> Result<Duration, String> {
 }
 
 /// Runs a command.
-pub async fn run(cli: Cli) -> Result<(), CliError> {
+pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Openapi => {
             std::io::stdout()
                 .lock()
                 .write_all(crate::openapi::spec_json().as_bytes())?;
-            Ok(())
         }
-        Command::Catalogues(command) => catalogues(&command),
+        Command::Catalogues(command) => catalogues(&command)?,
         Command::Migrate => {
             let settings = Settings::load(cli.config.as_deref())?;
             startup::connect_store(&settings).await?;
-            Ok(())
+            crate::checkpoints::open(&settings).await?;
         }
-        Command::Token(args) => token(&Settings::load(cli.config.as_deref())?, &args),
+        Command::Token(args) => token(&Settings::load(cli.config.as_deref())?, &args)?,
         Command::Serve(args) => {
             let mut settings = Settings::load(cli.config.as_deref())?;
             if let Some(port) = args.port {
                 settings.port = port;
             }
-            serve(&settings, args.demo).await
+            serve(&settings, args.demo).await?;
+        }
+        Command::Audit(command) => {
+            return crate::audit_cli::run(cli.config.as_deref(), command)
+                .await
+                .map_err(|error| CliError::AuditCommand(Box::new(error)));
         }
     }
+    Ok(Outcome::Done)
 }
 
 async fn serve(settings: &Settings, demo: bool) -> Result<(), CliError> {
@@ -300,5 +334,32 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(cli.command, Command::Token(_)));
+        let cli = Cli::try_parse_from([
+            "anslut",
+            "audit",
+            "verify-export",
+            "case.jsonl",
+            "--key",
+            "origin+01020304+AQ==",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Audit(AuditCommand::VerifyExport { .. })
+        ));
+        let cli = Cli::try_parse_from([
+            "anslut",
+            "audit",
+            "verify",
+            "--checkpoint",
+            "a.note",
+            "--checkpoint",
+            "b.note",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Audit(AuditCommand::Verify { checkpoints }) if checkpoints.len() == 2
+        ));
     }
 }

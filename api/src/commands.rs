@@ -12,7 +12,8 @@
 //! 4. `If-Match` against the stream version → 412 with the current `ETag`.
 //! 5. The domain decides (`Aggregate::handle`), with the system clock and the catalogues.
 //! 6. The events are committed with metadata (command id, correlation id = request id,
-//!    actor, the fingerprint); a write in between → 412.
+//!    actor, the fingerprint, and the resource's tenancy: `tenant_region` and `tenant_org`,
+//!    see `tenancy`); a write in between → 412.
 //! 7. The store's outcome gives the new version and global position.
 //!
 //! A command the domain refuses writes nothing, so retrying it with the same key simply runs
@@ -39,6 +40,7 @@ use crate::dto::views::{CaseCommandResult, IncidentCommandResult, RecordedEventV
 use crate::extract::{CommandHeaders, RequestContext};
 use crate::problem::{ApiError, etag_value};
 use crate::state::AppState;
+use crate::tenancy::{self, Tenanted};
 
 /// The metadata key under which a request's fingerprint is stored with its events.
 pub const FINGERPRINT_KEY: &str = "request_fingerprint";
@@ -126,7 +128,7 @@ pub async fn execute<A>(
     services: &A::Services,
 ) -> Result<Executed, ApiError>
 where
-    A: Aggregate,
+    A: Aggregate + Tenanted,
     A::Error: Into<ApiError>,
 {
     let if_match = match (target, &input.headers.if_match) {
@@ -202,7 +204,7 @@ async fn decide_and_commit<A>(
     services: &A::Services,
 ) -> Result<(), ApiError>
 where
-    A: Aggregate,
+    A: Aggregate + Tenanted,
     A::Error: Into<ApiError>,
 {
     let sink = EventSink::default();
@@ -212,18 +214,21 @@ where
         .await
         .map_err(Into::into)?;
     let events = sink.collect().await;
+    // The sink applied the events, so a new resource already knows its tenancy.
+    let mut extra = BTreeMap::from([
+        (FINGERPRINT_KEY.to_owned(), fingerprint),
+        (
+            OPERATION_KEY.to_owned(),
+            format!("{} {}", input.context.method, input.context.route),
+        ),
+    ]);
+    extra.extend(tenancy::entries(&context.aggregate));
     let metadata = EventMetadata {
         command_id,
         correlation_id: input.context.request_id,
         causation_id: None,
         actor: Some(input.principal.record()),
-        extra: BTreeMap::from([
-            (FINGERPRINT_KEY.to_owned(), fingerprint),
-            (
-                OPERATION_KEY.to_owned(),
-                format!("{} {}", input.context.method, input.context.route),
-            ),
-        ]),
+        extra,
     };
     state
         .store

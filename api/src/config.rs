@@ -75,6 +75,7 @@ pub struct Settings {
     pub workers: usize,
     pub auth: AuthSettings,
     pub privacy: PrivacySettings,
+    pub audit: AuditSettings,
 }
 
 /// How tokens are verified.
@@ -111,6 +112,43 @@ pub struct PrivacySettings {
     pub subject_key: Option<Secret<String>>,
 }
 
+/// Tamper evidence: the signed checkpoints of the Merkle tree over the log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// The checkpoints' origin line and key name, e.g. `anslut.region.se/dalarna-prod`: no
+    /// spaces or `+`. Production requires it; development uses [`DEV_ORIGIN`].
+    pub origin: Option<String>,
+    /// The Ed25519 signing key: a file of exactly 32 bytes (the seed). Production requires
+    /// it; development generates `<data_dir>/checkpoint-signing-key`.
+    pub signing_key_file: Option<PathBuf>,
+    /// The least time between two signed checkpoints, in seconds.
+    pub checkpoint_interval_seconds: u64,
+    /// How often new events are added to the tree, in milliseconds.
+    pub poll_interval_milliseconds: u64,
+}
+
+/// The checkpoint origin of development deployments.
+pub const DEV_ORIGIN: &str = "anslut.localhost/development";
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            origin: None,
+            signing_key_file: None,
+            checkpoint_interval_seconds: 60,
+            poll_interval_milliseconds: 1000,
+        }
+    }
+}
+
+impl AuditSettings {
+    /// The configured origin, or the development one.
+    pub fn origin(&self) -> &str {
+        self.origin.as_deref().unwrap_or(DEV_ORIGIN)
+    }
+}
+
 /// The environment variables (after `ANSLUT_`) that hold hex keys.
 const SUBJECT_KEY_VAR: &str = "privacy__subject_key";
 const DEV_KEY_VAR: &str = "auth__dev_signing_key";
@@ -134,6 +172,7 @@ impl Default for Settings {
             workers: 0,
             auth: AuthSettings::default(),
             privacy: PrivacySettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -218,6 +257,11 @@ impl Settings {
         if self.body_limit == 0 {
             return Err(ConfigError::Invalid("body_limit must be positive".into()));
         }
+        if self.audit.poll_interval_milliseconds == 0 {
+            return Err(ConfigError::Invalid(
+                "audit.poll_interval_milliseconds must be positive".into(),
+            ));
+        }
         if self.env == Environment::Production {
             let postgres = self
                 .database_url
@@ -246,6 +290,13 @@ impl Settings {
             if self.privacy.subject_key.is_none() {
                 return Err(ConfigError::Invalid(
                     "production needs ANSLUT_PRIVACY__SUBJECT_KEY (hex, at least 32 bytes)".into(),
+                ));
+            }
+            if self.audit.signing_key_file.is_none() || self.audit.origin.is_none() {
+                return Err(ConfigError::Invalid(
+                    "production needs the checkpoint signing key and origin: set \
+                     ANSLUT_AUDIT__SIGNING_KEY_FILE (32 bytes) and ANSLUT_AUDIT__ORIGIN"
+                        .into(),
                 ));
             }
         }
@@ -300,6 +351,10 @@ mod tests {
         settings.auth.jwks_url = Some("https://idp.example/jwks".into());
         assert!(settings.validate().is_err(), "the subject key is missing");
         settings.privacy.subject_key = Some(Secret::new("00".repeat(32)));
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("checkpoint signing key"), "{error}");
+        settings.audit.signing_key_file = Some("/run/secrets/checkpoint-key".into());
+        settings.audit.origin = Some("anslut.example/prod".into());
         settings.validate().unwrap();
     }
 

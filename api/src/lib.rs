@@ -13,8 +13,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit_cli;
 pub mod auth;
 pub mod authz;
+pub mod checkpoints;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -30,3 +32,4 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tenancy;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use api::cli::{self, Cli};
+use api::cli::{self, Cli, Outcome};
 use api::telemetry;
 use clap::Parser;
 
@@ -14,11 +14,12 @@ fn main() -> ExitCode {
     }
     let outcome = actix_web::rt::System::new().block_on(cli::run(cli));
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::ProblemsFound) => ExitCode::from(1),
         Err(error) => {
             tracing::error!(error = %api::problem::cause_chain(&error), "anslut failed");
             eprintln!("anslut: {}", api::problem::cause_chain(&error));
-            ExitCode::FAILURE
+            ExitCode::from(error.exit_code())
         }
     }
 }

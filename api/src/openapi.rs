@@ -66,6 +66,7 @@ pub fn spec_base() -> OpenApi {
         PayloadTooLarge::response(),
         UnsupportedMediaType::response(),
         Unprocessable::response(),
+        OutOfRange::response(),
         PreconditionRequired::response(),
         Unavailable::response(),
     ] {
@@ -97,6 +98,19 @@ pub fn spec_base() -> OpenApi {
             TagBuilder::new()
                 .name("incidents")
                 .description(Some("Security incidents reported against a case."))
+                .build(),
+            TagBuilder::new()
+                .name("audit")
+                .description(Some(
+                    "Tamper evidence: signed checkpoints of the Merkle tree over the log, \
+                     inclusion and consistency proofs, and the key that verifies them.",
+                ))
+                .build(),
+            TagBuilder::new()
+                .name("feed")
+                .description(Some(
+                    "The event log in global order as CloudEvents, filtered by tenancy.",
+                ))
                 .build(),
             TagBuilder::new()
                 .name("catalogues")
@@ -182,6 +196,10 @@ problem_responses! {
     Unprocessable, 422, "invalid_application",
     "The command breaks a rule whatever the state (the domain's `code`, with its details), or the `Idempotency-Key` was used for another request (`idempotency_key_reused`).",
     {"title": "The command breaks a rule", "detail": "the application is incomplete: no system_administrator named", "problems": [{"problem": "missing_contact", "role": "system_administrator"}]};
+
+    OutOfRange, 422, "out_of_range",
+    "A tree size or position outside the Merkle tree: a position past the tree size, a consistency proof from 0 or backwards, or a tree size the tree does not cover yet (it follows the log about once a second).",
+    {"title": "Outside the tree", "detail": "the tree has 1290 leaves, not 1300"};
 
     PreconditionRequired, 428, "precondition_required",
     "A command to an existing resource without `If-Match`.",

@@ -1,4 +1,5 @@
-//! Wiring: the store, the keys, the catalogues and the HTTP server.
+//! Wiring: the store, the audit tree, the keys, the catalogues, the HTTP server and the
+//! background tasks that run beside it (the audit checkpointer and the feed's wake-ups).
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -8,8 +9,11 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use audit::AuditError;
 use domain::catalogue::{CatalogueError, CatalogueRegistry};
 use store::{EventStore, StoreError, StoreOptions};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -18,11 +22,13 @@ use crate::auth::TokenVerifier;
 use crate::auth::dev::{DevKey, load_or_generate_key_file};
 use crate::auth::jwks::{JwksCache, JwksError, JwksSource};
 use crate::auth::token::Keys;
+use crate::checkpoints;
 use crate::clock::SystemClock;
 use crate::config::{Secret, Settings};
 use crate::extract;
 use crate::metrics::Metrics;
 use crate::privacy::SubjectIds;
+use crate::routes::feed::FeedSignal;
 use crate::routes::{self, RouteTable};
 use crate::state::AppState;
 use crate::telemetry;
@@ -37,6 +43,8 @@ pub enum StartupError {
     DataDir { path: String, error: std::io::Error },
     #[error("the event store")]
     Store(#[from] StoreError),
+    #[error("the audit tree")]
+    Audit(#[from] AuditError),
     #[error("the catalogues")]
     Catalogues(#[from] CatalogueError),
     #[error("the verification keys")]
@@ -54,11 +62,14 @@ pub enum StartupError {
     },
 }
 
-/// A built, not yet running, server.
+/// A built, not yet running, server, with its background tasks already started.
 pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    /// Set to `true` once the server has stopped: the background tasks then end.
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -70,8 +81,9 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Connects and migrates the store, loads keys and catalogues, and binds the port (0
-    /// picks a free one).
+    /// Connects and migrates the store and the audit tables, loads keys and catalogues,
+    /// binds the port (0 picks a free one) and starts the checkpointer and the feed's
+    /// wake-ups.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let state = web::Data::new(build_state(settings).await?);
         let address = format!("{}:{}", settings.host, settings.port);
@@ -84,10 +96,32 @@ impl Application {
             .map_err(|error| StartupError::Bind { address, error })?
             .port();
         let server = server(listener, state.clone(), settings)?;
+        let (shutdown, stopped) = watch::channel(false);
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                // An error means the Application was dropped: stop as well.
+                drop(stopped.wait_for(|stopped| *stopped).await);
+            }
+        };
+        let auditor = state.audit.clone();
+        let checkpointer = until_stopped();
+        let feed_signal = state.feed.clone();
+        let feed_store = state.store.clone();
+        let tasks = vec![
+            tokio::spawn(async move { auditor.run_checkpointer(checkpointer).await }),
+            tokio::spawn(feed_signal.pump(feed_store, until_stopped())),
+        ];
+        tracing::info!(
+            checkpoint_interval_seconds = settings.audit.checkpoint_interval_seconds,
+            "the audit checkpointer is running"
+        );
         Ok(Self {
             port,
             server,
             state,
+            shutdown,
+            tasks,
         })
     }
 
@@ -106,9 +140,17 @@ impl Application {
     }
 
     /// Serves until SIGINT or SIGTERM, then stops gracefully: no new connections, requests
-    /// in flight get up to `shutdown_timeout_seconds`.
+    /// in flight get up to `shutdown_timeout_seconds`; then the checkpointer finishes its
+    /// round and the background tasks end.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.shutdown.send_replace(true);
+        for task in self.tasks {
+            if let Err(error) = task.await {
+                tracing::warn!(%error, "a background task ended abnormally");
+            }
+        }
+        served
     }
 }
 
@@ -180,6 +222,7 @@ fn ensure_dir(path: &Path) -> Result<(), StartupError> {
 /// Everything the handlers share.
 pub async fn build_state(settings: &Settings) -> Result<AppState, StartupError> {
     let store = connect_store(settings).await?;
+    let audit = checkpoints::open(settings).await?;
     let catalogues = Arc::new(CatalogueRegistry::load_embedded()?);
     Ok(AppState {
         store,
@@ -189,6 +232,8 @@ pub async fn build_state(settings: &Settings) -> Result<AppState, StartupError> 
         subjects: subject_ids(settings)?,
         metrics: Metrics::new()?,
         body_limit: settings.body_limit,
+        audit,
+        feed: FeedSignal::new(),
     })
 }
 

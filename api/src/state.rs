@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use audit::Auditor;
 use domain::Clock;
 use domain::case::CaseServices;
 use domain::catalogue::CatalogueRegistry;
@@ -11,6 +12,7 @@ use store::EventStore;
 use crate::auth::TokenVerifier;
 use crate::metrics::Metrics;
 use crate::privacy::SubjectIds;
+use crate::routes::feed::FeedSignal;
 
 /// The application's shared state, handed to handlers as `web::Data<AppState>`.
 pub struct AppState {
@@ -23,6 +25,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// The Merkle tree over the log and its signed checkpoints.
+    pub audit: Auditor,
+    /// Wakes the event feed's long polls when the log may have grown.
+    pub feed: FeedSignal,
 }
 
 impl std::fmt::Debug for AppState {
@@ -31,6 +37,7 @@ impl std::fmt::Debug for AppState {
             .field("store", &self.store)
             .field("verifier", &self.verifier)
             .field("body_limit", &self.body_limit)
+            .field("audit", &self.audit)
             .finish_non_exhaustive()
     }
 }

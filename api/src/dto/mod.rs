@@ -5,8 +5,11 @@
 //! aggregates and catalogues. Domain types never derive `ToSchema`; this module mirrors what
 //! the API shows.
 
+pub mod audit;
 pub mod catalogues;
 pub mod commands;
+pub mod feed;
+pub mod history;
 pub mod incidents;
 pub mod views;
 

@@ -24,6 +24,7 @@ use crate::dto::commands::{
     SignContractRequest, SignFinalContractRequest, SubmitApplicationRequest,
     SubmitSelfDeclarationRequest, SuspendConnectionRequest,
 };
+use crate::dto::history::{AsOfQuery, CaseReadView};
 use crate::dto::views::{CaseCommandResult, CaseView};
 use crate::extract::{CommandHeaders, JsonBody, RequestContext, parse_json};
 use crate::problem::ApiError;
@@ -130,11 +131,16 @@ pub async fn submit(
 phase, the catalogue version it is held to, agreements, self-declaration, milestones, \
 verification and findings, and `blockers`, every condition that still blocks go-live. The \
 `ETag` is the case's version; send it as `If-Match` with the next command. Another region's \
-case, or another provider's, answers 404 like a case that does not exist.",
-    params(("case_id" = Uuid, Path, description = "The case id.")),
+case, or another provider's, answers 404 like a case that does not exist.\n\nTime travel: with \
+`as_of` (an RFC 3339 instant) or `as_of_position` (a global position), the answer is the case \
+as it stood then, rebuilt from its events recorded up to that point (no snapshot), with \
+`as_of` naming the position and time of the last event included and the blockers judged on \
+that day; no `ETag` (commands act on the current state only). A point before the case \
+existed answers 404; both parameters at once 400.",
+    params(("case_id" = Uuid, Path, description = "The case id."), AsOfQuery),
     responses(
-        (status = 200, description = "The case.", body = CaseView,
-            headers(("ETag" = String, description = "The case's version, e.g. `\"14\"`.")),
+        (status = 200, description = "The case (now, or as it stood at the point asked).", body = CaseReadView,
+            headers(("ETag" = String, description = "The case's version, e.g. `\"14\"`; only for the current state.")),
             example = json!({
                 "case_id": "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e", "region": "jamtland-harjedalen",
                 "programme": "jamtland-halsoval", "org_number": "556677-8899",
@@ -170,11 +176,16 @@ pub async fn get_case(
     auth: Authorized<authz::Read>,
     state: web::Data<AppState>,
     case_id: web::Path<Uuid>,
+    query: web::Query<AsOfQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let case_id = CaseId::from_uuid(case_id.into_inner());
+    if let Some(point) = query.point()? {
+        return super::history::case_as_of(&state, &auth.principal, case_id, point).await;
+    }
     let (case, version) = commands::load_case(&state, &auth.principal, case_id).await?;
-    let view = CaseView::of(&case, version, &state.catalogues, state.clock.today())
+    let case = CaseView::of(&case, version, &state.catalogues, state.clock.today())
         .ok_or_else(|| ApiError::not_found("case"))?;
+    let view = CaseReadView { case, as_of: None };
     Ok(commands::respond(StatusCode::OK, &view, version, None))
 }
 
@@ -247,6 +258,7 @@ macro_rules! case_commands {
                 utoipa_actix_web::scope("/v1/cases")
                     .service(submit_application)
                     .service(get_case)
+                    .service(super::history::case_history)
                     .service(super::incidents::report_incident)
                     $(.service($name))*
             )

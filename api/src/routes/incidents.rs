@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::authz::{self, Authorized};
 use crate::commands::{self, CommandInput, Target};
+use crate::dto::history::{AsOfQuery, IncidentReadView};
 use crate::dto::incidents::{
     AssessIncidentRequest, CloseIncidentRequest, IncidentCommandRequest, IncidentView,
     RecordIncidentActionRequest, ReportIncidentRequest,
@@ -35,6 +36,7 @@ where
     app.service(
         utoipa_actix_web::scope("/v1/incidents")
             .service(get_incident)
+            .service(super::history::incident_history)
             .service(assess_incident)
             .service(record_incident_action)
             .service(close_incident),
@@ -137,11 +139,14 @@ pub async fn report(
     summary = "Read an incident",
     description = "The incident as it stands: status, severity (as reported, then as assessed), \
 whether the region's IT is affected, and when it was reported, assessed and closed. The `ETag` \
-is its version. Another tenant's incident answers 404.",
-    params(("incident_id" = Uuid, Path, description = "The incident id.")),
+is its version. Another tenant's incident answers 404.\n\nTime travel: with `as_of` (an \
+RFC 3339 instant) or `as_of_position` (a global position), the incident as it stood then, \
+rebuilt from its events up to that point, with `as_of` naming the last event included and no \
+`ETag`. A point before it was reported answers 404; both parameters at once 400.",
+    params(("incident_id" = Uuid, Path, description = "The incident id."), AsOfQuery),
     responses(
-        (status = 200, description = "The incident.", body = IncidentView,
-            headers(("ETag" = String, description = "The incident's version.")),
+        (status = 200, description = "The incident (now, or as it stood at the point asked).", body = IncidentReadView,
+            headers(("ETag" = String, description = "The incident's version; only for the current state.")),
             example = json!({
                 "incident_id": "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4d", "case_id": "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e",
                 "region": "jamtland-harjedalen", "provider_org": "556677-8899", "status": "assessed",
@@ -161,11 +166,19 @@ pub async fn get_incident(
     auth: Authorized<authz::Read>,
     state: web::Data<AppState>,
     incident_id: web::Path<Uuid>,
+    query: web::Query<AsOfQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let incident_id = IncidentId::from_uuid(incident_id.into_inner());
+    if let Some(point) = query.point()? {
+        return super::history::incident_as_of(&state, &auth.principal, incident_id, point).await;
+    }
     let (incident, version) = commands::load_incident(&state, &auth.principal, incident_id).await?;
-    let view =
+    let incident =
         IncidentView::of(&incident, version).ok_or_else(|| ApiError::not_found("incident"))?;
+    let view = IncidentReadView {
+        incident,
+        as_of: None,
+    };
     Ok(commands::respond(StatusCode::OK, &view, version, None))
 }
 

@@ -2,8 +2,11 @@
 //! (`Authorized<...>`) and carries `#[utoipa::path]` with summary, description, security,
 //! examples and every problem it can answer.
 
+pub mod audit;
 pub mod cases;
 pub mod catalogues;
+pub mod feed;
+pub mod history;
 pub mod incidents;
 pub mod ops;
 
@@ -27,7 +30,10 @@ where
 {
     let app = cases::register(app);
     let app = incidents::register(app);
+    let app = audit::register(app);
     catalogues::register(app)
+        .service(feed::feed)
+        .service(audit::checkpoint_key)
         .service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics)

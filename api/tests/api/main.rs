@@ -1,11 +1,16 @@
 //! The API's integration tests: one binary, each test on its own fresh PostgreSQL database
 //! (or SQLite for the smoke run), through real HTTP.
 
+mod audit_cli;
 mod errors;
+mod feed;
+mod fixtures;
 mod helpers;
+mod history;
 mod idempotency;
 mod jwt;
 mod lifecycle;
 mod matrix;
 mod ops;
+mod proofs;
 mod spec;

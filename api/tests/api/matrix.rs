@@ -1,6 +1,9 @@
 //! The authorisation matrix: every operation × every role × own tenant, foreign region and
 //! foreign provider organisation. The operations and their request bodies come from the
-//! OpenAPI document (every POST's example), so a new route joins the matrix by itself.
+//! OpenAPI document (every POST's example), so a new case command joins the matrix by itself;
+//! the reads (including the time-travel reads of `as_of_position`), the audit endpoints
+//! (`ReadAudit`: not providers, not dashboards) and the feed are listed here, and a check
+//! counts them against the document.
 //!
 //! Each cell's status is exact: 403 where the role lacks the permission (whatever the
 //! tenant); 404 for another tenant's resource, with the same body as a missing one and none
@@ -10,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use api::auth::Principal;
+use api::authz::{ReadAudit, Requirement};
 use api::dto::commands::{CaseCommandRequest, Conversion};
 use api::dto::incidents::IncidentCommandRequest;
 use api::extract::parse_json;
@@ -19,6 +23,7 @@ use domain::case::{CaseError, ConnectionCase, ErrorClass, Issued, Permission, pe
 use domain::ids::{CaseId, IncidentId};
 use domain::incident::{IncidentCommand, SecurityIncident};
 use serde_json::Value;
+use store::StreamRef;
 
 use crate::helpers::{JAMTLAND, ORG, OTHER_ORG, TestApp, spawn_app};
 
@@ -71,12 +76,26 @@ enum Op {
     GetIncident,
     IncidentCommand(&'static str, Permission),
     Catalogue(&'static str),
+    CaseHistory,
+    CaseAsOf,
+    IncidentHistory,
+    IncidentAsOf,
+    Feed,
+    CheckpointKey,
+    /// An audit read that concerns no tenant's resource.
+    Audit(&'static str),
+    /// The inclusion proof of the case's first event.
+    InclusionProof,
 }
 
 struct Fixture {
     case: CaseId,
     incident_case: CaseId,
     incident: IncidentId,
+    /// The position of the case's first event.
+    case_position: u64,
+    /// The position of the incident's report.
+    incident_position: u64,
 }
 
 impl Op {
@@ -88,7 +107,36 @@ impl Op {
             Self::Report => format!("/v1/cases/{}/incidents", f.incident_case),
             Self::GetIncident => format!("/v1/incidents/{}", f.incident),
             Self::IncidentCommand(suffix, _) => format!("/v1/incidents/{}/{suffix}", f.incident),
-            Self::Catalogue(path) => (*path).into(),
+            Self::Catalogue(path) | Self::Audit(path) => (*path).into(),
+            Self::CaseHistory => format!("/v1/cases/{}/history?limit=2", f.case),
+            Self::CaseAsOf => format!("/v1/cases/{}?as_of_position={}", f.case, f.case_position),
+            Self::IncidentHistory => format!("/v1/incidents/{}/history", f.incident),
+            Self::IncidentAsOf => format!(
+                "/v1/incidents/{}?as_of_position={}",
+                f.incident, f.incident_position
+            ),
+            Self::Feed => "/v1/feed?limit=5".into(),
+            Self::CheckpointKey => "/.well-known/anslut-checkpoint-key".into(),
+            Self::InclusionProof => {
+                format!("/v1/audit/proofs/inclusion?position={}", f.case_position)
+            }
+        }
+    }
+
+    fn is_get(&self) -> bool {
+        !matches!(
+            self,
+            Self::Submit | Self::CaseCommand(_) | Self::Report | Self::IncidentCommand(..)
+        )
+    }
+
+    /// Whether the role may call the operation at all (else 403).
+    fn admits(&self, role: Role) -> bool {
+        match self {
+            Self::Audit(_) | Self::InclusionProof => ReadAudit::admits(role),
+            _ => self
+                .permission()
+                .is_none_or(|permission| permission.allows(role)),
         }
     }
 
@@ -108,12 +156,15 @@ impl Op {
             Self::CaseCommand(name) => permission_by_name(name),
             Self::Report => Some(Permission::ReportIncident),
             Self::IncidentCommand(_, permission) => Some(*permission),
-            Self::GetCase | Self::GetIncident | Self::Catalogue(_) => None,
+            _ => None,
         }
     }
 
     fn tenanted(&self) -> bool {
-        !matches!(self, Self::Catalogue(_) | Self::Submit)
+        !matches!(
+            self,
+            Self::Catalogue(_) | Self::Submit | Self::Feed | Self::CheckpointKey | Self::Audit(_)
+        )
     }
 }
 
@@ -205,7 +256,7 @@ async fn domain_status(
                 Err(error) => class_status(error.class()),
             }
         }
-        Op::GetCase | Op::GetIncident | Op::Catalogue(_) => 200,
+        _ => 200,
     }
 }
 
@@ -297,11 +348,28 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         .await;
     assert_eq!(reported.status, 201, "{}", reported.text);
     let incident = IncidentId::parse(reported.json()["incident_id"].as_str().unwrap()).unwrap();
+    let first_position = |stream: StreamRef| {
+        let store = app.state.store.clone();
+        async move {
+            store.read_stream(&stream, 0, 1).await.unwrap()[0]
+                .position
+                .get()
+        }
+    };
     let fixture = Fixture {
         case,
         incident_case,
         incident,
+        case_position: first_position(StreamRef::new("connection_case", case.to_string())).await,
+        incident_position: first_position(StreamRef::new(
+            "security_incident",
+            incident.to_string(),
+        ))
+        .await,
     };
+    let checkpoint = app.state.audit.checkpoint_now().await.unwrap().unwrap();
+    let checkpoint_at: &'static str =
+        format!("/v1/audit/checkpoints/{}", checkpoint.tree_size).leak();
     let missing_case = app
         .get(
             &format!("/v1/cases/{}", uuid::Uuid::now_v7()),
@@ -314,7 +382,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
     let mut operations = vec![Op::Submit, Op::GetCase, Op::Report, Op::GetIncident];
     for (path, _) in spec["paths"].as_object().unwrap() {
         if let Some(name) = path.strip_prefix("/v1/cases/{case_id}/")
-            && name != "incidents"
+            && !["incidents", "history"].contains(&name)
         {
             operations.push(Op::CaseCommand(name.to_owned()));
         }
@@ -326,12 +394,31 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         Op::Catalogue("/v1/catalogues"),
         Op::Catalogue("/v1/catalogues/jamtland-halsoval/versions/1"),
         Op::Catalogue("/v1/catalogues/dalarna-bup/diff?from=1&to=2"),
+        Op::CaseHistory,
+        Op::CaseAsOf,
+        Op::IncidentHistory,
+        Op::IncidentAsOf,
+        Op::Feed,
+        Op::CheckpointKey,
+        Op::Audit("/v1/audit/checkpoint"),
+        Op::Audit(checkpoint_at),
+        Op::Audit("/v1/audit/proofs/consistency?from=1"),
+        Op::InclusionProof,
     ]);
+    let documented: usize = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, _)| !["/healthz", "/readyz", "/metrics"].contains(&path.as_str()))
+        .map(|(_, item)| item.as_object().unwrap().len())
+        .sum();
     assert_eq!(
         operations.len(),
-        4 + 25 + 6,
-        "every documented operation is in the matrix"
+        documented + 2,
+        "every documented operation but the operations endpoints is in the matrix, and the \
+         two time-travel reads"
     );
+    assert_eq!(operations.len(), 4 + 25 + 6 + 10);
 
     let mut cells = 0;
     let mut tally: BTreeMap<u16, usize> = BTreeMap::new();
@@ -347,16 +434,18 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
                     org,
                 )
                 .unwrap();
-                let is_post = !matches!(op, Op::GetCase | Op::GetIncident | Op::Catalogue(_));
+                let is_post = !op.is_get();
                 let body = if is_post {
                     example(&spec, &op.template())
                 } else {
                     Value::Null
                 };
-                let expected = match op.permission() {
-                    Some(permission) if !permission.allows(role) => 403,
-                    _ if op.tenanted() && foreign(role, tenancy) => 404,
-                    _ => domain_status(&app, op, &principal, &body, &fixture).await,
+                let expected = if !op.admits(role) {
+                    403
+                } else if op.tenanted() && foreign(role, tenancy) {
+                    404
+                } else {
+                    domain_status(&app, op, &principal, &body, &fixture).await
                 };
                 let path = op.path(&fixture);
                 let answer = if is_post {
@@ -391,7 +480,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         }
     }
     assert_eq!(cells, operations.len() * Role::ALL.len() * TENANCIES.len());
-    assert_eq!(cells, 630);
+    assert_eq!(cells, 810);
     for status in [200, 201, 403, 404, 409] {
         assert!(
             tally.get(&status).is_some_and(|n| *n > 0),

@@ -1,0 +1,313 @@
+//! Tamper evidence over HTTP: the checkpoint verifier key at a well-known address (public),
+//! signed checkpoints, and inclusion and consistency proofs (`Authorized<ReadAudit>`:
+//! auditors, officers, region IT and integrations).
+//!
+//! Problems: a checkpoint that was never signed, an event the caller may not see or that does
+//! not exist, answer 404; a tree size or position outside the tree (the tree follows the log
+//! about once a second, so a fresh event may not be in it yet) answers 422 `out_of_range`.
+
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, Header};
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use audit::SignedCheckpoint;
+use domain::ids::{CaseId, IncidentId};
+use store::Position;
+use utoipa_actix_web::UtoipaApp;
+
+use crate::authz::{self, Authorized};
+use crate::checkpoints::out_of_range;
+use crate::commands;
+use crate::dto::audit::{
+    CheckpointView, ConsistencyProofView, ConsistencyQuery, InclusionProofView, InclusionQuery,
+};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// The media type of a signed note.
+const NOTE: &str = "text/plain; charset=utf-8";
+
+/// Registers `/v1/audit` (the well-known key is registered at the root by `routes`).
+pub fn register<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+where
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+{
+    app.service(
+        utoipa_actix_web::scope("/v1/audit")
+            .service(latest_checkpoint)
+            .service(checkpoint_at)
+            .service(inclusion_proof)
+            .service(consistency_proof),
+    )
+}
+
+/// `GET /.well-known/anslut-checkpoint-key`
+#[utoipa::path(
+    tag = "audit",
+    summary = "The checkpoint verifier key",
+    description = "The public key that verifies this log's checkpoints, in the `vkey` form of \
+C2SP signed notes (Go's `golang.org/x/mod/sumdb/note`): `<name>+<key id, 8 hex digits>+<base64 \
+of 0x01 and the 32-byte Ed25519 public key>`, where the name is the checkpoints' origin and the \
+key id is the first 4 bytes of `SHA-256(name || 0x0A || 0x01 || public key)`. Public: fetch \
+it once, keep it, and compare it with copies published elsewhere; `anslut audit \
+verify-export --key` takes it.",
+    responses(
+        (status = 200, description = "The verifier key and a newline.", body = String, content_type = "text/plain; charset=utf-8",
+            example = json!("anslut.localhost/development+4c0b9a12+AUtPVg0VGRkiZ9Jk6vH3QxJ2qN8yR1tW5cX7bE0aD4fM\n")),
+    ),
+    security(()),
+)]
+#[get("/.well-known/anslut-checkpoint-key")]
+pub async fn checkpoint_key(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(NOTE)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(format!("{}\n", state.audit.verifier_key()))
+}
+
+/// Whether the request prefers JSON to the signed note's text.
+fn wants_json(req: &HttpRequest) -> bool {
+    header::Accept::parse(req).is_ok_and(|accept| {
+        accept
+            .ranked()
+            .into_iter()
+            .find(|mime| {
+                (mime.type_() == "application" && mime.subtype() == "json")
+                    || (mime.type_() == "text" && mime.subtype() == "plain")
+            })
+            .is_some_and(|mime| mime.subtype() == "json")
+    })
+}
+
+/// The checkpoint as its signed note, or as JSON when the request prefers it.
+fn checkpoint_response(
+    req: &HttpRequest,
+    state: &AppState,
+    checkpoint: &SignedCheckpoint,
+) -> HttpResponse {
+    let mut response = HttpResponse::build(StatusCode::OK);
+    response.insert_header((header::VARY, "Accept"));
+    if wants_json(req) {
+        response.json(CheckpointView::of(state.audit.origin(), checkpoint))
+    } else {
+        response.content_type(NOTE).body(checkpoint.note.clone())
+    }
+}
+
+fn no_checkpoint(detail: String) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found", detail)
+}
+
+/// The latest checkpoint, or 404 while none is signed.
+async fn latest(state: &AppState) -> Result<SignedCheckpoint, ApiError> {
+    state
+        .audit
+        .latest_checkpoint()
+        .await?
+        .ok_or_else(|| no_checkpoint("no checkpoint has been signed yet".into()))
+}
+
+/// `GET /v1/audit/checkpoint`
+#[utoipa::path(
+    tag = "audit",
+    summary = "The latest signed checkpoint",
+    description = "The newest checkpoint of the Merkle tree over the whole event log: a C2SP \
+signed note (c2sp.org/signed-note) whose text is a C2SP checkpoint (c2sp.org/tlog-checkpoint) — \
+the origin, the tree size (events 1 to n) and the base64 RFC 6962 root — followed by a blank \
+line and an Ed25519 signature line. Verify it with the key from \
+`/.well-known/anslut-checkpoint-key`. Checkpoints are signed at an interval (60 s by default) \
+when the log has grown.\n\nThe note is the default (`text/plain`); `Accept: application/json` \
+gives the same checkpoint as JSON with the size and root spelled out. 404 until the first \
+checkpoint. Auditors, officers, region IT and integrations.",
+    responses(
+        (status = 200, description = "The latest checkpoint.", content(
+            (String = "text/plain; charset=utf-8", example = json!("anslut.localhost/development\n1290\n6Hgw9Xl3ZkyWb0m3qv7nO8ftVRs2yGd5Hq2XUu8YxlA=\n\n— anslut.localhost/development mX3Jd0m6oE1gI1d8z6wGHr1mK0c2hC3yB5eC8l0VQ6Vb3c7T0Z1l4qM3x9yQ8rQkP2lH1dU6kR8fG2kWJ1e8gE0y8AQ=\n")),
+            (CheckpointView = "application/json", example = json!({
+                "origin": "anslut.localhost/development", "tree_size": 1290,
+                "root": "6Hgw9Xl3ZkyWb0m3qv7nO8ftVRs2yGd5Hq2XUu8YxlA=",
+                "note": "anslut.localhost/development\n1290\n6Hgw9Xl3ZkyWb0m3qv7nO8ftVRs2yGd5Hq2XUu8YxlA=\n\n— anslut.localhost/development mX3Jd0m6oE1gI1d8z6wGHr1mK0c2hC3yB5eC8l0VQ6Vb3c7T0Z1l4qM3x9yQ8rQkP2lH1dU6kR8fG2kWJ1e8gE0y8AQ=\n",
+                "created_at": "2026-05-04T13:03:00Z"
+            })),
+        )),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/checkpoint")]
+#[tracing::instrument(name = "audit-checkpoint", skip_all)]
+pub async fn latest_checkpoint(
+    _auth: Authorized<authz::ReadAudit>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let checkpoint = latest(&state).await?;
+    Ok(checkpoint_response(&req, &state, &checkpoint))
+}
+
+/// `GET /v1/audit/checkpoints/{tree_size}`
+#[utoipa::path(
+    tag = "audit",
+    summary = "A signed checkpoint by tree size",
+    description = "The checkpoint signed at exactly this tree size, as the signed note or (with \
+`Accept: application/json`) as JSON. 404 when no checkpoint of that size was signed: \
+checkpoints are taken at an interval, not at every size. Auditors, officers, region IT and \
+integrations.",
+    params(("tree_size" = u64, Path, description = "The tree size (number of events) of the checkpoint.")),
+    responses(
+        (status = 200, description = "The checkpoint.", content(
+            (String = "text/plain; charset=utf-8", example = json!("anslut.localhost/development\n1200\nq0b8X2c4Zs6n1mK9vT3yR7wE5uI0oP2aS4dF6gH8jK0=\n\n— anslut.localhost/development mX3Jd0m6sE1gI1d8z6wGHr1mK0c2hC3yB5eC8l0VQ6Vb3c7T0Z1l4qM3x9yQ8rQkP2lH1dU6kR8fG2kWJ1e8gE0y8AQ=\n")),
+            (CheckpointView = "application/json", example = json!({
+                "origin": "anslut.localhost/development", "tree_size": 1200,
+                "root": "q0b8X2c4Zs6n1mK9vT3yR7wE5uI0oP2aS4dF6gH8jK0=",
+                "note": "anslut.localhost/development\n1200\nq0b8X2c4Zs6n1mK9vT3yR7wE5uI0oP2aS4dF6gH8jK0=\n\n— anslut.localhost/development mX3Jd0m6sE1gI1d8z6wGHr1mK0c2hC3yB5eC8l0VQ6Vb3c7T0Z1l4qM3x9yQ8rQkP2lH1dU6kR8fG2kWJ1e8gE0y8AQ=\n",
+                "created_at": "2026-05-04T12:02:00Z"
+            })),
+        )),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/checkpoints/{tree_size}")]
+#[tracing::instrument(name = "audit-checkpoint-at", skip_all, fields(tree_size = %tree_size))]
+pub async fn checkpoint_at(
+    _auth: Authorized<authz::ReadAudit>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    tree_size: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
+    let tree_size = tree_size.into_inner();
+    let checkpoint = state.audit.checkpoint(tree_size).await?.ok_or_else(|| {
+        no_checkpoint(format!("no checkpoint of tree size {tree_size} was signed"))
+    })?;
+    Ok(checkpoint_response(&req, &state, &checkpoint))
+}
+
+/// `GET /v1/audit/proofs/inclusion?position=&tree_size=`
+#[utoipa::path(
+    tag = "audit",
+    summary = "Prove an event is in the log",
+    description = "An RFC 9162 §2.1.3 inclusion proof (audit path) of the event at `position` \
+in the tree of `tree_size` events (the latest checkpoint's size by default). To check it: the \
+leaf hash is `SHA-256(0x00 || chain hash)`; fold the path from leaf index `position - 1` with \
+`SHA-256(0x01 || left || right)` as RFC 9162 §2.1.3.2 says; the result must equal the root of \
+a checkpoint of `tree_size` whose signature verifies with the well-known key. The chain hash \
+commits to the event's stored contents and metadata (ARCHITECTURE.md, \"Tamper evidence\").\n\n\
+Only for an event of a case or incident the caller may see: otherwise, and for a position \
+without an event, 404. A position past `tree_size`, or a `tree_size` the tree does not cover \
+yet, is 422 `out_of_range`. Auditors, officers, region IT and integrations.",
+    params(InclusionQuery),
+    responses(
+        (status = 200, description = "The proof.", body = InclusionProofView, example = json!({
+            "position": 1287, "leaf_index": 1286, "tree_size": 1290,
+            "event_id": "0196a3c5-1b7e-7d40-8a9c-3f1e2d4c5b6a", "stream_type": "connection_case",
+            "stream_id": "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e", "version": 4,
+            "chain_hash": "3f0c2a1d9e8b7c6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa9988",
+            "leaf_hash": "Yq1n3kX0b2k8m5D7zQeJ9fVtR4uL6sW1aH3cE8pN2oM=",
+            "hashes": ["0Zc5m4QpS2tW8x1yB3vN6kL9jH7gF5dA0sE2rT4uI6o=", "kJ8h7G6f5E4d3C2b1A0z9Y8x7W6v5U4t3S2r1Q0p9O8="]
+        })),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 422, response = crate::openapi::OutOfRange),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/proofs/inclusion")]
+#[tracing::instrument(name = "audit-inclusion-proof", skip_all, fields(position = query.position))]
+pub async fn inclusion_proof(
+    auth: Authorized<authz::ReadAudit>,
+    state: web::Data<AppState>,
+    query: web::Query<InclusionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::not_found("event");
+    let position = query.position;
+    let event = match position.checked_sub(1) {
+        Some(before) => state.store.read_all(Position(before), 1).await?.pop(),
+        None => None,
+    }
+    .filter(|event| event.position == Position(position))
+    .ok_or_else(not_found)?;
+    // The stream's tenancy, from the resource itself: an event is provable only to those
+    // who may read its case or incident.
+    let id = &event.stream.stream_id;
+    match event.stream.stream_type.as_str() {
+        "connection_case" => {
+            let case_id = CaseId::parse(id).map_err(|_| not_found())?;
+            commands::load_case(&state, &auth.principal, case_id).await?;
+        }
+        "security_incident" => {
+            let incident_id = IncidentId::parse(id).map_err(|_| not_found())?;
+            commands::load_incident(&state, &auth.principal, incident_id).await?;
+        }
+        _ => return Err(not_found()),
+    }
+    let tree_size = match query.tree_size {
+        Some(tree_size) => tree_size,
+        None => latest(&state).await?.tree_size,
+    };
+    if position > tree_size {
+        return Err(out_of_range(format!(
+            "position {position} is not in a tree of {tree_size} events"
+        )));
+    }
+    let proof = state
+        .audit
+        .inclusion_proof(Position(position), tree_size)
+        .await?;
+    Ok(HttpResponse::Ok().json(InclusionProofView::of(&event, &proof)))
+}
+
+/// `GET /v1/audit/proofs/consistency?from=&to=`
+#[utoipa::path(
+    tag = "audit",
+    summary = "Prove a later tree extends an earlier one",
+    description = "An RFC 9162 §2.1.4 consistency proof that the tree of `to` events (the \
+latest checkpoint's size by default) extends the tree of `from` events: nothing in the first \
+`from` events was changed, removed or reordered. Check it against the roots of two signed \
+checkpoints with the algorithm of RFC 9162 §2.1.4.2. `from` must be at least 1 and at most \
+`to`, and the tree must cover `to`; otherwise 422 `out_of_range`. Auditors, officers, region \
+IT and integrations.",
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, description = "The proof.", body = ConsistencyProofView, example = json!({
+            "from": 1200, "to": 1290,
+            "hashes": ["0Zc5m4QpS2tW8x1yB3vN6kL9jH7gF5dA0sE2rT4uI6o=", "kJ8h7G6f5E4d3C2b1A0z9Y8x7W6v5U4t3S2r1Q0p9O8="]
+        })),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 422, response = crate::openapi::OutOfRange),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/proofs/consistency")]
+#[tracing::instrument(name = "audit-consistency-proof", skip_all, fields(from = query.from))]
+pub async fn consistency_proof(
+    _auth: Authorized<authz::ReadAudit>,
+    state: web::Data<AppState>,
+    query: web::Query<ConsistencyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let to = match query.to {
+        Some(to) => to,
+        None => latest(&state).await?.tree_size,
+    };
+    let proof = state.audit.consistency_proof(query.from, to).await?;
+    Ok(HttpResponse::Ok().json(ConsistencyProofView::from(&proof)))
+}
