@@ -17,18 +17,18 @@ pub struct CheckpointView {
     #[schema(example = "anslut.localhost/development")]
     pub origin: String,
     /// How many events (positions 1 to `tree_size`) the tree covers.
-    #[schema(example = 1290)]
+    #[schema(example = 60)]
     pub tree_size: u64,
     /// The RFC 6962 root of those events, base64.
-    #[schema(example = "6Hgw9Xl3ZkyWb0m3qv7nO8ftVRs2yGd5Hq2XUu8YxlA=")]
+    #[schema(example = "M+QPHJ9kfkQZa9f1LX2sRb9DjlA+GK5uB1l2EVkykxA=")]
     pub root: String,
     /// The C2SP signed note, byte for byte as signed.
     #[schema(
-        example = "anslut.localhost/development\n1290\n6Hgw9Xl3ZkyWb0m3qv7nO8ftVRs2yGd5Hq2XUu8YxlA=\n\n— anslut.localhost/development mX3Jd0m6oE1gI1d8z6wGHr1mK0c2hC3yB5eC8l0VQ6Vb3c7T0Z1l4qM3x9yQ8rQkP2lH1dU6kR8fG2kWJ1e8gE0y8AQ=\n"
+        example = "anslut.localhost/development\n60\nM+QPHJ9kfkQZa9f1LX2sRb9DjlA+GK5uB1l2EVkykxA=\n\n— anslut.localhost/development HP+b0Xr9gA7mcQaCJQd218j1DhfJlW4lM73gDEYLsQbw4Sx2iSa2oZJwk/5YUXuoZPxZlse212LgGZwaGfDHUyNf+ww=\n"
     )]
     pub note: String,
     /// When it was signed.
-    #[schema(example = "2026-05-04T13:03:00.000000Z")]
+    #[schema(example = "2026-11-23T21:44:12.155265Z")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -52,32 +52,32 @@ fn base64_all(hashes: &[TreeHash]) -> Vec<String> {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct InclusionProofView {
     /// The event's global position; its leaf index is `position - 1`.
-    #[schema(example = 1287)]
+    #[schema(example = 59)]
     pub position: u64,
-    #[schema(example = 1286)]
+    #[schema(example = 58)]
     pub leaf_index: u64,
     /// The size of the tree the proof leads to the root of.
-    #[schema(example = 1290)]
+    #[schema(example = 60)]
     pub tree_size: u64,
-    #[schema(example = "0196a3c5-1b7e-7d40-8a9c-3f1e2d4c5b6a")]
+    #[schema(example = "01a20a5d-b815-73b8-a5ab-b8b524ad71bb")]
     pub event_id: Uuid,
     /// `connection_case` or `security_incident`.
     #[schema(example = "connection_case")]
     pub stream_type: String,
-    #[schema(example = "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e")]
+    #[schema(example = "f754c4ee-fac5-595d-a0ea-74f84eedec99")]
     pub stream_id: String,
     /// The event's version in its stream.
-    #[schema(example = 4)]
+    #[schema(example = 2)]
     pub version: u64,
     /// The event's chain hash (the leaf's data), hex: `SHA-256(prev_hash || canonical
     /// bytes of the event)`.
-    #[schema(example = "3f0c2a1d9e8b7c6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa9988")]
+    #[schema(example = "8420b5a10a0bb7afa53891756e526d8128652953470dd5a264380cd11d8a6f8f")]
     pub chain_hash: String,
     /// `SHA-256(0x00 || chain hash)`, base64.
-    #[schema(example = "Yq1n3kX0b2k8m5D7zQeJ9fVtR4uL6sW1aH3cE8pN2oM=")]
+    #[schema(example = "JsCwsYPdGorvpYMTWG8+w0ObrFT6L2NW1sMEogacMD0=")]
     pub leaf_hash: String,
     /// The audit path, nearest the leaf first, base64.
-    #[schema(example = json!(["0Zc5m4QpS2tW8x1yB3vN6kL9jH7gF5dA0sE2rT4uI6o=", "kJ8h7G6f5E4d3C2b1A0z9Y8x7W6v5U4t3S2r1Q0p9O8="]))]
+    #[schema(example = json!(["vjqZer4XykqD9RF9Uv6E4/l+dILRxgNo0TmAftmwgzw=", "LAEtEhelkx3NXtMcjENPk3mYrwKrcT9YaqfPwHXKE3s=", "K9MgwyR7NpZsm9u/0nJBWCA9Ga0w4+tmXFfEZY1taOo=", "K7KwEqCnGdG2OozaGIEQKr7gPm2lhwMqJSIeZsUccnQ=", "MX+CFMhTz1JTDNDSRp78Xm8BOqAtP2e7oxPB+gIOnwU="]))]
     pub hashes: Vec<String>,
 }
 
@@ -101,12 +101,12 @@ impl InclusionProofView {
 /// An RFC 9162 §2.1.4 consistency proof: the tree of `to` events extends the tree of `from`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConsistencyProofView {
-    #[schema(example = 1200)]
+    #[schema(example = 57)]
     pub from: u64,
-    #[schema(example = 1290)]
+    #[schema(example = 60)]
     pub to: u64,
     /// The proof's hashes, base64, in the order RFC 9162 §2.1.4.2 consumes them.
-    #[schema(example = json!(["0Zc5m4QpS2tW8x1yB3vN6kL9jH7gF5dA0sE2rT4uI6o=", "kJ8h7G6f5E4d3C2b1A0z9Y8x7W6v5U4t3S2r1Q0p9O8="]))]
+    #[schema(example = json!(["NRq0+PX2caNm3U2nSu7uBShQdocw4O2mbfWXQ6+Zg6o=", "9AcimuNVvQVeOquILRUmmS9WsNC6JPK1ks0GMkQSZwg=", "rKNHzHS+3n3HDWMv5j3VtqiN+VhPxNFytSVgm4eLmVQ=", "K9MgwyR7NpZsm9u/0nJBWCA9Ga0w4+tmXFfEZY1taOo=", "K7KwEqCnGdG2OozaGIEQKr7gPm2lhwMqJSIeZsUccnQ=", "MX+CFMhTz1JTDNDSRp78Xm8BOqAtP2e7oxPB+gIOnwU="]))]
     pub hashes: Vec<String>,
 }
 
@@ -126,11 +126,11 @@ impl From<&ConsistencyProof> for ConsistencyProofView {
 #[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
     /// The event's global position.
-    #[param(example = 1287)]
+    #[param(example = 59)]
     pub position: u64,
     /// The tree size to prove inclusion in (at least `position`); the latest checkpoint's
     /// by default.
-    #[param(example = 1290)]
+    #[param(example = 60)]
     pub tree_size: Option<u64>,
 }
 
@@ -140,9 +140,9 @@ pub struct InclusionQuery {
 #[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
     /// The older tree size (at least 1).
-    #[param(example = 1200)]
+    #[param(example = 57)]
     pub from: u64,
     /// The newer tree size (at least `from`); the latest checkpoint's by default.
-    #[param(example = 1290)]
+    #[param(example = 60)]
     pub to: Option<u64>,
 }

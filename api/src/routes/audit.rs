@@ -59,7 +59,7 @@ it once, keep it, and compare it with copies published elsewhere; `anslut audit 
 verify-export --key` takes it.",
     responses(
         (status = 200, description = "The verifier key and a newline.", body = String, content_type = "text/plain; charset=utf-8",
-            example = json!("anslut.localhost/development+4c0b9a12+AUtPVg0VGRkiZ9Jk6vH3QxJ2qN8yR1tW5cX7bE0aD4fM\n")),
+            example = json!("anslut.localhost/development+1cff9bd1+AbF54ilzAva61TmPdpoV2bLq5gi42lfXUWv/a4edbb1J\n")),
     ),
     security(()),
 )]
@@ -127,12 +127,12 @@ gives the same checkpoint as JSON with the size and root spelled out. 404 until 
 checkpoint. Auditors, officers, region IT and integrations.",
     responses(
         (status = 200, description = "The latest checkpoint.", content(
-            (String = "text/plain; charset=utf-8", example = json!("anslut.localhost/development\n1290\n6Hgw9Xl3ZkyWb0m3qv7nO8ftVRs2yGd5Hq2XUu8YxlA=\n\n— anslut.localhost/development mX3Jd0m6oE1gI1d8z6wGHr1mK0c2hC3yB5eC8l0VQ6Vb3c7T0Z1l4qM3x9yQ8rQkP2lH1dU6kR8fG2kWJ1e8gE0y8AQ=\n")),
+            (String = "text/plain; charset=utf-8", example = json!("anslut.localhost/development\n60\nM+QPHJ9kfkQZa9f1LX2sRb9DjlA+GK5uB1l2EVkykxA=\n\n— anslut.localhost/development HP+b0Xr9gA7mcQaCJQd218j1DhfJlW4lM73gDEYLsQbw4Sx2iSa2oZJwk/5YUXuoZPxZlse212LgGZwaGfDHUyNf+ww=\n")),
             (CheckpointView = "application/json", example = json!({
-                "origin": "anslut.localhost/development", "tree_size": 1290,
-                "root": "6Hgw9Xl3ZkyWb0m3qv7nO8ftVRs2yGd5Hq2XUu8YxlA=",
-                "note": "anslut.localhost/development\n1290\n6Hgw9Xl3ZkyWb0m3qv7nO8ftVRs2yGd5Hq2XUu8YxlA=\n\n— anslut.localhost/development mX3Jd0m6oE1gI1d8z6wGHr1mK0c2hC3yB5eC8l0VQ6Vb3c7T0Z1l4qM3x9yQ8rQkP2lH1dU6kR8fG2kWJ1e8gE0y8AQ=\n",
-                "created_at": "2026-05-04T13:03:00Z"
+                "origin": "anslut.localhost/development", "tree_size": 60,
+                "root": "M+QPHJ9kfkQZa9f1LX2sRb9DjlA+GK5uB1l2EVkykxA=",
+                "note": "anslut.localhost/development\n60\nM+QPHJ9kfkQZa9f1LX2sRb9DjlA+GK5uB1l2EVkykxA=\n\n— anslut.localhost/development HP+b0Xr9gA7mcQaCJQd218j1DhfJlW4lM73gDEYLsQbw4Sx2iSa2oZJwk/5YUXuoZPxZlse212LgGZwaGfDHUyNf+ww=\n",
+                "created_at": "2026-11-23T21:44:12.155265Z"
             })),
         )),
         (status = 401, response = crate::openapi::Unauthorized),
@@ -164,12 +164,12 @@ integrations.",
     params(("tree_size" = u64, Path, description = "The tree size (number of events) of the checkpoint.")),
     responses(
         (status = 200, description = "The checkpoint.", content(
-            (String = "text/plain; charset=utf-8", example = json!("anslut.localhost/development\n1200\nq0b8X2c4Zs6n1mK9vT3yR7wE5uI0oP2aS4dF6gH8jK0=\n\n— anslut.localhost/development mX3Jd0m6sE1gI1d8z6wGHr1mK0c2hC3yB5eC8l0VQ6Vb3c7T0Z1l4qM3x9yQ8rQkP2lH1dU6kR8fG2kWJ1e8gE0y8AQ=\n")),
+            (String = "text/plain; charset=utf-8", example = json!("anslut.localhost/development\n57\n9tNHie79ixjvZbUBmwdY7q8OS3l1RG+Km4OiNCoLgOU=\n\n— anslut.localhost/development HP+b0StXDpHLvD4hboqCRkeS0HZ28BYf2M4kzRLQCZGganqUX+tKFJ8bcDpLgCqccyNjTYp+308Ir5nJVysuyTf/Ewc=\n")),
             (CheckpointView = "application/json", example = json!({
-                "origin": "anslut.localhost/development", "tree_size": 1200,
-                "root": "q0b8X2c4Zs6n1mK9vT3yR7wE5uI0oP2aS4dF6gH8jK0=",
-                "note": "anslut.localhost/development\n1200\nq0b8X2c4Zs6n1mK9vT3yR7wE5uI0oP2aS4dF6gH8jK0=\n\n— anslut.localhost/development mX3Jd0m6sE1gI1d8z6wGHr1mK0c2hC3yB5eC8l0VQ6Vb3c7T0Z1l4qM3x9yQ8rQkP2lH1dU6kR8fG2kWJ1e8gE0y8AQ=\n",
-                "created_at": "2026-05-04T12:02:00Z"
+                "origin": "anslut.localhost/development", "tree_size": 57,
+                "root": "9tNHie79ixjvZbUBmwdY7q8OS3l1RG+Km4OiNCoLgOU=",
+                "note": "anslut.localhost/development\n57\n9tNHie79ixjvZbUBmwdY7q8OS3l1RG+Km4OiNCoLgOU=\n\n— anslut.localhost/development HP+b0StXDpHLvD4hboqCRkeS0HZ28BYf2M4kzRLQCZGganqUX+tKFJ8bcDpLgCqccyNjTYp+308Ir5nJVysuyTf/Ewc=\n",
+                "created_at": "2026-11-23T21:43:50.409799Z"
             })),
         )),
         (status = 400, response = crate::openapi::BadRequest),
@@ -211,12 +211,12 @@ yet, is 422 `out_of_range`. Auditors, officers, region IT and integrations.",
     params(InclusionQuery),
     responses(
         (status = 200, description = "The proof.", body = InclusionProofView, example = json!({
-            "position": 1287, "leaf_index": 1286, "tree_size": 1290,
-            "event_id": "0196a3c5-1b7e-7d40-8a9c-3f1e2d4c5b6a", "stream_type": "connection_case",
-            "stream_id": "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e", "version": 4,
-            "chain_hash": "3f0c2a1d9e8b7c6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa9988",
-            "leaf_hash": "Yq1n3kX0b2k8m5D7zQeJ9fVtR4uL6sW1aH3cE8pN2oM=",
-            "hashes": ["0Zc5m4QpS2tW8x1yB3vN6kL9jH7gF5dA0sE2rT4uI6o=", "kJ8h7G6f5E4d3C2b1A0z9Y8x7W6v5U4t3S2r1Q0p9O8="]
+            "position": 59, "leaf_index": 58, "tree_size": 60,
+            "event_id": "01a20a5d-b815-73b8-a5ab-b8b524ad71bb", "stream_type": "connection_case",
+            "stream_id": "f754c4ee-fac5-595d-a0ea-74f84eedec99", "version": 2,
+            "chain_hash": "8420b5a10a0bb7afa53891756e526d8128652953470dd5a264380cd11d8a6f8f",
+            "leaf_hash": "JsCwsYPdGorvpYMTWG8+w0ObrFT6L2NW1sMEogacMD0=",
+            "hashes": ["vjqZer4XykqD9RF9Uv6E4/l+dILRxgNo0TmAftmwgzw=", "LAEtEhelkx3NXtMcjENPk3mYrwKrcT9YaqfPwHXKE3s=", "K9MgwyR7NpZsm9u/0nJBWCA9Ga0w4+tmXFfEZY1taOo=", "K7KwEqCnGdG2OozaGIEQKr7gPm2lhwMqJSIeZsUccnQ=", "MX+CFMhTz1JTDNDSRp78Xm8BOqAtP2e7oxPB+gIOnwU="]
         })),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
@@ -285,8 +285,8 @@ IT and integrations.",
     params(ConsistencyQuery),
     responses(
         (status = 200, description = "The proof.", body = ConsistencyProofView, example = json!({
-            "from": 1200, "to": 1290,
-            "hashes": ["0Zc5m4QpS2tW8x1yB3vN6kL9jH7gF5dA0sE2rT4uI6o=", "kJ8h7G6f5E4d3C2b1A0z9Y8x7W6v5U4t3S2r1Q0p9O8="]
+            "from": 57, "to": 60,
+            "hashes": ["NRq0+PX2caNm3U2nSu7uBShQdocw4O2mbfWXQ6+Zg6o=", "9AcimuNVvQVeOquILRUmmS9WsNC6JPK1ks0GMkQSZwg=", "rKNHzHS+3n3HDWMv5j3VtqiN+VhPxNFytSVgm4eLmVQ=", "K9MgwyR7NpZsm9u/0nJBWCA9Ga0w4+tmXFfEZY1taOo=", "K7KwEqCnGdG2OozaGIEQKr7gPm2lhwMqJSIeZsUccnQ=", "MX+CFMhTz1JTDNDSRp78Xm8BOqAtP2e7oxPB+gIOnwU="]
         })),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
