@@ -8,7 +8,8 @@
 //! Tenancy is [`visible`]: a case or incident is visible to a principal iff it belongs to the
 //! principal's region and, for providers, to the principal's organisation. Every resource
 //! load goes through it, and a resource that is not visible answers exactly like one that
-//! does not exist (404).
+//! does not exist (404). The read models apply the same rule as SQL filters, from
+//! [`tenancy`]: every read-model handler gets its `Tenancy` there.
 
 use std::marker::PhantomData;
 
@@ -20,6 +21,7 @@ use domain::case::Permission;
 use domain::identity::OrgNumber;
 use domain::ids::RegionId;
 use futures_util::future::LocalBoxFuture;
+use projections::Tenancy;
 
 use crate::auth::Principal;
 use crate::problem::ApiError;
@@ -160,6 +162,15 @@ pub fn visible(principal: &Principal, region: &RegionId, org: &OrgNumber) -> boo
     principal.region() == region && principal.provider_org().is_none_or(|own| own == org)
 }
 
+/// [`visible`] as the read models apply it: rows of the principal's region and, for
+/// providers, of the principal's organisation.
+pub fn tenancy(principal: &Principal) -> Tenancy {
+    match principal.provider_org() {
+        Some(org) => Tenancy::provider(principal.region().clone(), org.clone()),
+        None => Tenancy::region(principal.region().clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,5 +216,7 @@ mod tests {
         assert!(visible(&provider, &region, &org));
         assert!(!visible(&provider, &region, &other_org));
         assert!(!visible(&foreign, &region, &org));
+        assert_eq!(tenancy(&officer), Tenancy::region(region.clone()));
+        assert_eq!(tenancy(&provider), Tenancy::provider(region, org));
     }
 }

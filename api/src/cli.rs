@@ -14,6 +14,7 @@ use crate::audit_cli::AuditCommand;
 use crate::auth::dev::TokenSpec;
 use crate::config::Settings;
 use crate::dto::catalogues::{CatalogueDiffView, CatalogueView};
+use crate::projections_cli::ProjectionsCommand;
 use crate::startup::{self, Application};
 
 /// Anslut: the system of record for connecting private care providers to Swedish regions'
@@ -45,6 +46,9 @@ pub enum Command {
     /// check an export offline.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The read models: status, rebuild, verify against a rebuild.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
 }
 
 /// How a command ended when it did not fail.
@@ -126,13 +130,20 @@ pub enum CliError {
     /// An `anslut audit` command failed (exit 2, apart from the 1 of problems found).
     #[error(transparent)]
     AuditCommand(Box<CliError>),
+    #[error("the read models")]
+    Projections(#[from] projections::ProjectionError),
+    /// An `anslut projections` command failed (exit 2, apart from the 1 of differences
+    /// found).
+    #[error(transparent)]
+    ProjectionsCommand(Box<CliError>),
 }
 
 impl CliError {
-    /// The process's exit code for this error: 2 for `anslut audit` commands, else 1.
+    /// The process's exit code for this error: 2 for `anslut audit` and `anslut projections`
+    /// commands, else 1.
     pub const fn exit_code(&self) -> u8 {
         match self {
-            Self::AuditCommand(_) => 2,
+            Self::AuditCommand(_) | Self::ProjectionsCommand(_) => 2,
             _ => 1,
         }
     }
@@ -171,8 +182,10 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Catalogues(command) => catalogues(&command)?,
         Command::Migrate => {
             let settings = Settings::load(cli.config.as_deref())?;
-            startup::connect_store(&settings).await?;
+            let store = startup::connect_store(&settings).await?;
             crate::checkpoints::open(&settings).await?;
+            let catalogues = std::sync::Arc::new(CatalogueRegistry::load_embedded()?);
+            crate::read_models::open(&settings, store, catalogues).await?;
         }
         Command::Token(args) => token(&Settings::load(cli.config.as_deref())?, &args)?,
         Command::Serve(args) => {
@@ -186,6 +199,11 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
             return crate::audit_cli::run(cli.config.as_deref(), command)
                 .await
                 .map_err(|error| CliError::AuditCommand(Box::new(error)));
+        }
+        Command::Projections(command) => {
+            return crate::projections_cli::run(cli.config.as_deref(), command)
+                .await
+                .map_err(|error| CliError::ProjectionsCommand(Box::new(error)));
         }
     }
     Ok(Outcome::Done)
@@ -361,5 +379,16 @@ mod tests {
             cli.command,
             Command::Audit(AuditCommand::Verify { checkpoints }) if checkpoints.len() == 2
         ));
+        let cli =
+            Cli::try_parse_from(["anslut", "projections", "rebuild", "costs", "findings"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Projections(ProjectionsCommand::Rebuild { names, all: false }) if names.len() == 2
+        ));
+        assert!(Cli::try_parse_from(["anslut", "projections", "rebuild"]).is_err());
+        assert!(
+            Cli::try_parse_from(["anslut", "projections", "rebuild", "costs", "--all"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["anslut", "projections", "rebuild", "nonsense"]).is_err());
     }
 }

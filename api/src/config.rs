@@ -76,6 +76,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub privacy: PrivacySettings,
     pub audit: AuditSettings,
+    pub projections: ProjectionSettings,
 }
 
 /// How tokens are verified.
@@ -149,6 +150,37 @@ impl AuditSettings {
     }
 }
 
+/// The read models: read-your-writes, readiness and the projectors' pace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProjectionSettings {
+    /// How long a read with `min_position` waits for the read models to reach that position
+    /// before it answers 503 `projection_lagging`, in milliseconds.
+    pub wait_milliseconds: u64,
+    /// `/readyz` answers 503 when a projection is more than this many events behind the log.
+    pub ready_max_lag_events: u64,
+    /// `/readyz` answers 503 when a projection's oldest unprojected event is older than this,
+    /// in seconds.
+    pub ready_max_lag_seconds: u64,
+    /// A projector reads the log at least this often, whatever it was told, in milliseconds.
+    pub poll_interval_milliseconds: u64,
+    /// How often an instance that does not lead a projection tries to take it over, in
+    /// milliseconds: the longest a dead leader's projection waits for a successor.
+    pub leader_retry_milliseconds: u64,
+}
+
+impl Default for ProjectionSettings {
+    fn default() -> Self {
+        Self {
+            wait_milliseconds: 5000,
+            ready_max_lag_events: 10_000,
+            ready_max_lag_seconds: 60,
+            poll_interval_milliseconds: 1000,
+            leader_retry_milliseconds: 1000,
+        }
+    }
+}
+
 /// The environment variables (after `ANSLUT_`) that hold hex keys.
 const SUBJECT_KEY_VAR: &str = "privacy__subject_key";
 const DEV_KEY_VAR: &str = "auth__dev_signing_key";
@@ -173,6 +205,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             privacy: PrivacySettings::default(),
             audit: AuditSettings::default(),
+            projections: ProjectionSettings::default(),
         }
     }
 }
@@ -260,6 +293,15 @@ impl Settings {
         if self.audit.poll_interval_milliseconds == 0 {
             return Err(ConfigError::Invalid(
                 "audit.poll_interval_milliseconds must be positive".into(),
+            ));
+        }
+        if self.projections.poll_interval_milliseconds == 0
+            || self.projections.leader_retry_milliseconds == 0
+        {
+            return Err(ConfigError::Invalid(
+                "projections.poll_interval_milliseconds and projections.leader_retry_milliseconds \
+                 must be positive"
+                    .into(),
             ));
         }
         if self.env == Environment::Production {

@@ -28,6 +28,8 @@ pub mod metrics;
 pub mod openapi;
 pub mod privacy;
 pub mod problem;
+pub mod projections_cli;
+pub mod read_models;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -1,12 +1,15 @@
 //! Prometheus metrics: requests by route template and status, request latency, appended
-//! events and conflicts.
+//! events and conflicts, and per read model its checkpoint, lag and leadership (set from the
+//! projections' status at each scrape).
 //!
 //! Built on the `prometheus` crate with a registry per application rather than a global
 //! recorder (`metrics` + its exporter): tests run many applications in one process, and each
 //! must count only its own requests.
 
+use projections::{Leader, ProjectionStatus};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// The application's metrics.
@@ -17,6 +20,10 @@ pub struct Metrics {
     latency: HistogramVec,
     appended: IntCounterVec,
     conflicts: IntCounter,
+    projection_lag_events: IntGaugeVec,
+    projection_lag_seconds: GaugeVec,
+    projection_checkpoint: IntGaugeVec,
+    projection_leader: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -60,12 +67,48 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(appended.clone()))?;
         registry.register(Box::new(conflicts.clone()))?;
+        let projection_lag_events = IntGaugeVec::new(
+            Opts::new(
+                "projection_lag_events",
+                "Events in the log a read model has not projected yet",
+            ),
+            &["projection"],
+        )?;
+        let projection_lag_seconds = GaugeVec::new(
+            Opts::new(
+                "projection_lag_seconds",
+                "Age of the oldest event a read model has not projected yet; 0 when caught up",
+            ),
+            &["projection"],
+        )?;
+        let projection_checkpoint = IntGaugeVec::new(
+            Opts::new(
+                "projection_checkpoint",
+                "The log position up to which a read model has projected",
+            ),
+            &["projection"],
+        )?;
+        let projection_leader = IntGaugeVec::new(
+            Opts::new(
+                "projection_leader",
+                "1 while this instance runs the read model's projector (leads it), else 0",
+            ),
+            &["projection"],
+        )?;
+        registry.register(Box::new(projection_lag_events.clone()))?;
+        registry.register(Box::new(projection_lag_seconds.clone()))?;
+        registry.register(Box::new(projection_checkpoint.clone()))?;
+        registry.register(Box::new(projection_leader.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
             appended,
             conflicts,
+            projection_lag_events,
+            projection_lag_seconds,
+            projection_checkpoint,
+            projection_leader,
         })
     }
 
@@ -86,6 +129,25 @@ impl Metrics {
 
     pub fn conflict(&self) {
         self.conflicts.inc();
+    }
+
+    /// Sets the read models' gauges from their status.
+    pub fn observe_projections(&self, statuses: &[ProjectionStatus]) {
+        for status in statuses {
+            let label = [status.name.as_str()];
+            self.projection_lag_events
+                .with_label_values(&label)
+                .set(i64::try_from(status.lag_events).unwrap_or(i64::MAX));
+            self.projection_lag_seconds
+                .with_label_values(&label)
+                .set(status.lag_seconds);
+            self.projection_checkpoint
+                .with_label_values(&label)
+                .set(i64::try_from(status.checkpoint.get()).unwrap_or(i64::MAX));
+            self.projection_leader
+                .with_label_values(&label)
+                .set(i64::from(status.leader == Leader::Here));
+        }
     }
 
     /// The Prometheus text exposition of every metric.

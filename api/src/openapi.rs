@@ -69,6 +69,8 @@ pub fn spec_base() -> OpenApi {
         OutOfRange::response(),
         PreconditionRequired::response(),
         Unavailable::response(),
+        ProjectionLagging::response(),
+        NotReady::response(),
     ] {
         components = components.response(name, response);
     }
@@ -110,6 +112,15 @@ pub fn spec_base() -> OpenApi {
                 .name("feed")
                 .description(Some(
                     "The event log in global order as CloudEvents, filtered by tenancy.",
+                ))
+                .build(),
+            TagBuilder::new()
+                .name("dashboards")
+                .description(Some(
+                    "Read models for dashboards and case systems: the pipeline, findings, the \
+                     compliance matrix, staff commitments and costs. Lists page with cursors, \
+                     answer CSV for `Accept: text/csv`, and read your writes with \
+                     `min_position`.",
                 ))
                 .build(),
             TagBuilder::new()
@@ -208,4 +219,12 @@ problem_responses! {
     Unavailable, 503, "unavailable",
     "The database could not be reached in time; `Retry-After` says when to try again.",
     {"title": "The service is unavailable", "detail": "the database could not be reached in time; retry later (with the same Idempotency-Key, a retry is safe)"};
+
+    ProjectionLagging, 503, "projection_lagging",
+    "The read asked for `min_position` and the read model did not reach that position within the wait bound (5 s by default, `ANSLUT_PROJECTIONS__WAIT_MILLISECONDS`): `projection` names it, `checkpoint` is how far it got; `Retry-After` says when to try again. Also `unavailable` when the database could not be reached in time.",
+    {"title": "The read model has not caught up", "detail": "the read model case_overview has projected the log up to position 1286, not yet 1287; retry later", "projection": "case_overview", "checkpoint": 1286, "min_position": 1287};
+
+    NotReady, 503, "not_ready",
+    "A read model stopped on an event it cannot apply, or lags beyond the configured thresholds: `projections` lists each with its `reason` (`stopped` or `lagging`), checkpoint, lag and last error. Also `unavailable` when the database could not be reached in time. `Retry-After` says when to look again.",
+    {"title": "Not ready", "detail": "read models stopped or behind the log: findings", "projections": [{"projection": "findings", "reason": "lagging", "checkpoint": 1180, "head": 1290, "lag_events": 110, "lag_seconds": 74.2, "last_error": null}]};
 }

@@ -16,7 +16,7 @@
 //! | 422 | the domain's content rules (`invalid_application`, ...), `idempotency_key_reused` |
 //! | 428 | `precondition_required` (a command without `If-Match`) |
 //! | 500 | `internal` (nothing leaked; the cause chain is logged) |
-//! | 503 | `unavailable` (with `Retry-After`) |
+//! | 503 | `unavailable`, `projection_lagging` (a read's `min_position` not reached in time), `not_ready` (`/readyz`), all with `Retry-After` |
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -27,6 +27,7 @@ use actix_web::{HttpResponse, ResponseError};
 use cqrs_es::AggregateError;
 use domain::case::{Blocker, CaseError, ErrorClass};
 use domain::incident::IncidentError;
+use projections::ProjectionError;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use store::StoreError;
@@ -477,6 +478,52 @@ impl From<StoreError> for ApiError {
                 Self::unavailable()
             }
             StoreError::CommandIdReused { .. } => Self::idempotency_key_reused(),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<ProjectionError> for ApiError {
+    fn from(error: ProjectionError) -> Self {
+        match error {
+            ProjectionError::Lagging {
+                projection,
+                checkpoint,
+                wanted,
+                retry_after,
+            } => {
+                let seconds = retry_after.as_secs_f64().ceil().max(1.0);
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "projection_lagging",
+                    "The read model has not caught up",
+                    format!(
+                        "the read model {projection} has projected the log up to position \
+                         {checkpoint}, not yet {wanted}; retry later"
+                    ),
+                )
+                .with("projection", json!(projection))
+                .with("checkpoint", json!(checkpoint.get()))
+                .with("min_position", json!(wanted.get()))
+                .with_header(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_str(&format!("{seconds:.0}"))
+                        .unwrap_or(HeaderValue::from_static("1")),
+                )
+            }
+            ProjectionError::InvalidCursor => Self::invalid(
+                "invalid_query",
+                "cursor: not a cursor this list handed out",
+                &[FieldError {
+                    path: "cursor".into(),
+                    message: "not a cursor this list handed out".into(),
+                }],
+            ),
+            ProjectionError::Unavailable(_) => {
+                tracing::warn!(error = %cause_chain(&error), "the read models are unavailable");
+                Self::unavailable()
+            }
+            ProjectionError::Store(store) => store.into(),
             other => Self::internal(other),
         }
     }

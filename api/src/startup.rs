@@ -1,5 +1,6 @@
-//! Wiring: the store, the audit tree, the keys, the catalogues, the HTTP server and the
-//! background tasks that run beside it (the audit checkpointer and the feed's wake-ups).
+//! Wiring: the store, the audit tree, the read models, the keys, the catalogues, the HTTP
+//! server and the background tasks that run beside it (the audit checkpointer, the feed's
+//! wake-ups and the projectors).
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -11,6 +12,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use audit::AuditError;
 use domain::catalogue::{CatalogueError, CatalogueRegistry};
+use projections::{ProjectionError, ProjectionsHandle};
 use store::{EventStore, StoreError, StoreOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -28,6 +30,7 @@ use crate::config::{Secret, Settings};
 use crate::extract;
 use crate::metrics::Metrics;
 use crate::privacy::SubjectIds;
+use crate::read_models;
 use crate::routes::feed::FeedSignal;
 use crate::routes::{self, RouteTable};
 use crate::state::AppState;
@@ -45,6 +48,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("the audit tree")]
     Audit(#[from] AuditError),
+    #[error("the read models")]
+    Projections(#[from] ProjectionError),
     #[error("the catalogues")]
     Catalogues(#[from] CatalogueError),
     #[error("the verification keys")]
@@ -70,6 +75,8 @@ pub struct Application {
     /// Set to `true` once the server has stopped: the background tasks then end.
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The projectors: each projection is projected here while this instance leads it.
+    projectors: ProjectionsHandle,
 }
 
 impl std::fmt::Debug for Application {
@@ -81,9 +88,9 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Connects and migrates the store and the audit tables, loads keys and catalogues,
-    /// binds the port (0 picks a free one) and starts the checkpointer and the feed's
-    /// wake-ups.
+    /// Connects and migrates the store, the audit tables and the read models, loads keys and
+    /// catalogues, binds the port (0 picks a free one) and starts the checkpointer, the
+    /// feed's wake-ups and the projectors.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let state = web::Data::new(build_state(settings).await?);
         let address = format!("{}:{}", settings.host, settings.port);
@@ -116,12 +123,18 @@ impl Application {
             checkpoint_interval_seconds = settings.audit.checkpoint_interval_seconds,
             "the audit checkpointer is running"
         );
+        let projectors = state.projections.start();
+        tracing::info!(
+            leader_retry_milliseconds = settings.projections.leader_retry_milliseconds,
+            "the projectors are running (each one leads in one instance at a time)"
+        );
         Ok(Self {
             port,
             server,
             state,
             shutdown,
             tasks,
+            projectors,
         })
     }
 
@@ -141,10 +154,12 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then stops gracefully: no new connections, requests
     /// in flight get up to `shutdown_timeout_seconds`; then the checkpointer finishes its
-    /// round and the background tasks end.
+    /// round, the projectors their batch (giving up their leadership), and the background
+    /// tasks end.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.shutdown.send_replace(true);
+        self.projectors.shutdown().await;
         for task in self.tasks {
             if let Err(error) = task.await {
                 tracing::warn!(%error, "a background task ended abnormally");
@@ -224,6 +239,7 @@ pub async fn build_state(settings: &Settings) -> Result<AppState, StartupError> 
     let store = connect_store(settings).await?;
     let audit = checkpoints::open(settings).await?;
     let catalogues = Arc::new(CatalogueRegistry::load_embedded()?);
+    let projections = read_models::open(settings, store.clone(), catalogues.clone()).await?;
     Ok(AppState {
         store,
         verifier: verifier(settings).await?,
@@ -234,6 +250,8 @@ pub async fn build_state(settings: &Settings) -> Result<AppState, StartupError> 
         body_limit: settings.body_limit,
         audit,
         feed: FeedSignal::new(),
+        projections,
+        projection_settings: settings.projections.clone(),
     })
 }
 

@@ -7,9 +7,11 @@ use domain::Clock;
 use domain::case::CaseServices;
 use domain::catalogue::CatalogueRegistry;
 use domain::incident::IncidentServices;
+use projections::Projections;
 use store::EventStore;
 
 use crate::auth::TokenVerifier;
+use crate::config::ProjectionSettings;
 use crate::metrics::Metrics;
 use crate::privacy::SubjectIds;
 use crate::routes::feed::FeedSignal;
@@ -29,6 +31,11 @@ pub struct AppState {
     pub audit: Auditor,
     /// Wakes the event feed's long polls when the log may have grown.
     pub feed: FeedSignal,
+    /// The read models: queries, read-your-writes, status. `serve` runs their projectors
+    /// (`startup::Application`).
+    pub projections: Projections,
+    /// How long `min_position` reads wait, and when lag makes `/readyz` fail.
+    pub projection_settings: ProjectionSettings,
 }
 
 impl std::fmt::Debug for AppState {

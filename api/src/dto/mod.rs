@@ -11,6 +11,7 @@ pub mod commands;
 pub mod feed;
 pub mod history;
 pub mod incidents;
+pub mod read_models;
 pub mod views;
 
 use std::fmt::Display;

@@ -257,7 +257,9 @@ macro_rules! case_commands {
             app.service(
                 utoipa_actix_web::scope("/v1/cases")
                     .service(submit_application)
+                    .service(super::read_models::list_cases)
                     .service(get_case)
+                    .service(super::read_models::get_case_overview)
                     .service(super::history::case_history)
                     .service(super::incidents::report_incident)
                     $(.service($name))*
@@ -331,7 +333,7 @@ case_commands! {
 
     record_staff_commitment, "record-staff-commitment", "/{case_id}/record-staff-commitment", Record, RecordStaffCommitmentRequest,
     "Record a staff commitment",
-    "Records that a staff member signed the IT responsibility commitment or the confidentiality reminder. The name and personnummer are personal data: stored under a stable data subject id, never shown by the API and never logged. Providers, officers, region IT and integrations.",
+    "Records that a staff member signed the IT responsibility commitment or the confidentiality reminder. The name and personnummer are personal data, stored under a stable data subject id and never logged; the personnummer is never shown, the name only by `GET /v1/staff-commitments` to the roles that work with the case. Providers, officers, region IT and integrations.",
     {"hsa_id": "SE5566778899-K7Q2", "name": "Per Olsson", "personnummer": "19811218-9876", "kind": "responsibility_commitment", "signed_on": "2026-03-10"};
 
     record_milestone, "record-milestone", "/{case_id}/record-milestone", Verify, RecordMilestoneRequest,

@@ -35,6 +35,8 @@ where
 {
     app.service(
         utoipa_actix_web::scope("/v1/incidents")
+            .service(super::read_models::list_incidents)
+            .service(super::read_models::get_incident_summary)
             .service(get_incident)
             .service(super::history::incident_history)
             .service(assess_incident)

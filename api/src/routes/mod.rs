@@ -9,6 +9,7 @@ pub mod feed;
 pub mod history;
 pub mod incidents;
 pub mod ops;
+pub mod read_models;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{Error, HttpRequest, HttpResponse, ResponseError, web};
@@ -31,6 +32,7 @@ where
     let app = cases::register(app);
     let app = incidents::register(app);
     let app = audit::register(app);
+    let app = read_models::register(app);
     catalogues::register(app)
         .service(feed::feed)
         .service(audit::checkpoint_key)

@@ -5,6 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::problem::ApiError;
+use crate::read_models;
 use crate::state::AppState;
 
 /// What a health check answers.
@@ -39,26 +40,37 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(
     tag = "operations",
     summary = "Readiness",
-    description = "Answers 200 when the database answers and the event log's schema is in place \
-(the migrations have run); 503 otherwise.",
+    description = "Answers 200 when the database answers, the event log's schema is in place \
+(the migrations have run) and the read models are fit to serve; 503 otherwise. A read model is \
+not fit when its projector stopped on an event it cannot apply, or when it is more events or \
+seconds behind the log than `projections.ready_max_lag_events` (10,000) or \
+`projections.ready_max_lag_seconds` (60) allow: the 503 `not_ready` lists each with its \
+checkpoint, lag and last error.",
     responses(
         (status = 200, description = "Ready to serve.", body = HealthView, example = json!({"status": "ok", "head": 1290})),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 503, response = crate::openapi::NotReady),
     ),
     security(()),
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    match state.store.head().await {
-        Ok(head) => Ok(HttpResponse::Ok().json(HealthView {
-            status: "ok".into(),
-            head: Some(head.get()),
-        })),
-        Err(error) => {
-            tracing::warn!(error = %crate::problem::cause_chain(&error), "not ready");
-            Err(ApiError::unavailable())
-        }
+    let head = state.store.head().await.map_err(|error| {
+        tracing::warn!(error = %crate::problem::cause_chain(&error), "not ready");
+        ApiError::unavailable()
+    })?;
+    let statuses = state.projections.status().await.map_err(|error| {
+        tracing::warn!(error = %crate::problem::cause_chain(&error), "not ready: the read models");
+        ApiError::unavailable()
+    })?;
+    let unready = read_models::unready(&statuses, &state.projection_settings);
+    if !unready.is_empty() {
+        tracing::warn!(projections = ?unready, "not ready: read models stopped or behind");
+        return Err(read_models::not_ready(&unready));
     }
+    Ok(HttpResponse::Ok().json(HealthView {
+        status: "ok".into(),
+        head: Some(head.get()),
+    }))
 }
 
 /// `GET /metrics`
@@ -67,13 +79,22 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     summary = "Prometheus metrics",
     description = "Metrics in the Prometheus text format: `anslut_http_requests_total` by route \
 template, method and status; `anslut_http_request_duration_seconds`; \
-`anslut_events_appended_total` by stream type; `anslut_command_conflicts_total`.",
+`anslut_events_appended_total` by stream type; `anslut_command_conflicts_total`; and per read \
+model (label `projection`) `anslut_projection_lag_events`, `anslut_projection_lag_seconds` (the \
+age of the oldest event not yet projected), `anslut_projection_checkpoint` and \
+`anslut_projection_leader` (1 in the instance that runs its projector).",
     responses((status = 200, description = "The metrics.", body = String, content_type = "text/plain; version=0.0.4",
-        example = json!("# TYPE anslut_http_requests_total counter\nanslut_http_requests_total{method=\"GET\",route=\"/v1/cases/{case_id}\",status=\"200\"} 3\n"))),
+        example = json!("# TYPE anslut_http_requests_total counter\nanslut_http_requests_total{method=\"GET\",route=\"/v1/cases/{case_id}\",status=\"200\"} 3\n# TYPE anslut_projection_lag_events gauge\nanslut_projection_lag_events{projection=\"case_overview\"} 0\n# TYPE anslut_projection_leader gauge\nanslut_projection_leader{projection=\"case_overview\"} 1\n"))),
     security(()),
 )]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    match state.projections.status().await {
+        Ok(statuses) => state.metrics.observe_projections(&statuses),
+        Err(error) => {
+            tracing::warn!(error = %crate::problem::cause_chain(&error), "metrics: the read models' status is unavailable");
+        }
+    }
     let text = state.metrics.render().map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

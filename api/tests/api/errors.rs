@@ -197,7 +197,9 @@ async fn forbidden_unknown_conflicting_and_stale_commands_get_their_statuses() {
     answer.assert_problem(404, "not_found");
     let answer = app.get("/v1/nothing-here", &officer).await;
     answer.assert_problem(404, "not_found");
-    let answer = app.get("/v1/cases", &officer).await;
+    let answer = app
+        .get(&format!("/v1/cases/{case}/approve-application"), &officer)
+        .await;
     answer.assert_problem(405, "method_not_allowed");
     assert_eq!(answer.header("allow").as_deref(), Some("POST"));
 

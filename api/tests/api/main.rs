@@ -12,5 +12,8 @@ mod jwt;
 mod lifecycle;
 mod matrix;
 mod ops;
+mod projections_cli;
 mod proofs;
+mod read_models;
+mod readiness;
 mod spec;

@@ -2,8 +2,9 @@
 //! foreign provider organisation. The operations and their request bodies come from the
 //! OpenAPI document (every POST's example), so a new case command joins the matrix by itself;
 //! the reads (including the time-travel reads of `as_of_position`), the audit endpoints
-//! (`ReadAudit`: not providers, not dashboards) and the feed are listed here, and a check
-//! counts them against the document.
+//! (`ReadAudit`: not providers, not dashboards), the feed and the read models are listed here,
+//! and a check counts them against the document. The read models' lists are filtered rather
+//! than refused: another tenant gets 200 with none of the resources' content.
 //!
 //! Each cell's status is exact: 403 where the role lacks the permission (whatever the
 //! tenant); 404 for another tenant's resource, with the same body as a missing one and none
@@ -86,6 +87,10 @@ enum Op {
     Audit(&'static str),
     /// The inclusion proof of the case's first event.
     InclusionProof,
+    /// The case's read-model overview, read once it is projected.
+    CaseOverview,
+    /// A read-model list or aggregate: tenancy filters its rows.
+    ReadModel(&'static str),
 }
 
 struct Fixture {
@@ -96,6 +101,8 @@ struct Fixture {
     case_position: u64,
     /// The position of the incident's report.
     incident_position: u64,
+    /// The head of the log once the fixture is recorded.
+    head: u64,
 }
 
 impl Op {
@@ -120,6 +127,8 @@ impl Op {
             Self::InclusionProof => {
                 format!("/v1/audit/proofs/inclusion?position={}", f.case_position)
             }
+            Self::CaseOverview => format!("/v1/cases/{}/overview?min_position={}", f.case, f.head),
+            Self::ReadModel(path) => format!("{path}?min_position={}", f.head),
         }
     }
 
@@ -163,7 +172,12 @@ impl Op {
     fn tenanted(&self) -> bool {
         !matches!(
             self,
-            Self::Catalogue(_) | Self::Submit | Self::Feed | Self::CheckpointKey | Self::Audit(_)
+            Self::Catalogue(_)
+                | Self::Submit
+                | Self::Feed
+                | Self::CheckpointKey
+                | Self::Audit(_)
+                | Self::ReadModel(_)
         )
     }
 }
@@ -366,6 +380,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
             incident.to_string(),
         ))
         .await,
+        head: app.head().await,
     };
     let checkpoint = app.state.audit.checkpoint_now().await.unwrap().unwrap();
     let checkpoint_at: &'static str =
@@ -382,7 +397,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
     let mut operations = vec![Op::Submit, Op::GetCase, Op::Report, Op::GetIncident];
     for (path, _) in spec["paths"].as_object().unwrap() {
         if let Some(name) = path.strip_prefix("/v1/cases/{case_id}/")
-            && !["incidents", "history"].contains(&name)
+            && !["incidents", "history", "overview"].contains(&name)
         {
             operations.push(Op::CaseCommand(name.to_owned()));
         }
@@ -404,6 +419,15 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         Op::Audit(checkpoint_at),
         Op::Audit("/v1/audit/proofs/consistency?from=1"),
         Op::InclusionProof,
+        Op::CaseOverview,
+        Op::ReadModel("/v1/cases"),
+        Op::ReadModel("/v1/pipeline"),
+        Op::ReadModel("/v1/findings"),
+        Op::ReadModel("/v1/incidents"),
+        Op::ReadModel("/v1/incidents/summary"),
+        Op::ReadModel("/v1/compliance"),
+        Op::ReadModel("/v1/staff-commitments"),
+        Op::ReadModel("/v1/costs"),
     ]);
     let documented: usize = spec["paths"]
         .as_object()
@@ -418,7 +442,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         "every documented operation but the operations endpoints is in the matrix, and the \
          two time-travel reads"
     );
-    assert_eq!(operations.len(), 4 + 25 + 6 + 10);
+    assert_eq!(operations.len(), 4 + 25 + 6 + 10 + 9);
 
     let mut cells = 0;
     let mut tally: BTreeMap<u16, usize> = BTreeMap::new();
@@ -474,13 +498,18 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
                         assert!(!answer.text.contains(secret), "{op:?} leaked {secret}");
                     }
                 }
+                if matches!(op, Op::ReadModel(_)) && foreign(role, tenancy) {
+                    for secret in ["Östersundshälsan", ORG] {
+                        assert!(!answer.text.contains(secret), "{op:?} leaked {secret}");
+                    }
+                }
                 cells += 1;
                 *tally.entry(answer.status).or_default() += 1;
             }
         }
     }
     assert_eq!(cells, operations.len() * Role::ALL.len() * TENANCIES.len());
-    assert_eq!(cells, 810);
+    assert_eq!(cells, 972);
     for status in [200, 201, 403, 404, 409] {
         assert!(
             tally.get(&status).is_some_and(|n| *n > 0),
