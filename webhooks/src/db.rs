@@ -309,7 +309,6 @@ where
         Ok(usize::try_from(row.try_get::<i64, _>(0)?).unwrap_or(usize::MAX))
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub async fn insert_subscription(
         conn: &mut DB::Connection,
         subscription: &Subscription,
@@ -557,11 +556,15 @@ where
         Ok(claimed)
     }
 
-    /// When the earliest pending row is due, if there is one.
+    /// When the earliest pending row of an active subscription is due, if there is one.
+    /// (Rows of deactivated subscriptions stay pending for ever and are never due.)
     pub async fn next_due(conn: &mut DB::Connection) -> Result<Option<i64>, WebhookError> {
         let row = sqlx::query(
-            "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'",
+            "SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d \
+             JOIN webhook_subscriptions s ON s.id = d.subscription_id \
+             WHERE d.status = 'pending' AND s.active = $1",
         )
+        .bind(true)
         .fetch_one(conn)
         .await?;
         Ok(row.try_get(0)?)

@@ -52,7 +52,9 @@
 //!   once, without holding back or resending the events after it.
 //! * **Leases.** A claimed row belongs to its worker until `lease` (default 60 s, longer
 //!   than a request may take) has passed; a crashed worker's rows then return to pending at
-//!   once, the lost attempt logged as `abandoned` and counted towards the limit.
+//!   once, the lost attempt logged as `abandoned` and counted towards the limit. Due times
+//!   and leases are the instances' own clocks: keep them within a small fraction of the
+//!   lease of each other (NTP).
 //! * **Who sent it.** The signature proves Anslut sent that body at that time; receivers
 //!   should refuse timestamps more than five minutes off (Standard Webhooks).
 //!

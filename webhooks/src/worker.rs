@@ -238,7 +238,7 @@ async fn attempt(shared: Arc<Shared>, token: String, row: Claimed) {
         worker: options.instance.clone(),
     };
     for tries in 1..=RECORD_TRIES {
-        match record(&shared, &row, &token, &outcome, &log, gone).await {
+        match record(&shared, &row, &token, &outcome, &log, gone, micros(now)).await {
             Ok(true) => break,
             Ok(false) => {
                 tracing::warn!(delivery = %row.id, "webhooks: the lease ran out before the outcome was recorded; the row will be sent again");
@@ -325,8 +325,9 @@ async fn send(shared: &Shared, row: &Claimed, body: Vec<u8>) -> Sent {
     }
 }
 
-/// Writes the outcome and the attempt log in one transaction. The attempt is logged even
-/// when the lease was lost (it happened); the row changes only under the lease.
+/// Writes the outcome and the attempt log in one transaction, stamped `now` (the instant the
+/// next attempt's wait is counted from). The attempt is logged even when the lease was lost
+/// (it happened); the row changes only under the lease.
 async fn record(
     shared: &Shared,
     row: &Claimed,
@@ -334,8 +335,8 @@ async fn record(
     outcome: &Outcome,
     log: &NewAttempt,
     gone: bool,
+    now: i64,
 ) -> Result<bool, WebhookError> {
-    let now = micros(Utc::now());
     let mut tx: Tx = shared.db.begin_write().await?;
     let held = on_tx!(&mut tx, conn, S => S::record(conn, row.id, token, outcome, now).await)?;
     on_tx!(&mut tx, conn, S => S::insert_attempt(conn, log).await)?;

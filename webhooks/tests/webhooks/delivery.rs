@@ -78,8 +78,10 @@ pub async fn deliveries_carry_a_cloudevent_signed_with_standard_webhooks_headers
         json!({"document": "RS 2026/114"}),
     )
     .await;
-    eventually("the retry is accepted", ALL, || async {
-        receiver.accepted("hooks").len() == 1
+    eventually("the retry is accepted and recorded", ALL, || async {
+        try_delivery_of(&webhooks, "dalarna", event)
+            .await
+            .is_some_and(|d| d.delivery.status == DeliveryStatus::Delivered)
     })
     .await;
 
@@ -275,18 +277,63 @@ pub async fn retries_back_off_with_full_jitter_within_their_ceilings(db: TestDat
     let webhooks = open(&db, &store, opts).await;
     let subscription = subscribe(&webhooks, &receiver, "dalarna", "hooks", &["*"]).await;
     let handle = webhooks.start();
+
+    // Watch the schedule: a pending row after its n-th failure is due `next_attempt_at`,
+    // counted from the moment its failure was recorded (`updated_at`).
+    let waits: Arc<Mutex<BTreeMap<(String, u32), Duration>>> = Arc::default();
+    let sampler = {
+        let (webhooks, waits) = (webhooks.clone(), waits.clone());
+        tokio::spawn(async move {
+            loop {
+                for (_, delivery) in page(&webhooks, subscription.id).await {
+                    if let (DeliveryStatus::Pending, Some(due)) =
+                        (delivery.status, delivery.next_attempt_at)
+                        && delivery.attempts > 0
+                    {
+                        let wait = (due - delivery.updated_at).to_std().expect("not negative");
+                        waits
+                            .lock()
+                            .unwrap()
+                            .insert((delivery.id.to_string(), delivery.attempts), wait);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
     let mut events = Vec::new();
-    for case in 0..4 {
+    for case in 0..6 {
         events.extend(append_case(&store, "dalarna", &format!("c{case}"), 1).await);
     }
-    eventually("all four are parked", ALL, || async {
+    eventually("all six are parked", ALL, || async {
         let now = statuses(&webhooks, "dalarna", subscription.id).await;
-        now.len() == 4 && now.values().all(|s| *s == DeliveryStatus::Parked)
+        now.len() == 6 && now.values().all(|s| *s == DeliveryStatus::Parked)
     })
     .await;
+    sampler.abort();
 
-    let slack = Duration::from_millis(300);
-    let mut ratios = Vec::new();
+    // Each scheduled wait lies in [0, min(cap, base · 2^(n−1))], and they spread over it.
+    let waits = waits.lock().unwrap().clone();
+    assert!(waits.len() >= 16, "most waits were seen: {}", waits.len());
+    let mut below_half = 0;
+    for ((_, failed), wait) in &waits {
+        let ceiling = policy.ceiling(*failed);
+        assert!(
+            *wait <= ceiling,
+            "after failure {failed}: {wait:?} beyond {ceiling:?}"
+        );
+        if *wait < ceiling / 2 {
+            below_half += 1;
+        }
+    }
+    assert!(
+        below_half >= 3 && waits.len() - below_half >= 3,
+        "full jitter spreads the waits: {waits:?}"
+    );
+
+    // At the receiver: five attempts each, never further apart than the ceiling allows
+    // (plus the time an attempt takes on a busy machine).
+    let slack = Duration::from_millis(500);
     for event in &events {
         let times: Vec<_> = receiver
             .hits_on("hooks")
@@ -302,7 +349,6 @@ pub async fn retries_back_off_with_full_jitter_within_their_ceilings(db: TestDat
                 gap <= ceiling + slack,
                 "wait {n}: {gap:?} beyond {ceiling:?}"
             );
-            ratios.push(gap.as_secs_f64() / ceiling.as_secs_f64());
         }
         let detail = delivery_of(&webhooks, "dalarna", *event).await;
         assert_eq!(detail.delivery.attempts, 5);
@@ -324,14 +370,22 @@ pub async fn retries_back_off_with_full_jitter_within_their_ceilings(db: TestDat
                 .all(|w| w[0].started_at <= w[1].started_at)
         );
     }
-    // Full jitter: waits spread over the whole range rather than sitting at the ceiling.
-    let short = ratios.iter().filter(|r| **r < 0.75).count();
-    let long = ratios.iter().filter(|r| **r > 0.25).count();
-    assert!(
-        short >= 4 && long >= 4,
-        "waits relative to their ceilings: {ratios:?}"
-    );
     drop(handle);
+}
+
+/// Every delivery of a subscription of dalarna, by id.
+async fn page(
+    webhooks: &webhooks::Webhooks,
+    subscription: webhooks::SubscriptionId,
+) -> BTreeMap<String, webhooks::Delivery> {
+    webhooks
+        .deliveries("dalarna", subscription, webhooks::DeliveryQuery::default())
+        .await
+        .unwrap()
+        .deliveries
+        .into_iter()
+        .map(|d| (d.id.to_string(), d))
+        .collect()
 }
 
 pub async fn a_parked_delivery_holds_its_case_until_redelivered_or_skipped(db: TestDatabase) {
@@ -532,6 +586,70 @@ pub async fn a_410_gone_parks_the_delivery_and_deactivates_the_subscription(db: 
             .unwrap_err()
             .code(),
         "webhooks.conflict"
+    );
+    drop(handle);
+}
+
+pub async fn redirects_and_unreachable_endpoints_are_failed_attempts(db: TestDatabase) {
+    let store = db.store().await;
+    let receiver = Receiver::start();
+    receiver.script(always(302));
+    let mut opts = options();
+    opts.retry.max_attempts = 2;
+    let webhooks = open(&db, &store, opts).await;
+    let moved = subscribe(&webhooks, &receiver, "dalarna", "moved", &["*"]).await;
+    // Nothing listens on port 1: the connection is refused.
+    let closed = webhooks
+        .register(
+            &caller("dalarna"),
+            crate::spec("http://127.0.0.1:1/hook".into(), &["*"]),
+        )
+        .await
+        .unwrap()
+        .subscription;
+    let handle = webhooks.start();
+    append_case(&store, "dalarna", "c1", 1).await;
+    let parked = |id| {
+        let webhooks = &webhooks;
+        async move {
+            let now = statuses(webhooks, "dalarna", id).await;
+            now.len() == 1 && now.values().all(|s| *s == DeliveryStatus::Parked)
+        }
+    };
+    eventually("both are parked", ALL, || async {
+        parked(moved.id).await && parked(closed.id).await
+    })
+    .await;
+    let last_error = |id| {
+        let webhooks = &webhooks;
+        async move {
+            let page = webhooks
+                .deliveries("dalarna", id, webhooks::DeliveryQuery::default())
+                .await
+                .unwrap();
+            let detail = webhooks
+                .delivery("dalarna", page.deliveries[0].id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(detail.attempts.len(), 2);
+            detail.delivery.last_error.unwrap()
+        }
+    };
+    assert_eq!(
+        last_error(moved.id).await,
+        "HTTP 302 (redirects are not followed)"
+    );
+    let refused = last_error(closed.id).await;
+    assert!(refused.starts_with("could not connect"), "{refused}");
+    assert!(
+        !refused.contains("127.0.0.1:1/hook"),
+        "the log does not repeat the URL"
+    );
+    assert_eq!(receiver.hits_on("moved").len(), 2);
+    assert!(
+        receiver.hits_on("elsewhere").is_empty(),
+        "the redirect was not followed"
     );
     drop(handle);
 }

@@ -195,7 +195,11 @@ async fn handle(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
+    let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    if (300..400).contains(&status) {
+        response.insert_header(("location", "/elsewhere"));
+    }
+    response.finish()
 }
 
 /// HMAC-SHA256 (RFC 2104), written out.

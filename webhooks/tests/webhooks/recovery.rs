@@ -276,8 +276,10 @@ pub async fn two_instances_share_the_work_without_delivering_anything_twice(db: 
         paths.iter().all(|p| receiver.accepted(p).len() >= 60)
     })
     .await;
-    // Let any duplicate that was going to happen happen.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually("every outcome is recorded", ALL, || async {
+        first.status().await.unwrap().delivered == 180
+    })
+    .await;
     for path in paths {
         assert_eq!(
             receiver.hits_on(path).len(),
