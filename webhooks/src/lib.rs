@@ -33,9 +33,10 @@
 //!   `webhook-signature` (`v1,` + base64 of HMAC-SHA256 over `id.timestamp.body`). 2xx is
 //!   delivered; anything else, a redirect or a timeout fails the attempt, which is retried
 //!   with exponential backoff and full jitter ([`RetryPolicy`]) and parked after the limit. A
-//!   410 Gone parks the row and deactivates the subscription, as the spec asks. Every attempt
-//!   is logged (`webhook_attempts`: time, duration, status or error; never the body or
-//!   secret).
+//!   410 Gone parks the row and deactivates the subscription, as the spec asks. An event the
+//!   store cannot give back (a codec failure) fails its attempts the same way and ends up
+//!   parked, in view, rather than skipped. Every attempt is logged (`webhook_attempts`: time,
+//!   duration, status or error; never the body or secret).
 //!
 //! # What a receiver can rely on
 //! * **At least once.** Every matching event is delivered until a 2xx, or parked. A

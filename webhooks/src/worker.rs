@@ -241,7 +241,7 @@ async fn attempt(shared: Arc<Shared>, token: String, row: Claimed) {
         match record(&shared, &row, &token, &outcome, &log, gone, micros(now)).await {
             Ok(true) => break,
             Ok(false) => {
-                tracing::warn!(delivery = %row.id, "webhooks: the lease ran out before the outcome was recorded; the row will be sent again");
+                tracing::warn!(delivery = %row.id, "webhooks: the lease ran out before the outcome was recorded; the lease sweep has taken the row back");
                 break;
             }
             Err(error) if tries < RECORD_TRIES => {
