@@ -109,6 +109,44 @@ impl Requirement for ReadAudit {
     }
 }
 
+/// Managing the region's webhook subscriptions and their deliveries: region IT (who run the
+/// region's case systems) and integrations (the case systems themselves). Not a domain
+/// permission: subscriptions decide nothing about cases. Officers, auditors and dashboards
+/// read events through the API and the feed; providers never receive a region's events.
+#[derive(Debug, Clone, Copy)]
+pub struct ManageWebhooks;
+
+impl Requirement for ManageWebhooks {
+    const PERMISSION: Option<Permission> = None;
+
+    fn admits(role: Role) -> bool {
+        matches!(role, Role::RegionIt | Role::Integration)
+    }
+
+    fn name() -> &'static str {
+        "manage_webhooks"
+    }
+}
+
+/// Forgetting a data subject and looking one up: the roles of
+/// `domain::subject::FORGET_ROLES` (officers and region IT). Not a case permission: a data
+/// subject is not a case; which subjects a caller may forget is decided by the handler (those
+/// named in an event of the caller's region).
+#[derive(Debug, Clone, Copy)]
+pub struct ForgetSubject;
+
+impl Requirement for ForgetSubject {
+    const PERMISSION: Option<Permission> = None;
+
+    fn admits(role: Role) -> bool {
+        domain::subject::FORGET_ROLES.contains(&role)
+    }
+
+    fn name() -> &'static str {
+        "forget_subject"
+    }
+}
+
 /// An authenticated caller whose role meets `R`.
 #[derive(Debug)]
 pub struct Authorized<R> {
@@ -200,6 +238,11 @@ mod tests {
             ]
         );
         assert!(Role::ALL.into_iter().all(Read::admits));
+        let managing: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|role| ManageWebhooks::admits(*role))
+            .collect();
+        assert_eq!(managing, [Role::RegionIt, Role::Integration]);
         assert_eq!(Decide::name(), "decide");
     }
 

@@ -49,8 +49,22 @@ pub fn config(settings: &Settings) -> AuditConfig {
     }
 }
 
-/// Connects the auditor to the configured database and applies its migrations. The store's
-/// tables must exist: migrate the store first.
+/// Applies the audit tables' migrations through `database.migrate_url`, when one is set (the
+/// schema's owner); does nothing otherwise. The store's tables must exist
+/// (`startup::migrate_as_owner` runs both).
+pub async fn migrate_as_owner(settings: &Settings) -> Result<(), AuditError> {
+    if let Some(owner_url) = &settings.database.migrate_url {
+        Auditor::connect(owner_url.expose(), signer(settings)?, config(settings))
+            .await?
+            .migrate()
+            .await?;
+    }
+    Ok(())
+}
+
+/// Connects the auditor to the configured database and applies its migrations (with
+/// `database.migrate_url`, `startup::connect_store` has applied them as the owner, and this
+/// finds nothing to apply). The store's tables must exist: migrate the store first.
 pub async fn open(settings: &Settings) -> Result<Auditor, AuditError> {
     let auditor = Auditor::connect(
         settings.database_url().expose(),

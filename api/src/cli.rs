@@ -33,7 +33,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server (migrates the database first).
     Serve(ServeArgs),
-    /// Apply the database migrations and exit.
+    /// Apply the database migrations and exit. With ANSLUT_DATABASE__MIGRATE_URL, the log's
+    /// and the audit tree's, as that role; the read models are then created by serve.
     Migrate,
     /// Print a development token signed with the development key (refused in production).
     Token(TokenArgs),
@@ -49,6 +50,9 @@ pub enum Command {
     /// The read models: status, rebuild, verify against a rebuild.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
+    /// Personal data: forget a data subject, find a staff member's subject.
+    #[command(subcommand)]
+    Privacy(crate::privacy_cli::PrivacyCommand),
 }
 
 /// How a command ended when it did not fail.
@@ -182,10 +186,17 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Catalogues(command) => catalogues(&command)?,
         Command::Migrate => {
             let settings = Settings::load(cli.config.as_deref())?;
+            if settings.database.migrate_url.is_some() {
+                startup::migrate_as_owner(&settings).await?;
+                return Ok(Outcome::Done);
+            }
             let store = startup::connect_store(&settings).await?;
             crate::checkpoints::open(&settings).await?;
             let catalogues = std::sync::Arc::new(CatalogueRegistry::load_embedded()?);
-            crate::read_models::open(&settings, store, catalogues).await?;
+            crate::read_models::open(&settings, store.clone(), catalogues).await?;
+            crate::webhook_setup::open(&settings, store)
+                .await
+                .map_err(startup::StartupError::from)?;
         }
         Command::Token(args) => token(&Settings::load(cli.config.as_deref())?, &args)?,
         Command::Serve(args) => {
@@ -204,6 +215,9 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
             return crate::projections_cli::run(cli.config.as_deref(), command)
                 .await
                 .map_err(|error| CliError::ProjectionsCommand(Box::new(error)));
+        }
+        Command::Privacy(command) => {
+            return crate::privacy_cli::run(cli.config.as_deref(), command).await;
         }
     }
     Ok(Outcome::Done)

@@ -5,9 +5,10 @@
 //!    (`If-Match: *` means "whatever the current version").
 //! 2. Idempotency pre-check: with an `Idempotency-Key`, the command id is
 //!    UUIDv5(scope + key), scope = (region, subject, method, route template). If the store
-//!    already holds that command, the same request (same SHA-256 fingerprint of method, path
-//!    and body, read back from the first event's metadata) is answered with the original
-//!    response, and another request with that key gets 422 `idempotency_key_reused`.
+//!    already holds that command, the same request (same HMAC-SHA256 fingerprint of method,
+//!    path and body under a server key, read back from the first event's metadata) is
+//!    answered with the original response, and another request with that key gets 422
+//!    `idempotency_key_reused`.
 //! 3. The aggregate is loaded (snapshots on); absent or another tenant's → 404.
 //! 4. `If-Match` against the stream version → 412 with the current `ETag`.
 //! 5. The domain decides (`Aggregate::handle`), with the system clock and the catalogues.
@@ -138,7 +139,9 @@ where
     };
     let command_id = input.command_id();
     tracing::Span::current().record("command_id", tracing::field::display(command_id));
-    let fingerprint = input.context.fingerprint(&input.body);
+    let fingerprint = input
+        .context
+        .fingerprint(&state.subjects.fingerprint_key(), &input.body);
     if input.headers.idempotency_key.is_some()
         && let Some(replayed) = replay(state, command_id, &fingerprint).await?
     {
@@ -185,8 +188,19 @@ where
         .command_outcome(command_id)
         .await?
         .ok_or_else(|| ApiError::internal("the store has no outcome for a committed command"))?;
-    state.metrics.appended(A::TYPE, outcome.len());
     let events = recorded(state, &outcome).await?;
+    // A concurrent request with the same key may have committed between our pre-check and
+    // our commit: the store then answers its outcome for the command id, idempotently. That
+    // outcome is this request's only if it was the same request.
+    if input.headers.idempotency_key.is_some()
+        && events
+            .first()
+            .and_then(|event| event.metadata.extra.get(FINGERPRINT_KEY))
+            .is_some_and(|original| *original != fingerprint)
+    {
+        return Err(ApiError::idempotency_key_reused());
+    }
+    state.metrics.appended(A::TYPE, outcome.len());
     Ok(Executed {
         outcome,
         events: views(&events),

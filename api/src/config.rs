@@ -65,10 +65,18 @@ pub struct Settings {
     /// `DATABASE_URL`: `postgres://...` for PostgreSQL; unset means SQLite at
     /// `<data_dir>/anslut.db`.
     pub database_url: Option<Secret<String>>,
+    pub database: DatabaseSettings,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
     /// How long a graceful shutdown waits for requests in flight, in seconds.
     pub shutdown_timeout_seconds: u64,
+    /// How long a client may take to send a request's headers, in milliseconds; a slower
+    /// one gets 408 and its connection is closed.
+    pub request_header_timeout_milliseconds: u64,
+    /// How long a client may take to send a request's body, in milliseconds, from the
+    /// moment the handler starts reading it; a slower one (or one that stops mid-body) gets
+    /// 408 `request_timeout` and its connection is closed.
+    pub request_body_timeout_milliseconds: u64,
     /// Take an aggregate snapshot every this many events.
     pub snapshot_every: usize,
     /// HTTP worker threads; 0 means one per CPU core.
@@ -77,6 +85,18 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     pub audit: AuditSettings,
     pub projections: ProjectionSettings,
+    pub webhooks: WebhookSettings,
+}
+
+/// The database beyond its URL.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `ANSLUT_DATABASE__MIGRATE_URL`: the role that owns the schema (`postgres://...`), for
+    /// migrations only. When set, `anslut migrate` and the start of every command migrate
+    /// through it, and `DATABASE_URL` may name an application role that can only read and
+    /// append the log (docs/operations.md gives its grants). Unset, `DATABASE_URL` migrates.
+    pub migrate_url: Option<Secret<String>>,
 }
 
 /// How tokens are verified.
@@ -111,6 +131,10 @@ pub struct PrivacySettings {
     /// The HMAC key (hex, at least 32 bytes) that maps a personnummer to a stable data
     /// subject id. Development generates `<data_dir>/subject-key` when unset.
     pub subject_key: Option<Secret<String>>,
+    /// The key-encryption key (hex, exactly 32 bytes) that wraps every data subject's key
+    /// (crypto-shredding, see the `privacy` crate). Development generates
+    /// `<data_dir>/privacy-key` when unset. Losing it loses all personal data in the log.
+    pub key_encryption_key: Option<Secret<String>>,
 }
 
 /// Tamper evidence: the signed checkpoints of the Merkle tree over the log.
@@ -181,8 +205,54 @@ impl Default for ProjectionSettings {
     }
 }
 
+/// Webhooks: the key that seals the subscriptions' signing secrets, and the deliveries' pace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// The server key that seals every subscription's signing secret at rest: a file of 64
+    /// hex digits (32 bytes), kept outside the database. Production requires it; development
+    /// generates `<data_dir>/webhook-secret-key`. Losing it makes every stored secret
+    /// unusable (the regions then need new subscriptions).
+    pub secret_key_file: Option<PathBuf>,
+    /// Failed attempts before a delivery is parked.
+    pub max_attempts: u32,
+    /// The ceiling of the wait after the first failed attempt, in milliseconds; it doubles
+    /// with each failure (full jitter) up to `retry_cap_seconds`.
+    pub retry_base_milliseconds: u64,
+    /// The longest wait between two attempts, in seconds.
+    pub retry_cap_seconds: u64,
+    /// Time allowed for one attempt, connecting included, in seconds.
+    pub request_timeout_seconds: u64,
+    /// How long a claimed delivery belongs to its worker, in seconds; longer than
+    /// `request_timeout_seconds`.
+    pub lease_seconds: u64,
+    /// Deliveries in flight at once in one instance.
+    pub concurrency: usize,
+    /// Active subscriptions one region may have.
+    pub max_subscriptions_per_region: usize,
+    /// The outbox projector and the workers look at least this often, in milliseconds.
+    pub poll_interval_milliseconds: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            secret_key_file: None,
+            max_attempts: 12,
+            retry_base_milliseconds: 5000,
+            retry_cap_seconds: 3600,
+            request_timeout_seconds: 15,
+            lease_seconds: 60,
+            concurrency: 16,
+            max_subscriptions_per_region: 50,
+            poll_interval_milliseconds: 1000,
+        }
+    }
+}
+
 /// The environment variables (after `ANSLUT_`) that hold hex keys.
 const SUBJECT_KEY_VAR: &str = "privacy__subject_key";
+const KEK_VAR: &str = "privacy__key_encryption_key";
 const DEV_KEY_VAR: &str = "auth__dev_signing_key";
 
 /// The largest request body accepted by default: 256 KiB.
@@ -198,14 +268,18 @@ impl Default for Settings {
             port: 8080,
             data_dir: PathBuf::from("data"),
             database_url: None,
+            database: DatabaseSettings::default(),
             body_limit: DEFAULT_BODY_LIMIT,
             shutdown_timeout_seconds: 30,
+            request_header_timeout_milliseconds: 5_000,
+            request_body_timeout_milliseconds: 30_000,
             snapshot_every: 50,
             workers: 0,
             auth: AuthSettings::default(),
             privacy: PrivacySettings::default(),
             audit: AuditSettings::default(),
             projections: ProjectionSettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -252,7 +326,7 @@ impl Settings {
             .merge(
                 Env::prefixed("ANSLUT_")
                     .filter(|key| {
-                        !["config", SUBJECT_KEY_VAR, DEV_KEY_VAR]
+                        !["config", SUBJECT_KEY_VAR, KEK_VAR, DEV_KEY_VAR]
                             .iter()
                             .any(|skip| key.as_str().eq_ignore_ascii_case(skip))
                     })
@@ -265,6 +339,9 @@ impl Settings {
         // number.
         if let Ok(key) = std::env::var(format!("ANSLUT_{}", SUBJECT_KEY_VAR.to_uppercase())) {
             settings.privacy.subject_key = Some(Secret::new(key));
+        }
+        if let Ok(key) = std::env::var(format!("ANSLUT_{}", KEK_VAR.to_uppercase())) {
+            settings.privacy.key_encryption_key = Some(Secret::new(key));
         }
         if let Ok(key) = std::env::var(format!("ANSLUT_{}", DEV_KEY_VAR.to_uppercase())) {
             settings.auth.dev_signing_key = Some(Secret::new(key));
@@ -290,6 +367,15 @@ impl Settings {
         if self.body_limit == 0 {
             return Err(ConfigError::Invalid("body_limit must be positive".into()));
         }
+        if self.request_header_timeout_milliseconds == 0
+            || self.request_body_timeout_milliseconds == 0
+        {
+            return Err(ConfigError::Invalid(
+                "request_header_timeout_milliseconds and request_body_timeout_milliseconds \
+                 must be positive"
+                    .into(),
+            ));
+        }
         if self.audit.poll_interval_milliseconds == 0 {
             return Err(ConfigError::Invalid(
                 "audit.poll_interval_milliseconds must be positive".into(),
@@ -301,6 +387,34 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "projections.poll_interval_milliseconds and projections.leader_retry_milliseconds \
                  must be positive"
+                    .into(),
+            ));
+        }
+        if let Some(migrate_url) = &self.database.migrate_url {
+            let postgres = is_postgres_url(migrate_url.expose())
+                && self
+                    .database_url
+                    .as_ref()
+                    .is_some_and(|url| is_postgres_url(url.expose()));
+            if !postgres {
+                return Err(ConfigError::Invalid(
+                    "database.migrate_url and DATABASE_URL must both be postgres://... URLs (a \
+                     separate migration role is for PostgreSQL)"
+                        .into(),
+                ));
+            }
+        }
+        let hooks = &self.webhooks;
+        if hooks.max_attempts == 0
+            || hooks.concurrency == 0
+            || hooks.poll_interval_milliseconds == 0
+            || hooks.request_timeout_seconds == 0
+            || hooks.lease_seconds <= hooks.request_timeout_seconds
+        {
+            return Err(ConfigError::Invalid(
+                "webhooks: max_attempts, concurrency, poll_interval_milliseconds and \
+                 request_timeout_seconds must be positive, and lease_seconds longer than \
+                 request_timeout_seconds"
                     .into(),
             ));
         }
@@ -334,10 +448,22 @@ impl Settings {
                     "production needs ANSLUT_PRIVACY__SUBJECT_KEY (hex, at least 32 bytes)".into(),
                 ));
             }
+            if self.privacy.key_encryption_key.is_none() {
+                return Err(ConfigError::Invalid(
+                    "production needs ANSLUT_PRIVACY__KEY_ENCRYPTION_KEY (hex, 32 bytes)".into(),
+                ));
+            }
             if self.audit.signing_key_file.is_none() || self.audit.origin.is_none() {
                 return Err(ConfigError::Invalid(
                     "production needs the checkpoint signing key and origin: set \
                      ANSLUT_AUDIT__SIGNING_KEY_FILE (32 bytes) and ANSLUT_AUDIT__ORIGIN"
+                        .into(),
+                ));
+            }
+            if self.webhooks.secret_key_file.is_none() {
+                return Err(ConfigError::Invalid(
+                    "production needs the webhook secret key: set \
+                     ANSLUT_WEBHOOKS__SECRET_KEY_FILE (a file of 64 hex digits)"
                         .into(),
                 ));
             }
@@ -357,6 +483,15 @@ impl Settings {
                 self.data_dir.join("anslut.db").display()
             ))
         })
+    }
+
+    /// The database migrations run through: `database.migrate_url` when set, else
+    /// [`Settings::database_url`].
+    pub fn migrate_url(&self) -> Secret<String> {
+        self.database
+            .migrate_url
+            .clone()
+            .unwrap_or_else(|| self.database_url())
     }
 }
 
@@ -394,9 +529,15 @@ mod tests {
         assert!(settings.validate().is_err(), "the subject key is missing");
         settings.privacy.subject_key = Some(Secret::new("00".repeat(32)));
         let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("KEY_ENCRYPTION_KEY"), "{error}");
+        settings.privacy.key_encryption_key = Some(Secret::new("01".repeat(32)));
+        let error = settings.validate().unwrap_err().to_string();
         assert!(error.contains("checkpoint signing key"), "{error}");
         settings.audit.signing_key_file = Some("/run/secrets/checkpoint-key".into());
         settings.audit.origin = Some("anslut.example/prod".into());
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("webhook secret key"), "{error}");
+        settings.webhooks.secret_key_file = Some("/run/secrets/webhook-key".into());
         settings.validate().unwrap();
     }
 
@@ -425,6 +566,29 @@ mod tests {
         let mut settings = Settings::default();
         settings.auth.leeway_seconds = 61;
         assert!(settings.validate().is_err());
+    }
+
+    #[test]
+    fn migrations_run_through_the_migrate_url_when_one_is_set() {
+        let mut settings = Settings {
+            database_url: Some(Secret::new("postgres://anslut_app@h/db".into())),
+            ..Settings::default()
+        };
+        assert_eq!(
+            settings.migrate_url().expose(),
+            "postgres://anslut_app@h/db"
+        );
+        settings.database.migrate_url = Some(Secret::new("postgres://anslut_owner@h/db".into()));
+        settings.validate().unwrap();
+        assert_eq!(
+            settings.migrate_url().expose(),
+            "postgres://anslut_owner@h/db"
+        );
+        settings.database_url = None;
+        assert!(
+            settings.validate().is_err(),
+            "a migration role is for PostgreSQL, not the SQLite file"
+        );
     }
 
     #[test]

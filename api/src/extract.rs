@@ -1,7 +1,7 @@
 //! Strict extractors. Every failure becomes the same problem+json as every other error:
-//! a body that is not JSON (415), too large (413), malformed or of the wrong shape (400
-//! `invalid_body` with the JSON path), bad path or query values (400 `invalid_path`,
-//! `invalid_query`) and bad precondition headers (400 `invalid_header`).
+//! a body that is not JSON (415), too large (413), not received in time (408), malformed or
+//! of the wrong shape (400 `invalid_body` with the JSON path), bad path or query values (400
+//! `invalid_path`, `invalid_query`) and bad precondition headers (400 `invalid_header`).
 //!
 //! Messages name the place and the kind of problem, never the value sent: a personnummer in
 //! the wrong field must not come back in an error body or a log line.
@@ -16,7 +16,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::config::DEFAULT_BODY_LIMIT;
@@ -35,9 +35,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
+        let (limit, timeout) = req
             .app_data::<web::Data<AppState>>()
-            .map_or(DEFAULT_BODY_LIMIT, |state| state.body_limit);
+            .map_or((DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT), |state| {
+                (state.body_limit, state.body_timeout)
+            });
         let is_json = req.mime_type().ok().flatten().is_some_and(|mime| {
             mime.type_() == "application"
                 && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
@@ -55,24 +57,46 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             if declared_length.is_some_and(|length| length > limit) {
                 return Err(ApiError::payload_too_large(limit));
             }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| {
-                    ApiError::invalid_body(&[FieldError {
-                        path: String::new(),
-                        message: "the body could not be read".into(),
-                    }])
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::payload_too_large(limit));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            let bytes = body.freeze();
+            let bytes = read_body(&mut payload, limit, timeout).await?;
             let value = parse_json(&bytes)?;
             Ok(Self { value, bytes })
         })
     }
+}
+
+/// How long reading a body may take when the state does not say (30 s, the default of
+/// `request_body_timeout_milliseconds`).
+const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads the whole body, refusing it once it exceeds `limit` bytes (413) or has not ended
+/// within `timeout` (408). Without the deadline, a client that stops mid-body would hold
+/// its connection and this request open forever: the HTTP server's own timeout covers the
+/// headers alone.
+async fn read_body(
+    payload: &mut Payload,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Bytes, ApiError> {
+    tokio::time::timeout(timeout, read_body_unbounded(payload, limit))
+        .await
+        .map_err(|_| ApiError::request_timeout())?
+}
+
+async fn read_body_unbounded(payload: &mut Payload, limit: usize) -> Result<Bytes, ApiError> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::invalid_body(&[FieldError {
+                path: String::new(),
+                message: "the body could not be read".into(),
+            }])
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// Parses JSON strictly: the path of the first problem, and no trailing data.
@@ -302,16 +326,22 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// SHA-256 over method, path and body: what makes two requests "the same" for
-    /// `Idempotency-Key`.
-    pub fn fingerprint(&self, body: &[u8]) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(self.method.as_bytes());
-        hasher.update([0]);
-        hasher.update(self.path.as_bytes());
-        hasher.update([0]);
-        hasher.update(body);
-        hex::encode(hasher.finalize())
+    /// HMAC-SHA256 over method, path and body: what makes two requests "the same" for
+    /// `Idempotency-Key`. Keyed with a server secret ([`crate::privacy::SubjectIds::
+    /// fingerprint_key`]) because the fingerprint is stored in clear with the events and a
+    /// body holding a personnummer could otherwise be found by hashing every personnummer.
+    pub fn fingerprint(&self, key: &[u8], body: &[u8]) -> String {
+        use hmac::{Hmac, Mac};
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+            // HMAC takes keys of any length; this branch cannot be reached.
+            return String::new();
+        };
+        mac.update(self.method.as_bytes());
+        mac.update(&[0]);
+        mac.update(self.path.as_bytes());
+        mac.update(&[0]);
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
     }
 }
 
@@ -336,6 +366,44 @@ impl FromRequest for RequestContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    type Chunk = Result<Bytes, actix_web::error::PayloadError>;
+
+    fn payload(stream: impl futures_util::Stream<Item = Chunk> + 'static) -> Payload {
+        let boxed: std::pin::Pin<Box<dyn futures_util::Stream<Item = Chunk>>> = Box::pin(stream);
+        Payload::from(boxed)
+    }
+
+    /// A body whose first bytes arrive and then nothing more, ever.
+    fn stalled_body() -> Payload {
+        let first = futures_util::stream::once(async { Ok(Bytes::from_static(b"{\"prog")) });
+        payload(first.chain(futures_util::stream::pending()))
+    }
+
+    #[actix_web::test]
+    async fn a_body_that_stalls_is_refused_with_408_when_its_time_is_up() {
+        let timeout = std::time::Duration::from_millis(50);
+        let started = std::time::Instant::now();
+        let refused = read_body(&mut stalled_body(), 1024, timeout)
+            .await
+            .expect_err("a stalled body never completes");
+        assert_eq!(refused.status().as_u16(), 408);
+        assert_eq!(refused.code(), "request_timeout");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[actix_web::test]
+    async fn a_complete_body_is_read_within_its_time_and_limit() {
+        let timeout = std::time::Duration::from_secs(5);
+        let chunks: [Chunk; 2] = [Ok(Bytes::from_static(b"{}")), Ok(Bytes::from_static(b" "))];
+        let mut complete = payload(futures_util::stream::iter(chunks));
+        let bytes = read_body(&mut complete, 3, timeout).await.unwrap();
+        assert_eq!(&bytes[..], b"{} ");
+        let chunks: [Chunk; 1] = [Ok(Bytes::from_static(b"[1, 2]"))];
+        let mut too_long = payload(futures_util::stream::iter(chunks));
+        let refused = read_body(&mut too_long, 3, timeout).await.unwrap_err();
+        assert_eq!(refused.code(), "payload_too_large");
+    }
 
     #[test]
     fn messages_keep_field_names_and_drop_values() {

@@ -1,6 +1,7 @@
 //! Prometheus metrics: requests by route template and status, request latency, appended
-//! events and conflicts, and per read model its checkpoint, lag and leadership (set from the
-//! projections' status at each scrape).
+//! events and conflicts, per read model its checkpoint, lag and leadership, and the webhook
+//! deliveries by status with the outbox projector's lag and leadership (set from the
+//! status at each scrape).
 //!
 //! Built on the `prometheus` crate with a registry per application rather than a global
 //! recorder (`metrics` + its exporter): tests run many applications in one process, and each
@@ -8,8 +9,8 @@
 
 use projections::{Leader, ProjectionStatus};
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// The application's metrics.
@@ -24,6 +25,10 @@ pub struct Metrics {
     projection_lag_seconds: GaugeVec,
     projection_checkpoint: IntGaugeVec,
     projection_leader: IntGaugeVec,
+    webhook_deliveries: IntGaugeVec,
+    webhook_oldest_due_seconds: Gauge,
+    webhook_lag_events: IntGauge,
+    webhook_leader: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -99,6 +104,29 @@ impl Metrics {
         registry.register(Box::new(projection_lag_seconds.clone()))?;
         registry.register(Box::new(projection_checkpoint.clone()))?;
         registry.register(Box::new(projection_leader.clone()))?;
+        let webhook_deliveries = IntGaugeVec::new(
+            Opts::new(
+                "webhook_deliveries",
+                "Webhook deliveries (outbox rows, all subscriptions) by status",
+            ),
+            &["status"],
+        )?;
+        let webhook_oldest_due_seconds = Gauge::new(
+            "webhook_oldest_due_seconds",
+            "How long the earliest due webhook delivery has waited; 0 when none is due",
+        )?;
+        let webhook_lag_events = IntGauge::new(
+            "webhook_lag_events",
+            "Events in the log the webhooks' outbox projector has not looked at yet",
+        )?;
+        let webhook_leader = IntGauge::new(
+            "webhook_leader",
+            "1 while this instance runs the webhooks' outbox projector, else 0",
+        )?;
+        registry.register(Box::new(webhook_deliveries.clone()))?;
+        registry.register(Box::new(webhook_oldest_due_seconds.clone()))?;
+        registry.register(Box::new(webhook_lag_events.clone()))?;
+        registry.register(Box::new(webhook_leader.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -109,6 +137,10 @@ impl Metrics {
             projection_lag_seconds,
             projection_checkpoint,
             projection_leader,
+            webhook_deliveries,
+            webhook_oldest_due_seconds,
+            webhook_lag_events,
+            webhook_leader,
         })
     }
 
@@ -148,6 +180,27 @@ impl Metrics {
                 .with_label_values(&label)
                 .set(i64::from(status.leader == Leader::Here));
         }
+    }
+
+    /// Sets the webhooks' gauges from their status.
+    pub fn observe_webhooks(&self, status: &webhooks::WebhookStatus) {
+        for (label, count) in [
+            ("pending", status.pending),
+            ("delivering", status.delivering),
+            ("delivered", status.delivered),
+            ("parked", status.parked),
+            ("skipped", status.skipped),
+        ] {
+            self.webhook_deliveries
+                .with_label_values(&[label])
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+        self.webhook_oldest_due_seconds
+            .set(status.oldest_due_seconds);
+        self.webhook_lag_events
+            .set(i64::try_from(status.lag_events).unwrap_or(i64::MAX));
+        self.webhook_leader
+            .set(i64::from(status.leader == webhooks::Leader::Here));
     }
 
     /// The Prometheus text exposition of every metric.

@@ -70,7 +70,10 @@ pub fn spec_base() -> OpenApi {
         PreconditionRequired::response(),
         Unavailable::response(),
         ProjectionLagging::response(),
+        BeyondTheLog::response(),
         NotReady::response(),
+        WebhookUnprocessable::response(),
+        WebhookConflict::response(),
     ] {
         components = components.response(name, response);
     }
@@ -121,6 +124,20 @@ pub fn spec_base() -> OpenApi {
                      compliance matrix, staff commitments and costs. Lists page with cursors, \
                      answer CSV for `Accept: text/csv`, and read your writes with \
                      `min_position`.",
+                ))
+                .build(),
+            TagBuilder::new()
+                .name("privacy")
+                .description(Some(
+                    "Erasure of personal data: forgetting a data subject destroys its key, so                      its personal data reads as erased everywhere while the log still verifies.",
+                ))
+                .build(),
+            TagBuilder::new()
+                .name("webhooks")
+                .description(Some(
+                    "A region's webhook subscriptions: its events POSTed to its case systems as \
+                     signed CloudEvents (Standard Webhooks), with the delivery log, redelivery \
+                     and skipping.",
                 ))
                 .build(),
             TagBuilder::new()
@@ -223,6 +240,18 @@ problem_responses! {
     ProjectionLagging, 503, "projection_lagging",
     "The read asked for `min_position` and the read model did not reach that position within the wait bound (5 s by default, `ANSLUT_PROJECTIONS__WAIT_MILLISECONDS`): `projection` names it, `checkpoint` is how far it got; `Retry-After` says when to try again. Also `unavailable` when the database could not be reached in time.",
     {"title": "The read model has not caught up", "detail": "the read model case_overview has projected the log up to position 1286, not yet 1287; retry later", "projection": "case_overview", "checkpoint": 1286, "min_position": 1287};
+
+    BeyondTheLog, 422, "beyond_the_log",
+    "`min_position` is past the last position of the log: no write was answered with it, so no read model will reach it. `head` is the log's last position.",
+    {"title": "Beyond the end of the log", "detail": "min_position is past the end of the log (its last position is 1290); use the position a write was answered with", "head": 1290};
+
+    WebhookUnprocessable, 422, "url_refused",
+    "The subscription breaks a rule: `url_refused` (not https, or in development not http to a loopback host; credentials or a fragment in the URL; in production a private, loopback or reserved address) or `invalid_subscription` (no event types, more than 64, a malformed pattern or one that matches no event type this system records, a description over 200 characters). The value sent is never repeated.",
+    {"title": "The subscription is not acceptable", "detail": "the endpoint URL is refused: it must use https (http only to a loopback host in development)"};
+
+    WebhookConflict, 409, "delivery_state",
+    "The delivery's state does not allow the request (`delivery_state`: redelivering a pending or delivering delivery, or one of a deactivated subscription; skipping one that is not parked), or the region has as many active subscriptions as allowed (`too_many_subscriptions`).",
+    {"title": "The delivery's state does not allow this", "detail": "a pending delivery cannot be redelivered"};
 
     NotReady, 503, "not_ready",
     "A read model stopped on an event it cannot apply, or lags beyond the configured thresholds: `projections` lists each with its `reason` (`stopped` or `lagging`), checkpoint, lag and last error. Also `unavailable` when the database could not be reached in time. `Retry-After` says when to look again.",

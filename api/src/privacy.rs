@@ -32,6 +32,16 @@ impl SubjectIds {
         Self { key }
     }
 
+    /// The key of request fingerprints (see `RequestContext::fingerprint`), derived from the
+    /// subject key so that no further secret needs configuring.
+    pub fn fingerprint_key(&self) -> [u8; 32] {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.key.expose()) else {
+            return [0; 32];
+        };
+        mac.update(b"anslut/request-fingerprint/v1");
+        mac.finalize().into_bytes().into()
+    }
+
     /// A fresh subject for a named contact.
     pub fn contact(&self) -> DataSubjectId {
         DataSubjectId::from_uuid(Uuid::now_v7())

@@ -9,6 +9,7 @@
 //! | 403 | `forbidden` (the role lacks the permission), the domain's `not_permitted` |
 //! | 404 | `not_found` (also for another tenant's resources) |
 //! | 405 | `method_not_allowed` |
+//! | 408 | `request_timeout` (the body did not arrive within `request_body_timeout_milliseconds`) |
 //! | 409 | the domain's conflicts (`wrong_phase`, `go_live_blocked` with `unmet`, ...) |
 //! | 412 | `precondition_failed` (stale `If-Match`, or a write in between) |
 //! | 413 | `payload_too_large` |
@@ -312,6 +313,16 @@ impl ApiError {
         )
     }
 
+    /// 408: the client did not send the whole body in time (it stalled or trickles).
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The request body did not arrive in time",
+            "the body was not received within the server's time limit; send it again",
+        )
+    }
+
     pub fn unsupported_media_type() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -466,6 +477,19 @@ impl From<IncidentError> for ApiError {
     fn from(error: IncidentError) -> Self {
         let fields = serde_json::to_value(&error).unwrap_or(Value::Null);
         Self::domain(error.class(), error.code(), error.to_string(), fields)
+    }
+}
+
+impl From<domain::subject::SubjectError> for ApiError {
+    fn from(error: domain::subject::SubjectError) -> Self {
+        let fields = serde_json::to_value(&error).unwrap_or(Value::Null);
+        Self::domain(error.class(), error.code(), error.to_string(), fields)
+    }
+}
+
+impl From<::privacy::PrivacyError> for ApiError {
+    fn from(error: ::privacy::PrivacyError) -> Self {
+        Self::internal(error)
     }
 }
 

@@ -56,12 +56,32 @@ pub async fn wait_for(
     let Some(position) = min_position.filter(|p| *p > 0) else {
         return Ok(());
     };
+    // A position past the log's end was never answered to a write (every instance shares the
+    // one log), so waiting for it would only end in 503 after the bound.
+    let head = state.store.head().await?.get();
+    if position > head {
+        return Err(beyond_the_log(head));
+    }
     let bound = Duration::from_millis(state.projection_settings.wait_milliseconds);
     state
         .projections
         .wait_for(names, Position(position), bound)
         .await?;
     Ok(())
+}
+
+/// 422 `beyond_the_log`: a `min_position` past the last position of the log.
+fn beyond_the_log(head: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "beyond_the_log",
+        "Beyond the end of the log",
+        format!(
+            "min_position is past the end of the log (its last position is {head}); use the \
+             position a write was answered with"
+        ),
+    )
+    .with("head", json!(head))
 }
 
 /// Why a projection keeps this instance from being ready.

@@ -50,6 +50,8 @@ pub enum StartupError {
     Audit(#[from] AuditError),
     #[error("the read models")]
     Projections(#[from] ProjectionError),
+    #[error("the webhooks")]
+    Webhooks(#[from] ::webhooks::WebhookError),
     #[error("the catalogues")]
     Catalogues(#[from] CatalogueError),
     #[error("the verification keys")]
@@ -58,6 +60,8 @@ pub enum StartupError {
     DevKey(std::io::Error),
     #[error("the subject key: {0}")]
     SubjectKey(String),
+    #[error("the data subjects' keys")]
+    Privacy(#[from] ::privacy::PrivacyError),
     #[error("metrics")]
     Metrics(#[from] prometheus::Error),
     #[error("binding {address}: {error}")]
@@ -77,6 +81,8 @@ pub struct Application {
     tasks: Vec<JoinHandle<()>>,
     /// The projectors: each projection is projected here while this instance leads it.
     projectors: ProjectionsHandle,
+    /// The webhooks' outbox projector (while this instance leads it) and delivery workers.
+    webhooks: ::webhooks::WebhooksHandle,
 }
 
 impl std::fmt::Debug for Application {
@@ -128,6 +134,11 @@ impl Application {
             leader_retry_milliseconds = settings.projections.leader_retry_milliseconds,
             "the projectors are running (each one leads in one instance at a time)"
         );
+        let webhooks = state.webhooks.start();
+        tracing::info!(
+            concurrency = settings.webhooks.concurrency,
+            "the webhooks are running (the outbox projector in one instance at a time, delivery workers in every one)"
+        );
         Ok(Self {
             port,
             server,
@@ -135,6 +146,7 @@ impl Application {
             shutdown,
             tasks,
             projectors,
+            webhooks,
         })
     }
 
@@ -160,6 +172,8 @@ impl Application {
         let served = self.server.await;
         self.shutdown.send_replace(true);
         self.projectors.shutdown().await;
+        // Attempts in flight finish and record their outcome (at most the request timeout).
+        self.webhooks.shutdown().await;
         for task in self.tasks {
             if let Err(error) = task.await {
                 tracing::warn!(%error, "a background task ended abnormally");
@@ -191,7 +205,10 @@ fn server(
             .wrap(from_fn(telemetry::observe))
             .wrap(TracingLogger::default())
     })
-    .shutdown_timeout(settings.shutdown_timeout_seconds);
+    .shutdown_timeout(settings.shutdown_timeout_seconds)
+    .client_request_timeout(Duration::from_millis(
+        settings.request_header_timeout_milliseconds,
+    ));
     if settings.workers > 0 {
         server = server.workers(settings.workers);
     }
@@ -205,16 +222,35 @@ fn server(
         .run())
 }
 
-/// Connects to the configured database and applies the migrations.
+/// Connects to the configured database and applies the migrations: through
+/// `database.migrate_url` when one is set (the schema's owner; the application's role may not
+/// create the log's tables), else through `DATABASE_URL`.
 pub async fn connect_store(settings: &Settings) -> Result<EventStore, StartupError> {
+    Ok(connect_store_with_keys(settings).await?.0)
+}
+
+/// [`connect_store`], and the data subjects' keys whose codec the store seals personal data
+/// with (every event written or read through this store).
+pub async fn connect_store_with_keys(
+    settings: &Settings,
+) -> Result<(EventStore, ::privacy::SubjectKeys), StartupError> {
     if settings.database_url.is_none() {
         ensure_dir(&settings.data_dir)?;
     }
+    migrate_as_owner(settings).await?;
+    let keys = ::privacy::SubjectKeys::connect(
+        settings.database_url().expose(),
+        key_encryption_key(settings)?,
+        ::privacy::KeyOptions::default(),
+    )
+    .await?;
     let options = StoreOptions {
         snapshot_every: settings.snapshot_every,
+        codec: Arc::new(keys.codec()),
         ..StoreOptions::default()
     };
     let store = EventStore::connect(settings.database_url().expose(), options).await?;
+    // With a migrate URL this applies nothing; it reads the head.
     store.migrate().await?;
     if store.is_postgres() {
         tracing::info!("event store: PostgreSQL (DATABASE_URL); migrations applied");
@@ -224,7 +260,58 @@ pub async fn connect_store(settings: &Settings) -> Result<EventStore, StartupErr
             "event store: SQLite in the data directory (set DATABASE_URL=postgres://... for PostgreSQL); migrations applied"
         );
     }
-    Ok(store)
+    Ok((store, keys))
+}
+
+/// The file name of the development key-encryption key in the data directory.
+pub const PRIVACY_KEY_FILE: &str = "privacy-key";
+
+/// The key that wraps the data subjects' keys: configured (always in production), else
+/// generated into the data directory.
+fn key_encryption_key(settings: &Settings) -> Result<::privacy::KeyEncryptionKey, StartupError> {
+    let bytes = if let Some(hex_key) = &settings.privacy.key_encryption_key {
+        Secret::new(hex::decode(hex_key.expose().trim()).map_err(|_| {
+            StartupError::SubjectKey("privacy.key_encryption_key is not hex".into())
+        })?)
+    } else {
+        ensure_dir(&settings.data_dir)?;
+        let path = settings.data_dir.join(PRIVACY_KEY_FILE);
+        let (key, created) = load_or_generate_key_file(&path)
+            .map_err(|error| StartupError::SubjectKey(error.to_string()))?;
+        if created {
+            tracing::warn!(path = %path.display(), "generated a development key-encryption key for personal data");
+        }
+        key
+    };
+    Ok(::privacy::KeyEncryptionKey::from_bytes(bytes.expose())?)
+}
+
+/// Applies every migration (the log's, the audit tree's, the webhooks') through
+/// `database.migrate_url`, when one is set; does nothing otherwise. `anslut migrate` with a
+/// migrate URL does only this: the application role's grants come next (see
+/// docs/operations.md), and its first `serve` creates the read models, which it owns because
+/// every rebuild creates and drops their tables.
+pub async fn migrate_as_owner(settings: &Settings) -> Result<(), StartupError> {
+    let Some(owner_url) = &settings.database.migrate_url else {
+        return Ok(());
+    };
+    let store = EventStore::connect(owner_url.expose(), StoreOptions::default()).await?;
+    store.migrate().await?;
+    checkpoints::migrate_as_owner(settings).await?;
+    ::privacy::SubjectKeys::connect(
+        owner_url.expose(),
+        key_encryption_key(settings)?,
+        ::privacy::KeyOptions::default(),
+    )
+    .await?;
+    ::webhooks::Webhooks::open(
+        owner_url.expose(),
+        store,
+        crate::webhook_setup::options(settings)?,
+    )
+    .await?;
+    tracing::info!("migrations applied through database.migrate_url");
+    Ok(())
 }
 
 fn ensure_dir(path: &Path) -> Result<(), StartupError> {
@@ -236,22 +323,26 @@ fn ensure_dir(path: &Path) -> Result<(), StartupError> {
 
 /// Everything the handlers share.
 pub async fn build_state(settings: &Settings) -> Result<AppState, StartupError> {
-    let store = connect_store(settings).await?;
+    let (store, subject_keys) = connect_store_with_keys(settings).await?;
     let audit = checkpoints::open(settings).await?;
     let catalogues = Arc::new(CatalogueRegistry::load_embedded()?);
     let projections = read_models::open(settings, store.clone(), catalogues.clone()).await?;
+    let webhooks = crate::webhook_setup::open(settings, store.clone()).await?;
     Ok(AppState {
         store,
         verifier: verifier(settings).await?,
         catalogues,
         clock: Arc::new(SystemClock),
         subjects: subject_ids(settings)?,
+        subject_keys,
         metrics: Metrics::new()?,
         body_limit: settings.body_limit,
+        body_timeout: Duration::from_millis(settings.request_body_timeout_milliseconds),
         audit,
         feed: FeedSignal::new(),
         projections,
         projection_settings: settings.projections.clone(),
+        webhooks,
     })
 }
 
@@ -309,7 +400,7 @@ pub fn dev_key(settings: &Settings) -> Result<DevKey, StartupError> {
 }
 
 /// The key that maps a personnummer to a stable data subject.
-fn subject_ids(settings: &Settings) -> Result<SubjectIds, StartupError> {
+pub fn subject_ids(settings: &Settings) -> Result<SubjectIds, StartupError> {
     if let Some(hex_key) = &settings.privacy.subject_key {
         let bytes = hex::decode(hex_key.expose().trim())
             .map_err(|_| StartupError::SubjectKey("privacy.subject_key is not hex".into()))?;

@@ -24,9 +24,14 @@ pub struct AppState {
     pub catalogues: Arc<CatalogueRegistry>,
     pub clock: Arc<dyn Clock>,
     pub subjects: SubjectIds,
+    /// The data subjects' keys: the store's codec seals personal data with them; forgetting
+    /// a subject destroys its key.
+    pub subject_keys: ::privacy::SubjectKeys,
     pub metrics: Metrics,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// How long reading a request's body may take (`request_body_timeout_milliseconds`).
+    pub body_timeout: std::time::Duration,
     /// The Merkle tree over the log and its signed checkpoints.
     pub audit: Auditor,
     /// Wakes the event feed's long polls when the log may have grown.
@@ -36,6 +41,9 @@ pub struct AppState {
     pub projections: Projections,
     /// How long `min_position` reads wait, and when lag makes `/readyz` fail.
     pub projection_settings: ProjectionSettings,
+    /// Region subscriptions and their deliveries. `serve` runs the outbox projector and the
+    /// delivery workers (`startup::Application`).
+    pub webhooks: ::webhooks::Webhooks,
 }
 
 impl std::fmt::Debug for AppState {

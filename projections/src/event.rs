@@ -5,12 +5,15 @@
 //! aggregates write (`Aggregate::TYPE`). Upcasting has already happened in the store (its
 //! `StoreOptions::upcasters` run on every `read_all`), so payloads are current versions. An
 //! event of a known stream type that does not deserialise is an error that stops the
-//! projector; events of other stream types (privacy, audit, ...) are not for these read
-//! models and only move the checkpoint.
+//! projector; a data subject's `SubjectForgotten` is for every read model (it erases the
+//! subject's personal data); events of other stream types are not for these read models and
+//! only move the checkpoint.
 
 use cqrs_es::Aggregate;
 use domain::case::{CaseEvent, ConnectionCase};
+use domain::ids::DataSubjectId;
 use domain::incident::{IncidentEvent, SecurityIncident};
+use domain::subject::{DataSubject, SubjectChange, SubjectEvent};
 use store::{Position, RecordedEvent};
 
 /// A domain event with where it sits in the log.
@@ -26,6 +29,9 @@ pub(crate) struct Envelope {
 pub(crate) enum DomainEvent {
     Case(CaseEvent),
     Incident(IncidentEvent),
+    /// A data subject was forgotten: every projection erases its personal data in the
+    /// same batch transaction (no projection folds it into a partition).
+    SubjectForgotten(DataSubjectId),
 }
 
 /// Why a stored event could not be read, with its position.
@@ -71,6 +77,16 @@ pub(crate) fn parse(event: RecordedEvent) -> Result<Option<Envelope>, Unreadable
                 )));
             }
             DomainEvent::Incident(incident)
+        }
+        DataSubject::TYPE => {
+            let subject: SubjectEvent = serde_json::from_value(event.payload).map_err(|e| {
+                unreadable(format!(
+                    "{} {} v{} does not deserialise: {e}",
+                    event.stream, event.event_type, event.event_version
+                ))
+            })?;
+            let SubjectChange::SubjectForgotten(forgotten) = subject.change;
+            DomainEvent::SubjectForgotten(forgotten.subject)
         }
         _ => return Ok(None),
     };

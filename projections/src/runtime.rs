@@ -30,8 +30,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use cqrs_es::Aggregate as _;
 use domain::catalogue::CatalogueRegistry;
 use domain::ids::DataSubjectId;
+use domain::subject::DataSubject;
 use serde::Serialize;
 use sqlx::postgres::{PgConnection, PgListener};
 use sqlx::{Connection, Row as _};
@@ -40,7 +42,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::ProjectionError;
-use crate::event::{self, Envelope};
+use crate::event::{self, DomainEvent, Envelope};
 use crate::model::{Context, Row, instant, rows_table, state_table};
 use crate::name::ProjectionName;
 use crate::personal::erase_personal;
@@ -303,10 +305,15 @@ impl Shared {
             let projector = projector(target.name);
             let mut partitions: HashMap<String, Vec<&Envelope>> = HashMap::new();
             let mut order: Vec<String> = Vec::new();
+            let mut forgotten: Vec<DataSubjectId> = Vec::new();
             for event in events
                 .iter()
                 .filter(|e| target.until.is_none_or(|until| e.position <= until))
             {
+                if let DomainEvent::SubjectForgotten(subject) = &event.event {
+                    forgotten.push(*subject);
+                    continue;
+                }
                 if let Some(key) = projector.partition(event) {
                     folded += 1;
                     partitions
@@ -318,11 +325,12 @@ impl Shared {
                         .push(event);
                 }
             }
-            if order.is_empty() {
-                continue;
-            }
             let states_table = state_table(target.name, target.generation);
             let rows_table = rows_table(target.name, target.generation);
+            if order.is_empty() {
+                erase_in(tx, &[&rows_table, &states_table], &forgotten).await?;
+                continue;
+            }
             let columns = projector.columns();
             let loaded = on_tx!(tx, conn, S => S::load_states(conn, &states_table, &order).await)?;
             let mut states = Vec::new();
@@ -347,9 +355,40 @@ impl Shared {
             tx.upsert(&states_table, &[], &states).await?;
             on_tx!(&mut *tx, conn, S => S::delete(conn, &rows_table, &deletes).await)?;
             tx.upsert(&rows_table, columns, &upserts).await?;
+            // After the batch's documents are written, so that what an earlier event of the
+            // batch wrote of a subject forgotten later in it is erased too.
+            erase_in(tx, &[&rows_table, &states_table], &forgotten).await?;
         }
         Ok(folded)
     }
+}
+
+/// Rewrites every document of `tables` that holds personal data of one of `subjects` to the
+/// erased form. Returns how many documents changed.
+async fn erase_in(
+    tx: &mut Tx,
+    tables: &[&str],
+    subjects: &[DataSubjectId],
+) -> Result<u64, ProjectionError> {
+    let mut count = 0_u64;
+    for subject in subjects {
+        let needle = subject.to_string();
+        for table in tables {
+            count += on_tx!(&mut *tx, conn, S => {
+                let mut count = 0_u64;
+                for (key, doc) in S::containing(&mut *conn, table, &needle).await? {
+                    let mut value: serde_json::Value = serde_json::from_str(&doc)
+                        .map_err(|e| ProjectionError::Corrupt(format!("{table} {key}: {e}")))?;
+                    if erase_personal(&mut value, *subject) {
+                        S::set_doc(&mut *conn, table, &key, &value.to_string()).await?;
+                        count += 1;
+                    }
+                }
+                Ok::<u64, ProjectionError>(count)
+            })?;
+        }
+    }
+    Ok(count)
 }
 
 /// One projection's part in a batch: which generation's tables, and up to where.
@@ -369,10 +408,13 @@ pub(crate) fn parse_all(
 ) -> Result<Vec<Envelope>, ProjectionError> {
     let mut parsed = Vec::with_capacity(events.len());
     for stored in events {
+        // A forgotten data subject concerns every projection.
+        let forgetting = stored.stream.stream_type == DataSubject::TYPE;
         let Some(follower) = names.iter().find(|n| {
-            projector(**n)
-                .streams()
-                .contains(&stored.stream.stream_type.as_str())
+            forgetting
+                || projector(**n)
+                    .streams()
+                    .contains(&stored.stream.stream_type.as_str())
         }) else {
             continue;
         };
@@ -602,27 +644,16 @@ impl Projections {
     /// Returns how many documents changed. Each projection's rewrite holds its registry row
     /// lock, so it cannot interleave with a batch that loaded the old document.
     pub async fn erase_subject(&self, subject: DataSubjectId) -> Result<u64, ProjectionError> {
-        let needle = subject.to_string();
         let mut changed = 0;
         for name in ProjectionName::ALL {
             let mut tx = self.shared.db.begin_write().await?;
-            let count = on_tx!(&mut tx, conn, S => {
-                let row = S::registry_row(&mut *conn, name, true).await?;
-                let mut count = 0_u64;
-                for table in [rows_table(name, row.generation), state_table(name, row.generation)] {
-                    for (key, doc) in S::containing(&mut *conn, &table, &needle).await? {
-                        let mut value: serde_json::Value = serde_json::from_str(&doc)
-                            .map_err(|e| ProjectionError::Corrupt(format!("{table} {key}: {e}")))?;
-                        if erase_personal(&mut value, subject) {
-                            S::set_doc(&mut *conn, &table, &key, &value.to_string()).await?;
-                            count += 1;
-                        }
-                    }
-                }
-                Ok::<u64, ProjectionError>(count)
-            })?;
+            let row = on_tx!(&mut tx, conn, S => S::registry_row(&mut *conn, name, true).await)?;
+            let tables = [
+                rows_table(name, row.generation),
+                state_table(name, row.generation),
+            ];
+            changed += erase_in(&mut tx, &[&tables[0], &tables[1]], &[subject]).await?;
             tx.commit().await?;
-            changed += count;
         }
         Ok(changed)
     }

@@ -3,7 +3,8 @@
 #
 #   ensure_postgres   sets ANSLUT_TEST_DATABASE_URL to an admin URL of a server that answers:
 #                       1. $ANSLUT_TEST_DATABASE_URL or $DATABASE_URL when set;
-#                       2. a server on 127.0.0.1:5432 when one answers;
+#                       2. a server on 127.0.0.1:5432 when one answers and admits the
+#                          connections the tests need (PG_MIN_CONNECTIONS);
 #                       3. otherwise a throwaway cluster under target/ on a free port,
 #                          installing Debian's postgresql package when the binaries are
 #                          missing and we run as root; it is stopped on exit, whatever happened.
@@ -48,8 +49,25 @@ stop_throwaway_postgres() {
   fi
 }
 
+# The suite runs servers with several pools each, two tests at a time: it needs a server that
+# admits this many connections (PostgreSQL's default, 100, is too few).
+PG_MIN_CONNECTIONS=300
+
+# _enough_connections URL: whether the server at URL admits PG_MIN_CONNECTIONS (true when psql
+# is missing and it cannot be told).
+_enough_connections() {
+  command -v psql >/dev/null || return 0
+  local n
+  n="$(psql "$1" -Atc 'SHOW max_connections' 2>/dev/null)" || return 0
+  [[ -z "$n" ]] && return 0
+  if (( n < PG_MIN_CONNECTIONS )); then
+    _pg_log "the server at ${1%%/postgres} admits $n connections, fewer than the $PG_MIN_CONNECTIONS the tests need"
+    return 1
+  fi
+}
+
 # start_throwaway_postgres DIR: initialises and starts a cluster in DIR on a free port and
-# prints its admin URL.
+# sets PG_THROWAWAY_URL to its admin URL.
 start_throwaway_postgres() {
   local dir="$1" port
   _find_pg_bin || { _install_pg && _find_pg_bin; } || return 1
@@ -74,7 +92,7 @@ start_throwaway_postgres() {
     -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=256MB" >/dev/null
   PG_THROWAWAY_DIR="$dir"
   _pg_log "started a throwaway cluster on 127.0.0.1:$port ($dir)"
-  echo "postgres://postgres@127.0.0.1:$port/postgres"
+  PG_THROWAWAY_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }
 
 ensure_postgres() {
@@ -83,13 +101,15 @@ ensure_postgres() {
   elif [[ -n "${DATABASE_URL:-}" ]]; then
     export ANSLUT_TEST_DATABASE_URL="$DATABASE_URL"
     _pg_log "using DATABASE_URL"
-  elif _port_answers 127.0.0.1 5432; then
+  elif _port_answers 127.0.0.1 5432 \
+    && _enough_connections "postgres://postgres@127.0.0.1:5432/postgres"; then
     export ANSLUT_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
     _pg_log "using the server on 127.0.0.1:5432"
   else
-    local url
-    url="$(start_throwaway_postgres "${ANSLUT_PG_DIR:-target/pg-test}")" || return 1
+    # Run in this shell (not a subshell), so that the cluster's directory is known to
+    # stop_throwaway_postgres.
+    start_throwaway_postgres "${ANSLUT_PG_DIR:-target/pg-test}" || return 1
     trap stop_throwaway_postgres EXIT
-    export ANSLUT_TEST_DATABASE_URL="$url"
+    export ANSLUT_TEST_DATABASE_URL="$PG_THROWAWAY_URL"
   fi
 }

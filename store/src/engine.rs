@@ -111,6 +111,12 @@ pub(crate) struct Engine<DB: Database> {
     pub read_pool: Pool<DB>,
 }
 
+/// A read's bound (an `after` position or version, a limit) as the database's BIGINT: nothing
+/// is stored past `i64::MAX`, so a larger `after` reads nothing and a larger limit is no limit.
+fn read_bound(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
 fn to_i64(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Invalid(format!("{value} exceeds 2^63 - 1")))
 }
@@ -226,8 +232,8 @@ where
         );
         let mut conn = self.read_pool.acquire().await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(to_i64(after)?)
-            .bind(to_i64(limit)?)
+            .bind(read_bound(after))
+            .bind(read_bound(limit))
             .fetch_all(&mut *conn)
             .await?;
         rows.iter().map(Self::decode_event).collect()
@@ -248,8 +254,8 @@ where
         let mut conn = self.read_pool.acquire().await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(stream_type.to_owned())
-            .bind(to_i64(after)?)
-            .bind(to_i64(limit)?)
+            .bind(read_bound(after))
+            .bind(read_bound(limit))
             .fetch_all(&mut *conn)
             .await?;
         rows.iter().map(Self::decode_event).collect()
@@ -271,8 +277,8 @@ where
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(stream.stream_type.clone())
             .bind(stream.stream_id.clone())
-            .bind(to_i64(after_version)?)
-            .bind(to_i64(limit)?)
+            .bind(read_bound(after_version))
+            .bind(read_bound(limit))
             .fetch_all(&mut *conn)
             .await?;
         rows.iter().map(Self::decode_event).collect()
@@ -295,7 +301,7 @@ where
         )
         .bind(after_type)
         .bind(after_id)
-        .bind(to_i64(limit)?)
+        .bind(read_bound(limit))
         .fetch_all(&mut *conn)
         .await?;
         rows.iter()

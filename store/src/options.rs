@@ -13,14 +13,30 @@ use crate::model::StreamRef;
 /// canonicalises and hashes it (so the chain covers ciphertext and survives erasing a key), and
 /// decrypted after loading. The default, [`IdentityCodec`], leaves payloads alone.
 ///
+/// Both methods are async so that a codec can fetch (or create) a key from a database.
 /// `encode` runs in the appending task, before the append reaches the single writer, so slow
 /// work here (fetching a key) never holds the log's lock. `decode` runs on every read path
 /// that returns payloads (`read_all`, `read_stream`, the cqrs-es repository), but not in
 /// `verify`, which checks the stored form. A codec whose key was erased should decode to a
 /// redacted payload rather than fail, or the events could no longer be replayed.
+#[async_trait::async_trait]
 pub trait PayloadCodec: Send + Sync + 'static {
-    fn encode(&self, context: &CodecContext<'_>, payload: Value) -> Result<Value, String>;
-    fn decode(&self, context: &CodecContext<'_>, stored: Value) -> Result<Value, String>;
+    async fn encode(&self, context: &CodecContext<'_>, payload: Value) -> Result<Value, String>;
+    async fn decode(&self, context: &CodecContext<'_>, stored: Value) -> Result<Value, String>;
+
+    /// Decodes a page of payloads, in order: what one `read_all` or `read_stream` call read.
+    /// The default decodes them one by one; a codec that fetches keys overrides it to fetch
+    /// the page's keys at once.
+    async fn decode_page(
+        &self,
+        items: Vec<(CodecContext<'_>, Value)>,
+    ) -> Result<Vec<Value>, String> {
+        let mut decoded = Vec::with_capacity(items.len());
+        for (context, stored) in items {
+            decoded.push(self.decode(&context, stored).await?);
+        }
+        Ok(decoded)
+    }
 }
 
 /// What a codec knows about the payload it transforms.
@@ -35,12 +51,13 @@ pub struct CodecContext<'a> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IdentityCodec;
 
+#[async_trait::async_trait]
 impl PayloadCodec for IdentityCodec {
-    fn encode(&self, _: &CodecContext<'_>, payload: Value) -> Result<Value, String> {
+    async fn encode(&self, _: &CodecContext<'_>, payload: Value) -> Result<Value, String> {
         Ok(payload)
     }
 
-    fn decode(&self, _: &CodecContext<'_>, stored: Value) -> Result<Value, String> {
+    async fn decode(&self, _: &CodecContext<'_>, stored: Value) -> Result<Value, String> {
         Ok(stored)
     }
 }

@@ -156,7 +156,7 @@ impl EventStore {
     /// but are decided one by one: one request's conflict does not affect another's.
     #[tracing::instrument(skip_all, fields(stream = %request.stream, command_id = %request.metadata.command_id, events = request.events.len()))]
     pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        let prepared = self.prepare(request)?;
+        let prepared = self.prepare(request).await?;
         if prepared.events.is_empty() {
             return self.append_nothing(&prepared).await;
         }
@@ -183,7 +183,7 @@ impl EventStore {
         let mut slots = Vec::with_capacity(requests.len());
         let mut jobs = Vec::new();
         for request in requests {
-            match self.prepare(request) {
+            match self.prepare(request).await {
                 Err(error) => slots.push(Slot::Done(Err(error))),
                 Ok(prepared) if prepared.events.is_empty() => {
                     slots.push(Slot::Done(self.append_nothing(&prepared).await));
@@ -226,7 +226,7 @@ impl EventStore {
 
     /// Validates, encodes and canonicalises a request in the caller's task, so the writer
     /// (which holds the log's lock) only assigns positions and hashes.
-    fn prepare(&self, request: AppendRequest) -> Result<PreparedAppend, StoreError> {
+    async fn prepare(&self, request: AppendRequest) -> Result<PreparedAppend, StoreError> {
         request.stream.validate()?;
         let codec = &self.inner.options.codec;
         let mut events = Vec::with_capacity(request.events.len());
@@ -248,6 +248,7 @@ impl EventStore {
             };
             let encoded = codec
                 .encode(&context, event.payload)
+                .await
                 .map_err(|e| StoreError::Codec(format!("event {index}: {e}")))?;
             let payload = canonical::to_canonical_string(&encoded).map_err(|e| {
                 StoreError::Invalid(format!("event {index} ({}): {e}", event.event_type))
@@ -345,10 +346,7 @@ impl EventStore {
         limit: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let stored = dispatch!(self, engine => engine.read_all(after.0, limit).await)?;
-        stored
-            .into_iter()
-            .map(|event| self.to_recorded(event, true))
-            .collect()
+        self.to_recorded_all(stored, true).await
     }
 
     /// Up to `limit` events of one stream after `after_version`, in version order, with codec
@@ -372,10 +370,7 @@ impl EventStore {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let stored =
             dispatch!(self, engine => engine.read_stream(stream, after_version, limit).await)?;
-        stored
-            .into_iter()
-            .map(|event| self.to_recorded(event, upcast))
-            .collect()
+        self.to_recorded_all(stored, upcast).await
     }
 
     /// Every event of a stream after `after_version`, read page by page.
@@ -406,10 +401,7 @@ impl EventStore {
         after: Position,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let stored = dispatch!(self, engine => engine.read_type(stream_type, after.0, PAGE).await)?;
-        stored
-            .into_iter()
-            .map(|event| self.to_recorded(event, false))
-            .collect()
+        self.to_recorded_all(stored, false).await
     }
 
     /// The stream's latest snapshot, if one was taken.
@@ -465,28 +457,69 @@ impl EventStore {
         });
     }
 
-    /// Turns a stored row into a [`RecordedEvent`]: parses JSON, decodes the payload, and
+    /// Turns stored rows into [`RecordedEvent`]s, in order: parses their JSON, decodes the
+    /// payloads as one page (a codec that fetches keys fetches them once for the page), and
     /// optionally upcasts.
-    pub(crate) fn to_recorded(
+    async fn to_recorded_all(
+        &self,
+        stored: Vec<StoredEvent>,
+        upcast: bool,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut items = Vec::with_capacity(stored.len());
+        for event in &stored {
+            let payload: Value = serde_json::from_str(&event.payload).map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "event at position {}: payload: {e}",
+                    event.position
+                ))
+            })?;
+            let context = CodecContext {
+                stream: &event.stream,
+                event_type: &event.event_type,
+                event_version: &event.event_version,
+            };
+            items.push((context, payload));
+        }
+        let count = items.len();
+        let at = match (stored.first(), stored.last()) {
+            (Some(first), Some(last)) => {
+                format!(
+                    "events at positions {} to {}",
+                    first.position, last.position
+                )
+            }
+            _ => return Ok(Vec::new()),
+        };
+        let payloads = self
+            .inner
+            .options
+            .codec
+            .decode_page(items)
+            .await
+            .map_err(|e| StoreError::Codec(format!("{at}: {e}")))?;
+        if payloads.len() != count {
+            return Err(StoreError::Codec(format!(
+                "{at}: the codec decoded {} of {count} payloads",
+                payloads.len()
+            )));
+        }
+        stored
+            .into_iter()
+            .zip(payloads)
+            .map(|(event, payload)| self.to_recorded(event, payload, upcast))
+            .collect()
+    }
+
+    /// Turns a stored row and its decoded payload into a [`RecordedEvent`], optionally
+    /// upcast.
+    fn to_recorded(
         &self,
         stored: StoredEvent,
+        payload: Value,
         upcast: bool,
     ) -> Result<RecordedEvent, StoreError> {
         let at = format!("event at position {}", stored.position);
         let metadata = metadata_of(&stored)?;
-        let payload: Value = serde_json::from_str(&stored.payload)
-            .map_err(|e| StoreError::Corrupt(format!("{at}: payload: {e}")))?;
-        let context = CodecContext {
-            stream: &stored.stream,
-            event_type: &stored.event_type,
-            event_version: &stored.event_version,
-        };
-        let payload = self
-            .inner
-            .options
-            .codec
-            .decode(&context, payload)
-            .map_err(|e| StoreError::Codec(format!("{at}: {e}")))?;
         let event = RecordedEvent {
             position: Position(stored.position),
             version: stored.version,

@@ -100,10 +100,10 @@ pub struct FeedQuery {
     #[param(example = 1280)]
     pub after: Option<u64>,
     /// At most this many events, 1 to 500; 100 by default.
-    #[param(example = 100)]
+    #[param(example = 100, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Long poll: when no event is available, wait up to this many seconds (0 to 30) for
     /// one before answering an empty batch; 0, the default, answers at once.
-    #[param(example = 25)]
+    #[param(example = 25, maximum = 30)]
     pub wait: Option<u32>,
 }

@@ -142,12 +142,17 @@ pub struct HistoryQuery {
     #[param(example = 100)]
     pub after_version: Option<u64>,
     /// At most this many events, 1 to 500; 100 by default.
-    #[param(example = 100)]
+    #[param(example = 100, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
 impl HistoryQuery {
     /// The page size, or 400 `invalid_query`.
+    /// The version to page after, 0 (the start) by default.
+    pub fn after_version(&self) -> Result<u64, ApiError> {
+        int64_param("after_version", self.after_version.unwrap_or(0))
+    }
+
     pub fn limit(&self) -> Result<u32, ApiError> {
         match self.limit {
             None => Ok(DEFAULT_HISTORY_LIMIT),
@@ -157,6 +162,19 @@ impl HistoryQuery {
                 format!("must be 1 to {MAX_HISTORY_LIMIT}"),
             )),
         }
+    }
+}
+
+/// A global position or stream version given in a query: the database stores them as BIGINT,
+/// and the spec says int64, so a larger value is 400 `invalid_query` naming the parameter.
+pub fn int64_param(parameter: &str, value: u64) -> Result<u64, ApiError> {
+    if i64::try_from(value).is_ok() {
+        Ok(value)
+    } else {
+        Err(invalid_query(
+            parameter,
+            format!("must be 0 to {}", i64::MAX),
+        ))
     }
 }
 
@@ -207,7 +225,10 @@ impl AsOfQuery {
                 "give either as_of or as_of_position, not both",
             )),
             (Some(at), None) => Ok(Some(AsOf::Time(at))),
-            (None, Some(position)) => Ok(Some(AsOf::Position(position))),
+            (None, Some(position)) => Ok(Some(AsOf::Position(int64_param(
+                "as_of_position",
+                position,
+            )?))),
             (None, None) => Ok(None),
         }
     }
@@ -276,6 +297,17 @@ mod tests {
             query(Some(at), Some(7)).point().unwrap_err().code(),
             "invalid_query"
         );
+        assert_eq!(
+            query(None, Some(i64::MAX.unsigned_abs())).point().unwrap(),
+            Some(AsOf::Position(i64::MAX.unsigned_abs()))
+        );
+        assert_eq!(
+            query(None, Some(i64::MAX.unsigned_abs() + 1))
+                .point()
+                .unwrap_err()
+                .code(),
+            "invalid_query"
+        );
     }
 
     #[test]
@@ -288,5 +320,18 @@ mod tests {
         assert_eq!(query(Some(500)).limit().unwrap(), 500);
         assert!(query(Some(0)).limit().is_err());
         assert!(query(Some(501)).limit().is_err());
+        let after = |after_version| HistoryQuery {
+            after_version,
+            limit: None,
+        };
+        assert_eq!(after(None).after_version().unwrap(), 0);
+        assert_eq!(after(Some(3)).after_version().unwrap(), 3);
+        assert_eq!(
+            after(Some(i64::MAX.unsigned_abs() + 1))
+                .after_version()
+                .unwrap_err()
+                .code(),
+            "invalid_query"
+        );
     }
 }

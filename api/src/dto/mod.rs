@@ -13,6 +13,7 @@ pub mod history;
 pub mod incidents;
 pub mod read_models;
 pub mod views;
+pub mod webhooks;
 
 use std::fmt::Display;
 

@@ -109,7 +109,7 @@ pub struct CaseListQuery {
     #[param(example = "jamtland-harjedalen")]
     pub region: Option<String>,
     /// At most this many cases, 1 to 500; 50 by default.
-    #[param(example = 50)]
+    #[param(example = 50, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Where the page starts: the `next_cursor` of the previous page.
     #[param(example = "30313936613363322d346631652d376333612d396232642d356538663161326233633465")]
@@ -161,7 +161,7 @@ pub struct FindingListQuery {
     #[param(example = true)]
     pub open: Option<bool>,
     /// At most this many findings, 1 to 500; 50 by default.
-    #[param(example = 50)]
+    #[param(example = 50, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Where the page starts: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -186,7 +186,7 @@ pub struct IncidentListQuery {
     #[param(inline, example = "high")]
     pub severity: Option<SeverityParam>,
     /// At most this many incidents, 1 to 500; 50 by default.
-    #[param(example = 50)]
+    #[param(example = 50, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Where the page starts: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -211,7 +211,7 @@ pub struct ComplianceQuery {
     #[param(example = false)]
     pub verified: Option<bool>,
     /// At most this many cells, 1 to 500; 50 by default.
-    #[param(example = 100)]
+    #[param(example = 100, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Where the page starts: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -233,7 +233,7 @@ pub struct StaffQuery {
     #[param(example = true)]
     pub missing: Option<bool>,
     /// At most this many users, 1 to 500; 50 by default.
-    #[param(example = 50)]
+    #[param(example = 50, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Where the page starts: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -257,7 +257,7 @@ pub struct CostQuery {
     #[param(example = "2025-06-01")]
     pub on: Option<NaiveDate>,
     /// At most this many cases, 1 to 500; 50 by default.
-    #[param(example = 50)]
+    #[param(example = 50, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Where the page starts: the `next_cursor` of the previous page.
     pub cursor: Option<String>,

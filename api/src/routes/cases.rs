@@ -42,7 +42,7 @@ officers and integrations register applications in their region.\n\nWith an \
 `Idempotency-Key`, the case id is derived from the key, so a retry names the same case and \
 gets the original response.",
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body replay the first response; the same key with another body is 422. 1 to 255 characters."),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, description = "Makes retries safe: the same key and body replay the first response; the same key with another body is 422. 1 to 255 characters."),
     ),
     request_body(content = SubmitApplicationRequest, content_type = "application/json", example = json!({
         "programme": "jamtland-halsoval",
@@ -204,7 +204,7 @@ macro_rules! case_commands {
                 params(
                     ("case_id" = Uuid, Path, description = "The case id."),
                     ("If-Match" = String, Header, description = "The case's current `ETag` (e.g. `\"7\"`), or `*`. Required: missing is 428, stale is 412."),
-                    ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body replay the first response; the same key with another body is 422. 1 to 255 characters."),
+                    ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, description = "Makes retries safe: the same key and body replay the first response; the same key with another body is 422. 1 to 255 characters."),
                 ),
                 request_body(content = $request, content_type = "application/json", example = json!($example)),
                 responses(

@@ -28,7 +28,7 @@ use crate::authz::{self, Authorized};
 use crate::dto::feed::{
     CloudEventView, DEFAULT_FEED_LIMIT, FeedQuery, MAX_FEED_LIMIT, MAX_FEED_WAIT,
 };
-use crate::dto::history::invalid_query;
+use crate::dto::history::{int64_param, invalid_query};
 use crate::problem::ApiError;
 use crate::state::AppState;
 use crate::tenancy;
@@ -227,7 +227,7 @@ pub async fn feed(
     let deadline = Instant::now() + Duration::from_secs(wait.into());
     // Subscribed before the first scan, so that a commit after it always wakes us.
     let mut wakeups = state.feed.subscribe();
-    let mut after = query.after.unwrap_or(0);
+    let mut after = int64_param("after", query.after.unwrap_or(0))?;
     let mut budget = MAX_SCAN;
     let found = loop {
         let (found, scanned) =

@@ -125,14 +125,7 @@ pub async fn case_history(
     commands::load_case(&state, &auth.principal, case_id).await?;
     let stream = StreamRef::new(ConnectionCase::TYPE, case_id.to_string());
     let base = format!("/v1/cases/{case_id}/history");
-    history::<CaseEvent>(
-        &state,
-        &stream,
-        query.after_version.unwrap_or(0),
-        limit,
-        &base,
-    )
-    .await
+    history::<CaseEvent>(&state, &stream, query.after_version()?, limit, &base).await
 }
 
 /// `GET /v1/incidents/{incident_id}/history`
@@ -181,14 +174,7 @@ pub async fn incident_history(
     commands::load_incident(&state, &auth.principal, incident_id).await?;
     let stream = StreamRef::new(SecurityIncident::TYPE, incident_id.to_string());
     let base = format!("/v1/incidents/{incident_id}/history");
-    history::<IncidentEvent>(
-        &state,
-        &stream,
-        query.after_version.unwrap_or(0),
-        limit,
-        &base,
-    )
-    .await
+    history::<IncidentEvent>(&state, &stream, query.after_version()?, limit, &base).await
 }
 
 /// One page of a stream's history after `after_version`, with the link to the next.

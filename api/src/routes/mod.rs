@@ -9,7 +9,9 @@ pub mod feed;
 pub mod history;
 pub mod incidents;
 pub mod ops;
+pub mod privacy;
 pub mod read_models;
+pub mod webhooks;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{Error, HttpRequest, HttpResponse, ResponseError, web};
@@ -33,6 +35,8 @@ where
     let app = incidents::register(app);
     let app = audit::register(app);
     let app = read_models::register(app);
+    let app = webhooks::register(app);
+    let app = privacy::register(app);
     catalogues::register(app)
         .service(feed::feed)
         .service(audit::checkpoint_key)

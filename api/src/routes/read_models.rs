@@ -33,6 +33,7 @@ use utoipa_actix_web::UtoipaApp;
 use uuid::Uuid;
 
 use crate::authz::{self, Authorized};
+use crate::dto::history::invalid_query;
 use crate::dto::read_models::{
     CaseListQuery, CaseOverviewView, CasePage, CaseSummaryView, ComplianceCellView, CompliancePage,
     ComplianceQuery, CostPage, CostQuery, CostView, DEFAULT_LIMIT, FindingListQuery, FindingPage,
@@ -40,7 +41,7 @@ use crate::dto::read_models::{
     IncidentSummaryView, MAX_LIMIT, PipelineQuery, PipelineRowView, PipelineView, ReadQuery,
     StaffCommitmentView, StaffPage, StaffQuery,
 };
-use crate::problem::{ApiError, FieldError};
+use crate::problem::ApiError;
 use crate::read_models::wait_for;
 use crate::state::AppState;
 
@@ -64,19 +65,6 @@ where
         .service(list_compliance)
         .service(list_staff_commitments)
         .service(list_costs)
-}
-
-/// 400 `invalid_query` naming one parameter.
-fn invalid_query(parameter: &str, message: impl Into<String>) -> ApiError {
-    let message = message.into();
-    ApiError::invalid(
-        "invalid_query",
-        format!("{parameter}: {message}"),
-        &[FieldError {
-            path: parameter.to_owned(),
-            message,
-        }],
-    )
 }
 
 /// Which page: `limit` within its bounds, `cursor` one a list handed out.
@@ -195,6 +183,7 @@ eventually consistent; `GET /v1/cases/{case_id}` is the strongly consistent view
             )),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
+        (status = 422, response = crate::openapi::BeyondTheLog),
         (status = 503, response = crate::openapi::ProjectionLagging),
     ),
     security(("bearer" = [])),
@@ -289,6 +278,7 @@ row. Another region's case, or another provider's, answers 404 like a missing on
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
+        (status = 422, response = crate::openapi::BeyondTheLog),
         (status = 503, response = crate::openapi::ProjectionLagging),
     ),
     security(("bearer" = [])),
@@ -345,6 +335,7 @@ rows per programme). Providers see only their organisation's cases. `Accept: tex
             )),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
+        (status = 422, response = crate::openapi::BeyondTheLog),
         (status = 503, response = crate::openapi::ProjectionLagging),
     ),
     security(("bearer" = [])),
@@ -394,6 +385,7 @@ your writes, else 503 `projection_lagging`) as for `GET /v1/cases`.",
             )),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
+        (status = 422, response = crate::openapi::BeyondTheLog),
         (status = 503, response = crate::openapi::ProjectionLagging),
     ),
     security(("bearer" = [])),
@@ -460,6 +452,7 @@ before assessment). Providers see only their organisation's. Paging with `limit`
             )),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
+        (status = 422, response = crate::openapi::BeyondTheLog),
         (status = 503, response = crate::openapi::ProjectionLagging),
     ),
     security(("bearer" = [])),
@@ -515,6 +508,7 @@ Not paged (four rows). Providers see only their organisation's. `Accept: text/cs
             )),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
+        (status = 422, response = crate::openapi::BeyondTheLog),
         (status = 503, response = crate::openapi::ProjectionLagging),
     ),
     security(("bearer" = [])),
@@ -568,6 +562,7 @@ and `min_position` (read your writes, else 503 `projection_lagging`) as for `GET
             )),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
+        (status = 422, response = crate::openapi::BeyondTheLog),
         (status = 503, response = crate::openapi::ProjectionLagging),
     ),
     security(("bearer" = [])),
@@ -645,6 +640,7 @@ and `min_position` (read your writes, else 503 `projection_lagging`) as for `GET
             )),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
+        (status = 422, response = crate::openapi::BeyondTheLog),
         (status = 503, response = crate::openapi::ProjectionLagging),
     ),
     security(("bearer" = [])),
@@ -715,6 +711,7 @@ text/csv` (amounts in kronor), and `min_position` (read your writes, else 503 \
             )),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
+        (status = 422, response = crate::openapi::BeyondTheLog),
         (status = 503, response = crate::openapi::ProjectionLagging),
     ),
     security(("bearer" = [])),

@@ -2,7 +2,8 @@
 //! foreign provider organisation. The operations and their request bodies come from the
 //! OpenAPI document (every POST's example), so a new case command joins the matrix by itself;
 //! the reads (including the time-travel reads of `as_of_position`), the audit endpoints
-//! (`ReadAudit`: not providers, not dashboards), the feed and the read models are listed here,
+//! (`ReadAudit`: not providers, not dashboards), the feed, the read models and the webhooks
+//! (`ManageWebhooks`: region IT and integrations) are listed here,
 //! and a check counts them against the document. The read models' lists are filtered rather
 //! than refused: another tenant gets 200 with none of the resources' content.
 //!
@@ -14,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use api::auth::Principal;
-use api::authz::{ReadAudit, Requirement};
+use api::authz::{ForgetSubject, ManageWebhooks, ReadAudit, Requirement};
 use api::dto::commands::{CaseCommandRequest, Conversion};
 use api::dto::incidents::IncidentCommandRequest;
 use api::extract::parse_json;
@@ -91,6 +92,28 @@ enum Op {
     CaseOverview,
     /// A read-model list or aggregate: tenancy filters its rows.
     ReadModel(&'static str),
+    /// A webhook operation on the fixture's subscription or its parked delivery.
+    Webhook(Hook),
+    /// Forgetting a contact named in the fixture's case (`ForgetSubject`: officers and
+    /// region IT of a region whose events name it; the first forget wins, later ones are 409).
+    Forget,
+    /// Finding a staff member's subject (`ForgetSubject`; not tenanted).
+    Lookup,
+}
+
+/// The webhook operations. The fixture's subscription was deactivated by its receiver
+/// (410 Gone), which parked its first delivery: so nothing changes underneath the matrix,
+/// redelivery always answers 409 (a deactivated subscription) and only the first skip 200.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hook {
+    Create,
+    List,
+    Get,
+    Deactivate,
+    Deliveries,
+    Delivery,
+    Redeliver,
+    Skip,
 }
 
 struct Fixture {
@@ -103,6 +126,12 @@ struct Fixture {
     incident_position: u64,
     /// The head of the log once the fixture is recorded.
     head: u64,
+    /// Jämtland's deactivated subscription.
+    subscription: String,
+    /// Its parked delivery.
+    delivery: String,
+    /// A data subject named in the case's application.
+    subject: String,
 }
 
 impl Op {
@@ -129,13 +158,33 @@ impl Op {
             }
             Self::CaseOverview => format!("/v1/cases/{}/overview?min_position={}", f.case, f.head),
             Self::ReadModel(path) => format!("{path}?min_position={}", f.head),
+            Self::Webhook(hook) => match hook {
+                Hook::Create | Hook::List => "/v1/webhooks/subscriptions".into(),
+                Hook::Get | Hook::Deactivate => {
+                    format!("/v1/webhooks/subscriptions/{}", f.subscription)
+                }
+                Hook::Deliveries => {
+                    format!("/v1/webhooks/subscriptions/{}/deliveries", f.subscription)
+                }
+                Hook::Delivery => format!("/v1/webhooks/deliveries/{}", f.delivery),
+                Hook::Redeliver => format!("/v1/webhooks/deliveries/{}/redeliver", f.delivery),
+                Hook::Skip => format!("/v1/webhooks/deliveries/{}/skip", f.delivery),
+            },
+            Self::Forget => format!("/v1/privacy/subjects/{}/forget", f.subject),
+            Self::Lookup => "/v1/privacy/subjects/lookup".into(),
         }
     }
 
     fn is_get(&self) -> bool {
         !matches!(
             self,
-            Self::Submit | Self::CaseCommand(_) | Self::Report | Self::IncidentCommand(..)
+            Self::Submit
+                | Self::CaseCommand(_)
+                | Self::Report
+                | Self::IncidentCommand(..)
+                | Self::Webhook(Hook::Create | Hook::Deactivate | Hook::Redeliver | Hook::Skip)
+                | Self::Forget
+                | Self::Lookup
         )
     }
 
@@ -143,6 +192,8 @@ impl Op {
     fn admits(&self, role: Role) -> bool {
         match self {
             Self::Audit(_) | Self::InclusionProof => ReadAudit::admits(role),
+            Self::Webhook(_) => ManageWebhooks::admits(role),
+            Self::Forget | Self::Lookup => ForgetSubject::admits(role),
             _ => self
                 .permission()
                 .is_none_or(|permission| permission.allows(role)),
@@ -155,6 +206,9 @@ impl Op {
             Self::CaseCommand(name) => format!("/v1/cases/{{case_id}}/{name}"),
             Self::Report => "/v1/cases/{case_id}/incidents".into(),
             Self::IncidentCommand(suffix, _) => format!("/v1/incidents/{{incident_id}}/{suffix}"),
+            Self::Webhook(Hook::Create) => "/v1/webhooks/subscriptions".into(),
+            Self::Forget => "/v1/privacy/subjects/{subject_id}/forget".into(),
+            Self::Lookup => "/v1/privacy/subjects/lookup".into(),
             _ => String::new(),
         }
     }
@@ -178,6 +232,8 @@ impl Op {
                 | Self::CheckpointKey
                 | Self::Audit(_)
                 | Self::ReadModel(_)
+                | Self::Webhook(Hook::Create | Hook::List)
+                | Self::Lookup
         )
     }
 }
@@ -270,6 +326,39 @@ async fn domain_status(
                 Err(error) => class_status(error.class()),
             }
         }
+        Op::Webhook(Hook::Create) => 201,
+        Op::Forget => {
+            let subject = state
+                .store
+                .aggregate_store::<domain::subject::DataSubject>()
+                .load_aggregate(&f.subject)
+                .await
+                .unwrap()
+                .aggregate;
+            if subject.forgotten().is_some() {
+                409
+            } else {
+                200
+            }
+        }
+        Op::Webhook(Hook::Redeliver) => 409,
+        Op::Webhook(Hook::Skip) => {
+            let delivery = app
+                .state
+                .webhooks
+                .delivery(
+                    JAMTLAND,
+                    ::webhooks::DeliveryId::parse(&f.delivery).unwrap(),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            if delivery.delivery.status == ::webhooks::DeliveryStatus::Parked {
+                200
+            } else {
+                409
+            }
+        }
         _ => 200,
     }
 }
@@ -347,6 +436,13 @@ fn case_command(
 async fn every_operation_answers_every_role_and_tenant_exactly() {
     let app = spawn_app().await;
     let spec = serde_json::to_value(api::openapi::spec()).unwrap();
+    // A subscription to every event, at a receiver that answers 410 Gone.
+    let receiver = crate::webhooks::Receiver::start(410);
+    let subscribed = crate::webhooks::subscribe(&app, &receiver.url, &["*"]).await;
+    let subscription = subscribed["subscription"]["subscription_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // The resources: a case in its application, and an incident on a case in establishment.
     let case = CaseId::parse(&app.submit_jamtland().await).unwrap();
@@ -381,6 +477,40 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         ))
         .await,
         head: app.head().await,
+        delivery: {
+            let it = crate::webhooks::region_it(&app, JAMTLAND);
+            let parked = crate::webhooks::poll(
+                &app,
+                &format!("/v1/webhooks/subscriptions/{subscription}/deliveries?status=parked"),
+                &it,
+                |page| page["deliveries"].as_array().is_some_and(|d| !d.is_empty()),
+            )
+            .await;
+            crate::webhooks::poll(
+                &app,
+                &format!("/v1/webhooks/subscriptions/{subscription}"),
+                &it,
+                |s| s["active"] == false,
+            )
+            .await;
+            parked["deliveries"][0]["delivery_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        },
+        subscription,
+        subject: {
+            let events = app
+                .state
+                .store
+                .read_stream(&StreamRef::new("connection_case", case.to_string()), 0, 1)
+                .await
+                .unwrap();
+            events[0].payload["change"]["data"]["contacts"][0]["person"]["pii"]["subject"]
+                .as_str()
+                .expect("the application names a contact")
+                .to_owned()
+        },
     };
     let checkpoint = app.state.audit.checkpoint_now().await.unwrap().unwrap();
     let checkpoint_at: &'static str =
@@ -428,6 +558,16 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         Op::ReadModel("/v1/compliance"),
         Op::ReadModel("/v1/staff-commitments"),
         Op::ReadModel("/v1/costs"),
+        Op::Webhook(Hook::Create),
+        Op::Webhook(Hook::List),
+        Op::Webhook(Hook::Get),
+        Op::Webhook(Hook::Deliveries),
+        Op::Webhook(Hook::Delivery),
+        Op::Webhook(Hook::Redeliver),
+        Op::Webhook(Hook::Skip),
+        Op::Webhook(Hook::Deactivate),
+        Op::Lookup,
+        Op::Forget,
     ]);
     let documented: usize = spec["paths"]
         .as_object()
@@ -442,7 +582,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         "every documented operation but the operations endpoints is in the matrix, and the \
          two time-travel reads"
     );
-    assert_eq!(operations.len(), 4 + 25 + 6 + 10 + 9);
+    assert_eq!(operations.len(), 4 + 25 + 6 + 10 + 9 + 8 + 2);
 
     let mut cells = 0;
     let mut tally: BTreeMap<u16, usize> = BTreeMap::new();
@@ -472,7 +612,14 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
                     domain_status(&app, op, &principal, &body, &fixture).await
                 };
                 let path = op.path(&fixture);
-                let answer = if is_post {
+                let answer = if matches!(op, Op::Webhook(Hook::Deactivate)) {
+                    app.send(
+                        app.client
+                            .delete(format!("{}{path}", app.address))
+                            .bearer_auth(&token),
+                    )
+                    .await
+                } else if is_post {
                     let if_match =
                         matches!(op, Op::CaseCommand(_) | Op::IncidentCommand(..)).then_some("*");
                     app.post(&path, &token, &body, if_match, None).await
@@ -498,6 +645,12 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
                         assert!(!answer.text.contains(secret), "{op:?} leaked {secret}");
                     }
                 }
+                if matches!(op, Op::Webhook(Hook::List)) && foreign(role, tenancy) {
+                    assert!(
+                        !answer.text.contains(&fixture.subscription),
+                        "another region's subscription listed"
+                    );
+                }
                 if matches!(op, Op::ReadModel(_)) && foreign(role, tenancy) {
                     for secret in ["Östersundshälsan", ORG] {
                         assert!(!answer.text.contains(secret), "{op:?} leaked {secret}");
@@ -509,7 +662,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         }
     }
     assert_eq!(cells, operations.len() * Role::ALL.len() * TENANCIES.len());
-    assert_eq!(cells, 972);
+    assert_eq!(cells, 1152);
     for status in [200, 201, 403, 404, 409] {
         assert!(
             tally.get(&status).is_some_and(|n| *n > 0),

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use store::{AppendRequest, EventMetadata, ExpectedVersion, NewEvent, StreamRef};
 
 use crate::helpers::{
     Answer, JAMTLAND, ORG, OTHER_ORG, TestApp, days_from_today, jamtland_application, spawn_app,
@@ -727,7 +728,7 @@ async fn csv_exports_have_a_header_line_and_parse_back_without_personal_data() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn min_position_reads_a_commands_effect_and_a_position_never_reached_is_503_in_time() {
+async fn min_position_reads_a_commands_effect_refuses_the_past_end_and_times_out_in_time() {
     let app = spawn_with(store::testing::TestDatabase::postgres().await, |settings| {
         settings.projections.wait_milliseconds = 1000;
     })
@@ -764,8 +765,35 @@ async fn min_position_reads_a_commands_effect_and_a_position_never_reached_is_50
             .any(|r| r["phase"] == "approved" && r["cases"] == 1)
     );
 
-    // A position the log never reaches: 503 once the bound has passed, with Retry-After.
-    let never = position(&approved) + 1_000_000;
+    // A position past the end of the log was never answered to a write: 422 at once.
+    let head = app.state.store.head().await.unwrap().get();
+    let past = app
+        .get(&at("/v1/findings", head + 1_000_000), &officer)
+        .await;
+    past.assert_problem(422, "beyond_the_log");
+    assert_eq!(past.json()["head"], head);
+
+    // A position in the log the read models never reach (an event they cannot apply, as only
+    // someone past the API could write it, stops them): 503 once the bound has passed, with
+    // Retry-After.
+    let never = app
+        .state
+        .store
+        .append(AppendRequest {
+            stream: StreamRef::new("connection_case", uuid::Uuid::now_v7().to_string()),
+            expected: ExpectedVersion::Exact(0),
+            metadata: EventMetadata::new(uuid::Uuid::now_v7(), None),
+            events: vec![NewEvent {
+                event_type: "ApplicationSubmitted".into(),
+                event_version: "1".into(),
+                payload: json!({"nonsense": true}),
+            }],
+            snapshot: None,
+        })
+        .await
+        .unwrap()
+        .last_position
+        .get();
     for path in [
         format!("/v1/cases/{case}/overview"),
         "/v1/findings".to_owned(),

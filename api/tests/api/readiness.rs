@@ -73,7 +73,23 @@ async fn readyz_names_a_projection_whose_leader_in_another_instance_is_stuck_unt
         at: Position(1),
         action: FaultAction::Stall,
     });
-    let other = Projections::open(database.url(), database.store().await, options)
+    // The other instance reads the log with the same keys as the application (personal data
+    // in events is sealed with them).
+    let kek = "07".repeat(32);
+    let keys = privacy::SubjectKeys::connect(
+        database.url(),
+        privacy::KeyEncryptionKey::from_bytes(&hex::decode(&kek).unwrap()).unwrap(),
+        privacy::KeyOptions::default(),
+    )
+    .await
+    .unwrap();
+    let store = database
+        .store_with(store::StoreOptions {
+            codec: Arc::new(keys.codec()),
+            ..store::StoreOptions::default()
+        })
+        .await;
+    let other = Projections::open(database.url(), store, options)
         .await
         .unwrap();
     let other_running = other.start();
@@ -90,6 +106,7 @@ async fn readyz_names_a_projection_whose_leader_in_another_instance_is_stuck_unt
     }
 
     let app = spawn_with(database, |settings| {
+        settings.privacy.key_encryption_key = Some(api::config::Secret::new(kek));
         settings.projections.ready_max_lag_seconds = 1;
         settings.projections.leader_retry_milliseconds = 200;
     })

@@ -51,7 +51,7 @@ fn every_operation_has_a_summary_description_security_and_examples() {
                     "{at}: not bearer"
                 );
             }
-            if method == "post" {
+            if method == "post" && !op["requestBody"].is_null() {
                 let example = &op["requestBody"]["content"]["application/json"]["example"];
                 assert!(example.is_object(), "{at}: no request example");
             }
@@ -81,7 +81,7 @@ fn every_operation_has_a_summary_description_security_and_examples() {
             }
         }
     }
-    assert_eq!(operations, 55);
+    assert_eq!(operations, 65);
     let ids: Vec<&str> = spec["paths"]
         .as_object()
         .unwrap()

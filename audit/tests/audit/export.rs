@@ -201,12 +201,13 @@ pub async fn a_tampered_export_and_a_wrong_key_are_rejected(db: TestDatabase) {
 /// a stand-in for the encryption of personal data.
 struct Sealing;
 
+#[async_trait::async_trait]
 impl PayloadCodec for Sealing {
-    fn encode(&self, _: &CodecContext<'_>, payload: Value) -> Result<Value, String> {
+    async fn encode(&self, _: &CodecContext<'_>, payload: Value) -> Result<Value, String> {
         Ok(json!({"sealed": payload}))
     }
 
-    fn decode(&self, _: &CodecContext<'_>, stored: Value) -> Result<Value, String> {
+    async fn decode(&self, _: &CodecContext<'_>, stored: Value) -> Result<Value, String> {
         stored
             .get("sealed")
             .cloned()

@@ -335,3 +335,11 @@ fn every_golden_case_event_still_reads_and_writes_the_same() {
 fn every_golden_incident_event_still_reads_and_writes_the_same() {
     assert!(check_files::<IncidentEvent>("security_incident") >= INCIDENT_EVENT_TYPES.len());
 }
+
+#[test]
+fn every_golden_data_subject_event_still_reads_and_writes_the_same() {
+    assert!(
+        check_files::<domain::subject::SubjectEvent>("data_subject")
+            >= domain::subject::SUBJECT_EVENT_TYPES.len()
+    );
+}

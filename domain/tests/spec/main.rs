@@ -14,3 +14,4 @@ mod golden;
 mod incident;
 mod purity;
 mod real_catalogues;
+mod subject;

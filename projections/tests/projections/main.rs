@@ -47,6 +47,7 @@ both!(
     read_models::staff_commitments_show_what_is_missing_and_keep_names_inside_personal_data,
     read_models::costs_follow_the_jamtland_prices_in_force_on_the_day_asked_about,
     read_models::cursor_paging_returns_every_row_once_and_tenancy_filters_hold,
+    read_models::a_forgotten_subject_is_erased_by_the_projectors_and_by_a_rebuild,
     runtime::events_of_other_stream_types_are_skipped_but_move_the_checkpoint,
     runtime::a_projector_aborted_between_batches_resumes_and_equals_a_clean_rebuild,
     runtime::a_projector_aborted_inside_a_transaction_resumes_and_equals_a_clean_rebuild,

@@ -1,0 +1,310 @@
+//! Erasure of personal data (crypto-shredding) over HTTP: forgetting a data subject, and
+//! finding a staff member's subject from a personnummer sent in the body (never in the URL,
+//! which is logged).
+//!
+//! Who: officers and region IT (`Authorized<ForgetSubject>`). Tenancy: a data subject may be
+//! named in cases of several regions; each of those regions may forget it (erasure is
+//! everywhere at once: there is one key per subject). A subject that no event of the
+//! caller's region names answers 404, exactly like one that does not exist.
+//!
+//! Order: the `SubjectForgotten` event is recorded first, then the key is destroyed and the
+//! read models are erased. A crash in between leaves the event without the erasure: forgetting
+//! again answers 409 `already_forgotten`, but only after destroying the key and erasing the
+//! read models, so re-running repairs it.
+
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{HttpResponse, post, web};
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, EventStore as _};
+use domain::Actor;
+use domain::case::Issued;
+use domain::identity::Personnummer;
+use domain::ids::DataSubjectId;
+use domain::subject::{DataSubject, Forget, SubjectCommand, SubjectError, SubjectServices};
+use domain::text::Reason;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use store::{ActorRecord, EventMetadata};
+use utoipa::ToSchema;
+use utoipa_actix_web::UtoipaApp;
+use uuid::Uuid;
+
+use crate::authz::{self, Authorized};
+use crate::commands::OPERATION_KEY;
+use crate::dto::identity_message;
+use crate::extract::{JsonBody, RequestContext};
+use crate::problem::{ApiError, FieldError};
+use crate::state::AppState;
+use crate::tenancy::TENANT_REGION;
+
+/// Registers `/v1/privacy`.
+pub fn register<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+where
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+{
+    app.service(
+        utoipa_actix_web::scope("/v1/privacy")
+            .service(forget_subject)
+            .service(lookup_subject),
+    )
+}
+
+/// Why a data subject is forgotten.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgetSubjectRequest {
+    /// A reference to the erasure request or its legal ground, 1 to 4,000 characters. Kept
+    /// in clear on the record: it must not repeat the person's data.
+    #[schema(value_type = String, example = "Erasure request 2026-17 (GDPR art. 17)")]
+    pub reason: Reason,
+}
+
+/// The recorded erasure.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectForgottenView {
+    pub subject_id: Uuid,
+    /// When the subject was forgotten.
+    pub forgotten_at: DateTime<Utc>,
+    /// The global position of the `SubjectForgotten` event.
+    pub position: u64,
+    /// Whether a key was destroyed (false when the subject never had sealed data).
+    pub key_destroyed: bool,
+    /// Read-model documents rewritten to the erased form.
+    pub documents_erased: u64,
+}
+
+/// A personnummer, in the body so that it never reaches a log.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupSubjectRequest {
+    /// 10 or 12 digits, with or without separator.
+    #[schema(example = "19811218-9876")]
+    pub personnummer: String,
+}
+
+/// A staff member's data subject id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectLookupView {
+    pub subject_id: Uuid,
+    /// Whether any event of the caller's region names this subject.
+    pub named_in_region: bool,
+}
+
+/// `POST /v1/privacy/subjects/{subject_id}/forget`
+#[utoipa::path(
+    tag = "privacy",
+    summary = "Forget a data subject",
+    description = "Records `SubjectForgotten` in the stream `data_subject/{subject_id}`, destroys \
+the subject's key and erases the read models: from then on every read, history, export, feed \
+item and webhook shows the subject's personal data as `{\"pii\": {\"subject\": ..., \"erased\": \
+true}}`, in every region, while hashes and proofs stay valid (they cover the ciphertext). \
+Officers and region IT of a region whose events name the subject; others get 404. Forgetting \
+again answers 409 `already_forgotten` with the first decision, after making sure the key is \
+gone (which repairs an erasure interrupted after its event was recorded).",
+    params(("subject_id" = Uuid, Path, description = "The data subject: from a `pii` object, or from `POST /v1/privacy/subjects/lookup`.")),
+    request_body(content = ForgetSubjectRequest, content_type = "application/json", example = json!({"reason": "Erasure request 2026-17 (GDPR art. 17)"})),
+    responses(
+        (status = 200, description = "The subject was forgotten.", body = SubjectForgottenView,
+            example = json!({"subject_id": "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4d", "forgotten_at": "2026-05-04T08:30:00Z", "position": 1290, "key_destroyed": true, "documents_erased": 3})),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("bearer" = [])),
+)]
+#[post("/subjects/{subject_id}/forget")]
+#[tracing::instrument(name = "forget-data-subject", skip_all, fields(subject_id = %subject_id))]
+pub async fn forget_subject(
+    auth: Authorized<authz::ForgetSubject>,
+    state: web::Data<AppState>,
+    context: RequestContext,
+    subject_id: web::Path<Uuid>,
+    body: JsonBody<ForgetSubjectRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let subject = DataSubjectId::from_uuid(subject_id.into_inner());
+    let principal = auth.principal;
+    let regions = state
+        .subject_keys
+        .metadata_of_events_naming(subject, TENANT_REGION)
+        .await?;
+    if !regions.contains(principal.region().as_str()) {
+        return Err(ApiError::not_found("data subject"));
+    }
+    let extra = BTreeMap::from([
+        (
+            OPERATION_KEY.to_owned(),
+            format!("{} {}", context.method, context.route),
+        ),
+        (
+            TENANT_REGION.to_owned(),
+            principal.region().as_str().to_owned(),
+        ),
+    ]);
+    let view = forget(
+        &Forgetting::of(&state),
+        principal.actor().clone(),
+        principal.record(),
+        context.request_id,
+        extra,
+        subject,
+        body.value.reason,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// What forgetting needs: the log, the keys, the read models and the time.
+#[derive(Clone, Copy)]
+pub struct Forgetting<'a> {
+    pub store: &'a store::EventStore,
+    pub keys: &'a ::privacy::SubjectKeys,
+    pub projections: &'a projections::Projections,
+    pub clock: &'a std::sync::Arc<dyn domain::Clock>,
+}
+
+impl std::fmt::Debug for Forgetting<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forgetting").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Forgetting<'a> {
+    pub fn of(state: &'a AppState) -> Self {
+        Self {
+            store: &state.store,
+            keys: &state.subject_keys,
+            projections: &state.projections,
+            clock: &state.clock,
+        }
+    }
+}
+
+/// Records the decision, then destroys the key and erases the read models (also used by
+/// `anslut privacy forget`).
+pub async fn forget(
+    state: &Forgetting<'_>,
+    actor: Actor,
+    record: ActorRecord,
+    correlation_id: Uuid,
+    extra: BTreeMap<String, String>,
+    subject: DataSubjectId,
+    reason: Reason,
+) -> Result<SubjectForgottenView, ApiError> {
+    let aggregates = state.store.aggregate_store::<DataSubject>();
+    let mut loaded = aggregates
+        .load_aggregate(&subject.to_string())
+        .await
+        .map_err(ApiError::from)?;
+    let services = SubjectServices {
+        clock: state.clock.clone(),
+    };
+    let sink = EventSink::default();
+    let decided = loaded
+        .aggregate
+        .handle(
+            Issued::new(actor, SubjectCommand::Forget(Forget { subject, reason })),
+            &services,
+            &sink,
+        )
+        .await;
+    if let Err(error) = decided {
+        if matches!(error, SubjectError::AlreadyForgotten { .. }) {
+            // Repair an erasure that recorded its event and stopped before the key.
+            erase(state, subject).await?;
+        }
+        return Err(error.into());
+    }
+    let events = sink.collect().await;
+    let command_id = Uuid::now_v7();
+    let metadata = EventMetadata {
+        command_id,
+        correlation_id,
+        causation_id: None,
+        actor: Some(record),
+        extra,
+    };
+    aggregates
+        .commit(events, loaded, metadata.to_map())
+        .await
+        .map_err(ApiError::from)?;
+    let outcome = state
+        .store
+        .command_outcome(command_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("the store has no outcome for a committed command"))?;
+    let (key_destroyed, documents_erased) = erase(state, subject).await?;
+    tracing::info!(%subject, position = outcome.last_position.get(), key_destroyed, "forgot a data subject");
+    Ok(SubjectForgottenView {
+        subject_id: *subject.as_uuid(),
+        forgotten_at: outcome.recorded_at,
+        position: outcome.last_position.get(),
+        key_destroyed,
+        documents_erased,
+    })
+}
+
+/// Destroys the key, then rewrites the live read models at once (their projectors would
+/// also do it on reaching the event; this makes the erasure visible without waiting).
+async fn erase(state: &Forgetting<'_>, subject: DataSubjectId) -> Result<(bool, u64), ApiError> {
+    let destroyed = state.keys.forget(subject).await?;
+    let documents = state.projections.erase_subject(subject).await?;
+    Ok((destroyed, documents))
+}
+
+/// `POST /v1/privacy/subjects/lookup`
+#[utoipa::path(
+    tag = "privacy",
+    summary = "Find a staff member's data subject",
+    description = "The data subject id of the staff member with this personnummer (a keyed \
+hash of it, the same in every event), to forget them with \
+`POST /v1/privacy/subjects/{subject_id}/forget`. The personnummer is sent in the body so that \
+no URL, log or metric holds it. Officers and region IT.",
+    request_body(content = LookupSubjectRequest, content_type = "application/json", example = json!({"personnummer": "19811218-9876"})),
+    responses(
+        (status = 200, description = "The subject id.", body = SubjectLookupView,
+            example = json!({"subject_id": "5b2f4c1e-8a4b-4e07-9b3c-d1e2f3a4b5c6", "named_in_region": true})),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("bearer" = [])),
+)]
+#[post("/subjects/lookup")]
+#[tracing::instrument(name = "lookup-data-subject", skip_all)]
+pub async fn lookup_subject(
+    auth: Authorized<authz::ForgetSubject>,
+    state: web::Data<AppState>,
+    body: JsonBody<LookupSubjectRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let personnummer =
+        Personnummer::parse(&body.value.personnummer, state.clock.today()).map_err(|e| {
+            ApiError::invalid_body(&[FieldError {
+                path: "personnummer".into(),
+                message: identity_message(&e),
+            }])
+        })?;
+    let subject = state.subjects.staff(&personnummer);
+    let regions = state
+        .subject_keys
+        .metadata_of_events_naming(subject, TENANT_REGION)
+        .await?;
+    Ok(HttpResponse::Ok().json(SubjectLookupView {
+        subject_id: *subject.as_uuid(),
+        named_in_region: regions.contains(auth.principal.region().as_str()),
+    }))
+}

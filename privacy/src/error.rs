@@ -1,0 +1,32 @@
+//! The privacy crate's one error type.
+
+/// Why a key operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    /// The database could not be reached or refused a statement.
+    #[error("the key table: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the key table's migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A key could not be made, wrapped or unwrapped (the wrong key-encryption key, most
+    /// likely).
+    #[error("{0}")]
+    Key(String),
+    /// A payload names its data subject wrongly, or a sealed value is damaged.
+    #[error("{0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl PrivacyError {
+    /// A stable code for logs and the API.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Database(_) | Self::Migrate(_) => "privacy.database",
+            Self::Key(_) => "privacy.key",
+            Self::Corrupt(_) => "privacy.corrupt",
+            Self::Invalid(_) => "privacy.invalid",
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Anslut's system tests: `anslut` processes on a real PostgreSQL database, through the
+//! harness in `tests/src/lib.rs`. One test binary; a module per scenario.
+
+mod backup_restore;
+mod bad_input;
+mod database_restart;
+mod database_roles;
+mod failover;
+mod kill_loop;
+mod pg_client;
+mod schemathesis;
+mod storm;
+mod support;
