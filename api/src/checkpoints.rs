@@ -45,6 +45,7 @@ pub fn config(settings: &Settings) -> AuditConfig {
     AuditConfig {
         checkpoint_interval: Duration::from_secs(settings.audit.checkpoint_interval_seconds),
         poll_interval: Duration::from_millis(settings.audit.poll_interval_milliseconds),
+        max_connections: settings.database.pools.audit,
         ..AuditConfig::default()
     }
 }

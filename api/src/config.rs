@@ -97,6 +97,57 @@ pub struct DatabaseSettings {
     /// through it, and `DATABASE_URL` may name an application role that can only read and
     /// append the log (docs/operations.md gives its grants). Unset, `DATABASE_URL` migrates.
     pub migrate_url: Option<Secret<String>>,
+    /// `ANSLUT_DATABASE__POOLS__*`: the most connections each part of the server opens on
+    /// PostgreSQL. [`PoolSettings::per_instance`] adds them up.
+    pub pools: PoolSettings,
+}
+
+/// The connection budget of one server on PostgreSQL, part by part. Every instance opens up to
+/// [`PoolSettings::per_instance`] connections, so `max_connections` of the database must
+/// allow that times the number of instances, plus the migration and maintenance sessions.
+/// (SQLite has one writer whatever the setting.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolSettings {
+    /// Appends and reads of the event log, the request path's pool (at least 2).
+    pub store: u32,
+    /// The read models' projectors and queries (at least 2).
+    pub projections: u32,
+    /// The webhook outbox, its projector and deliveries (at least 2).
+    pub webhooks: u32,
+    /// The data subjects' keys (at least 1).
+    pub keys: u32,
+    /// The audit tree: two pools of this size, the log it follows and its own tables (at
+    /// least 1).
+    pub audit: u32,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            store: 10,
+            projections: 8,
+            webhooks: 6,
+            keys: 2,
+            audit: 4,
+        }
+    }
+}
+
+impl PoolSettings {
+    /// The most connections one server opens on PostgreSQL: the pools, plus one dedicated
+    /// leadership session per projection and one for the webhook outbox projector (each holds
+    /// an advisory lock for as long as it leads).
+    pub fn per_instance(&self) -> u32 {
+        let leaders = u32::try_from(projections::ProjectionName::ALL.len()).unwrap_or(u32::MAX);
+        self.store
+            .saturating_add(self.projections)
+            .saturating_add(leaders)
+            .saturating_add(self.webhooks)
+            .saturating_add(1)
+            .saturating_add(self.keys)
+            .saturating_add(self.audit.saturating_mul(2))
+    }
 }
 
 /// How tokens are verified.
@@ -404,6 +455,19 @@ impl Settings {
                 ));
             }
         }
+        let pools = &self.database.pools;
+        if pools.store < 2
+            || pools.projections < 2
+            || pools.webhooks < 2
+            || pools.keys == 0
+            || pools.audit == 0
+        {
+            return Err(ConfigError::Invalid(
+                "database.pools: store, projections and webhooks need at least 2 connections, \
+                 keys and audit at least 1"
+                    .into(),
+            ));
+        }
         let hooks = &self.webhooks;
         if hooks.max_attempts == 0
             || hooks.concurrency == 0
@@ -558,6 +622,40 @@ mod tests {
         assert!(
             Settings::load(Some(&file)).is_err(),
             "unknown keys in a section are refused"
+        );
+    }
+
+    #[test]
+    fn pool_sizes_come_from_the_environment_and_add_up_to_the_instance_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("anslut.toml");
+        std::fs::write(
+            &file,
+            "[database.pools]\nstore = 4\nprojections = 3\nwebhooks = 2\nkeys = 1\naudit = 1\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&file)).unwrap();
+        let pools = settings.database.pools;
+        assert_eq!(
+            (
+                pools.store,
+                pools.projections,
+                pools.webhooks,
+                pools.keys,
+                pools.audit
+            ),
+            (4, 3, 2, 1, 1)
+        );
+        // 4 + 3 + 7 leaders + 2 + 1 outbox leader + 1 + 2 × 1
+        assert_eq!(pools.per_instance(), 20);
+        assert_eq!(PoolSettings::default().per_instance(), 42);
+        let mut starved = Settings::default();
+        starved.database.pools.store = 1;
+        assert!(starved.validate().is_err());
+        std::fs::write(&file, "[database.pools]\nstorre = 4\n").unwrap();
+        assert!(
+            Settings::load(Some(&file)).is_err(),
+            "a misspelt pool is refused"
         );
     }
 

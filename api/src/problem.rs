@@ -488,8 +488,13 @@ impl From<domain::subject::SubjectError> for ApiError {
 }
 
 impl From<::privacy::PrivacyError> for ApiError {
+    /// The key table out of reach is 503, as the store's own outage is; anything else is a
+    /// fault of ours.
     fn from(error: ::privacy::PrivacyError) -> Self {
-        Self::internal(error)
+        match error {
+            ::privacy::PrivacyError::Database(error) => StoreError::from(error).into(),
+            other => Self::internal(other),
+        }
     }
 }
 
@@ -601,6 +606,15 @@ mod tests {
         assert_eq!(body["unmet"][0]["agreement"], "JHV-014");
         assert_eq!(body["unmet"][1]["condition"], "training_not_completed");
         assert!(body["unmet"][1]["message"].is_string());
+    }
+
+    #[test]
+    fn a_key_table_out_of_reach_is_503_and_a_broken_key_500() {
+        let error: ApiError = ::privacy::PrivacyError::Database(sqlx::Error::PoolTimedOut).into();
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error.code(), "unavailable");
+        let error: ApiError = ::privacy::PrivacyError::Key("unwrapping failed".into()).into();
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[test]

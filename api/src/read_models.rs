@@ -27,6 +27,7 @@ pub fn options(settings: &Settings, catalogues: Arc<CatalogueRegistry>) -> Proje
     let mut options = ProjectionOptions::new(catalogues);
     options.poll_interval = Duration::from_millis(settings.projections.poll_interval_milliseconds);
     options.leader_retry = Duration::from_millis(settings.projections.leader_retry_milliseconds);
+    options.max_connections = settings.database.pools.projections;
     options
 }
 

@@ -238,22 +238,31 @@ pub async fn connect_store_with_keys(
         ensure_dir(&settings.data_dir)?;
     }
     migrate_as_owner(settings).await?;
+    let pools = settings.database.pools;
     let keys = ::privacy::SubjectKeys::connect(
         settings.database_url().expose(),
         key_encryption_key(settings)?,
-        ::privacy::KeyOptions::default(),
+        ::privacy::KeyOptions {
+            max_connections: pools.keys,
+            ..::privacy::KeyOptions::default()
+        },
     )
     .await?;
     let options = StoreOptions {
         snapshot_every: settings.snapshot_every,
         codec: Arc::new(keys.codec()),
+        max_connections: pools.store,
         ..StoreOptions::default()
     };
     let store = EventStore::connect(settings.database_url().expose(), options).await?;
     // With a migrate URL this applies nothing; it reads the head.
     store.migrate().await?;
     if store.is_postgres() {
-        tracing::info!("event store: PostgreSQL (DATABASE_URL); migrations applied");
+        tracing::info!(
+            connections = pools.per_instance(),
+            "event store: PostgreSQL (DATABASE_URL); migrations applied; this instance opens at \
+             most `connections` sessions (database.pools)"
+        );
     } else {
         tracing::info!(
             path = %settings.data_dir.join("anslut.db").display(),

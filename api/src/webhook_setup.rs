@@ -95,6 +95,7 @@ pub fn options(settings: &Settings) -> Result<WebhookOptions, WebhookError> {
     options.max_subscriptions_per_region = hooks.max_subscriptions_per_region;
     options.poll_interval = Duration::from_millis(hooks.poll_interval_milliseconds);
     options.leader_retry = Duration::from_millis(settings.projections.leader_retry_milliseconds);
+    options.max_connections = settings.database.pools.webhooks;
     Ok(options)
 }
 

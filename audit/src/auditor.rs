@@ -26,6 +26,9 @@ pub struct AuditConfig {
     pub batch: u64,
     /// How long to wait for a database connection (and, on SQLite, for its write lock).
     pub acquire_timeout: Duration,
+    /// The most connections each of the auditor's two pools (the log it reads, its tree
+    /// tables) opens on PostgreSQL.
+    pub max_connections: u32,
 }
 
 impl Default for AuditConfig {
@@ -35,6 +38,7 @@ impl Default for AuditConfig {
             poll_interval: Duration::from_secs(1),
             batch: 10_000,
             acquire_timeout: Duration::from_secs(5),
+            max_connections: 4,
         }
     }
 }
@@ -141,14 +145,14 @@ impl Auditor {
         let log = EventStore::connect(
             database_url,
             StoreOptions {
-                max_connections: 4,
+                max_connections: config.max_connections,
                 sqlite_readers: 2,
                 acquire_timeout: config.acquire_timeout,
                 ..StoreOptions::default()
             },
         )
         .await?;
-        let db = Db::connect(database_url, config.acquire_timeout).await?;
+        let db = Db::connect(database_url, config.acquire_timeout, config.max_connections).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,

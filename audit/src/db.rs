@@ -101,10 +101,14 @@ pub(crate) use dispatch;
 
 impl Db {
     /// Pools of its own on the store's database (the URL forms of `EventStore::connect`).
-    pub async fn connect(url: &str, acquire_timeout: Duration) -> Result<Self, AuditError> {
+    pub async fn connect(
+        url: &str,
+        acquire_timeout: Duration,
+        max_connections: u32,
+    ) -> Result<Self, AuditError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
-                .max_connections(4)
+                .max_connections(max_connections.max(1))
                 .acquire_timeout(acquire_timeout)
                 .connect(url)
                 .await?;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use domain::personal::PII_KEY;
 use serde_json::{Map, Value, json};
-use store::{CodecContext, PayloadCodec};
+use store::{CodecContext, CodecError, PayloadCodec};
 use uuid::Uuid;
 
 use crate::crypto::{DataKey, split_sealed};
@@ -145,27 +145,33 @@ fn stream_of(context: &CodecContext<'_>) -> String {
 
 #[async_trait::async_trait]
 impl PayloadCodec for SubjectCodec {
-    async fn encode(&self, context: &CodecContext<'_>, payload: Value) -> Result<Value, String> {
+    async fn encode(
+        &self,
+        context: &CodecContext<'_>,
+        payload: Value,
+    ) -> Result<Value, CodecError> {
         self.seal(&stream_of(context), payload)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(PrivacyError::into_codec_error)
     }
 
-    async fn decode(&self, context: &CodecContext<'_>, stored: Value) -> Result<Value, String> {
+    async fn decode(&self, context: &CodecContext<'_>, stored: Value) -> Result<Value, CodecError> {
         self.open(&stream_of(context), stored)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(PrivacyError::into_codec_error)
     }
 
     async fn decode_page(
         &self,
         items: Vec<(CodecContext<'_>, Value)>,
-    ) -> Result<Vec<Value>, String> {
+    ) -> Result<Vec<Value>, CodecError> {
         let page = items
             .into_iter()
             .map(|(context, stored)| (stream_of(&context), stored))
             .collect();
-        self.open_page(page).await.map_err(|e| e.to_string())
+        self.open_page(page)
+            .await
+            .map_err(PrivacyError::into_codec_error)
     }
 }
 

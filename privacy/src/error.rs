@@ -29,4 +29,13 @@ impl PrivacyError {
             Self::Invalid(_) => "privacy.invalid",
         }
     }
+
+    /// What the store makes of it: a key table that cannot be reached is a passing outage
+    /// ([`store::CodecError::Unavailable`], 503 in the API), anything else is not.
+    pub fn into_codec_error(self) -> store::CodecError {
+        match self {
+            Self::Database(error) => store::CodecError::from_database(error),
+            other => store::CodecError::Invalid(other.to_string()),
+        }
+    }
 }

@@ -151,6 +151,15 @@ impl SubjectKeys {
         matches!(self.inner.db, Db::Postgres(_))
     }
 
+    /// Closes the key table's connections (at shutdown): later key operations fail as
+    /// unavailable, and the store's appends and reads that need a key with them.
+    pub async fn close(&self) {
+        match &self.inner.db {
+            Db::Postgres(pool) => pool.close().await,
+            Db::Sqlite(pool) => pool.close().await,
+        }
+    }
+
     /// The codec to put into the store's options.
     pub fn codec(&self) -> crate::SubjectCodec {
         crate::SubjectCodec::new(self.clone())

@@ -200,6 +200,31 @@ async fn the_wrong_key_encryption_key_is_an_error_not_an_erasure(db: TestDatabas
     assert!(!error.to_string().contains("Anna"));
 }
 
+/// A key table that cannot be reached (a database outage, an exhausted pool) is a passing
+/// failure the API answers with 503, not a broken payload.
+async fn a_key_table_out_of_reach_makes_the_store_unavailable(db: TestDatabase) {
+    let keys = keys(&db, kek(1)).await;
+    let store = sealed_store(&db, &keys).await;
+    keys.close().await;
+    let refused = store
+        .append(AppendRequest {
+            stream: StreamRef::new("connection_case", "case-5"),
+            expected: ExpectedVersion::NoStream,
+            metadata: EventMetadata::new(Uuid::now_v7(), None),
+            events: vec![NewEvent {
+                event_type: "StaffCommitmentRecorded".into(),
+                event_version: "1".into(),
+                payload: json!({"p": pii(Uuid::now_v7(), json!("Anna"))}),
+            }],
+            snapshot: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "store.unavailable", "{refused:?}");
+    assert!(refused.is_retryable());
+    assert_eq!(store.head().await.unwrap(), Position::START);
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod postgres {
@@ -222,4 +247,5 @@ both_backends!(
     a_subject_named_again_gets_a_new_key_that_opens_only_the_new_data,
     two_instances_agree_on_keys_and_a_forget_reaches_the_other_within_the_cache_ttl,
     the_wrong_key_encryption_key_is_an_error_not_an_erasure,
+    a_key_table_out_of_reach_makes_the_store_unavailable,
 );

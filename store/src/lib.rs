@@ -69,6 +69,6 @@ pub use model::{
     ActorRecord, AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, NewEvent, Position,
     RecordedEvent, SnapshotUpdate, StoredSnapshot, StreamRef, metadata_keys,
 };
-pub use options::{CodecContext, IdentityCodec, PayloadCodec, StoreOptions};
+pub use options::{CodecContext, CodecError, IdentityCodec, PayloadCodec, StoreOptions};
 pub use store::{EventStore, Wakeups};
 pub use verify::{EventRef, Problem, VerifyReport};

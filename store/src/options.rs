@@ -6,7 +6,43 @@ use std::time::Duration;
 use cqrs_es::persist::EventUpcaster;
 use serde_json::Value;
 
+use crate::error::StoreError;
 use crate::model::StreamRef;
+
+/// Why a payload codec failed. The distinction matters to clients: a codec whose key table
+/// cannot be reached is a passing outage (the API answers 503 and the client retries), a
+/// payload it cannot transform is not.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CodecError {
+    /// What the codec needs (its key table, say) could not be reached in time: nothing is
+    /// wrong with the payload, and retrying later may succeed. Surfaces as
+    /// [`StoreError::Unavailable`].
+    #[error("the codec's storage is unavailable")]
+    Unavailable(#[source] Arc<sqlx::Error>),
+    /// The payload cannot be encoded or decoded. Surfaces as [`StoreError::Codec`].
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl CodecError {
+    /// Classifies a database error of the codec's own as the store classifies its own:
+    /// unreachable, timed out or shutting down is [`CodecError::Unavailable`], anything else
+    /// [`CodecError::Invalid`].
+    pub fn from_database(error: sqlx::Error) -> Self {
+        match StoreError::from(error) {
+            StoreError::Unavailable(error) => Self::Unavailable(error),
+            other => Self::Invalid(other.to_string()),
+        }
+    }
+
+    /// The store's error for this failure, with `at` (which event) in the message.
+    pub(crate) fn into_store_error(self, at: &str) -> StoreError {
+        match self {
+            Self::Unavailable(error) => StoreError::Unavailable(error),
+            Self::Invalid(message) => StoreError::Codec(format!("{at}: {message}")),
+        }
+    }
+}
 
 /// Transforms payloads on their way into and out of the log. The seam for crypto-shredding:
 /// personal data in a payload will be encrypted per data subject here, before the store
@@ -21,8 +57,9 @@ use crate::model::StreamRef;
 /// redacted payload rather than fail, or the events could no longer be replayed.
 #[async_trait::async_trait]
 pub trait PayloadCodec: Send + Sync + 'static {
-    async fn encode(&self, context: &CodecContext<'_>, payload: Value) -> Result<Value, String>;
-    async fn decode(&self, context: &CodecContext<'_>, stored: Value) -> Result<Value, String>;
+    async fn encode(&self, context: &CodecContext<'_>, payload: Value)
+    -> Result<Value, CodecError>;
+    async fn decode(&self, context: &CodecContext<'_>, stored: Value) -> Result<Value, CodecError>;
 
     /// Decodes a page of payloads, in order: what one `read_all` or `read_stream` call read.
     /// The default decodes them one by one; a codec that fetches keys overrides it to fetch
@@ -30,7 +67,7 @@ pub trait PayloadCodec: Send + Sync + 'static {
     async fn decode_page(
         &self,
         items: Vec<(CodecContext<'_>, Value)>,
-    ) -> Result<Vec<Value>, String> {
+    ) -> Result<Vec<Value>, CodecError> {
         let mut decoded = Vec::with_capacity(items.len());
         for (context, stored) in items {
             decoded.push(self.decode(&context, stored).await?);
@@ -53,11 +90,11 @@ pub struct IdentityCodec;
 
 #[async_trait::async_trait]
 impl PayloadCodec for IdentityCodec {
-    async fn encode(&self, _: &CodecContext<'_>, payload: Value) -> Result<Value, String> {
+    async fn encode(&self, _: &CodecContext<'_>, payload: Value) -> Result<Value, CodecError> {
         Ok(payload)
     }
 
-    async fn decode(&self, _: &CodecContext<'_>, stored: Value) -> Result<Value, String> {
+    async fn decode(&self, _: &CodecContext<'_>, stored: Value) -> Result<Value, CodecError> {
         Ok(stored)
     }
 }

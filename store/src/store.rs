@@ -249,7 +249,7 @@ impl EventStore {
             let encoded = codec
                 .encode(&context, event.payload)
                 .await
-                .map_err(|e| StoreError::Codec(format!("event {index}: {e}")))?;
+                .map_err(|e| e.into_store_error(&format!("event {index}")))?;
             let payload = canonical::to_canonical_string(&encoded).map_err(|e| {
                 StoreError::Invalid(format!("event {index} ({}): {e}", event.event_type))
             })?;
@@ -496,7 +496,7 @@ impl EventStore {
             .codec
             .decode_page(items)
             .await
-            .map_err(|e| StoreError::Codec(format!("{at}: {e}")))?;
+            .map_err(|e| e.into_store_error(&at))?;
         if payloads.len() != count {
             return Err(StoreError::Codec(format!(
                 "{at}: the codec decoded {} of {count} payloads",

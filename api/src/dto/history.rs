@@ -178,6 +178,22 @@ pub fn int64_param(parameter: &str, value: u64) -> Result<u64, ApiError> {
     }
 }
 
+/// The same bound for a path parameter: 400 `invalid_path` naming it.
+pub fn int64_path(parameter: &str, value: u64) -> Result<u64, ApiError> {
+    if i64::try_from(value).is_ok() {
+        return Ok(value);
+    }
+    let message = format!("must be 0 to {}", i64::MAX);
+    Err(ApiError::invalid(
+        "invalid_path",
+        format!("{parameter}: {message}"),
+        &[FieldError {
+            path: parameter.to_owned(),
+            message,
+        }],
+    ))
+}
+
 /// 400 `invalid_query` naming one parameter.
 pub fn invalid_query(parameter: &str, message: impl Into<String>) -> ApiError {
     let message = message.into();

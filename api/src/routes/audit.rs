@@ -21,6 +21,7 @@ use crate::commands;
 use crate::dto::audit::{
     CheckpointView, ConsistencyProofView, ConsistencyQuery, InclusionProofView, InclusionQuery,
 };
+use crate::dto::history::int64_path;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -189,6 +190,8 @@ pub async fn checkpoint_at(
     tree_size: web::Path<u64>,
 ) -> Result<HttpResponse, ApiError> {
     let tree_size = tree_size.into_inner();
+    // The spec says int64: a larger value is malformed, not merely a tree not grown yet.
+    int64_path("tree_size", tree_size)?;
     let checkpoint = state.audit.checkpoint(tree_size).await?.ok_or_else(|| {
         no_checkpoint(format!("no checkpoint of tree size {tree_size} was signed"))
     })?;

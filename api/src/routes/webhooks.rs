@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::authz::{Authorized, ManageWebhooks};
-use crate::dto::history::invalid_query;
+use crate::dto::history::{int64_param, invalid_query};
 use crate::dto::webhooks::{
     CreateSubscriptionRequest, CreatedSubscriptionView, DeliveryDetailView, DeliveryPageView,
     DeliveryQueryParams, DeliveryView, MAX_DELIVERY_LIMIT, SubscriptionListView, SubscriptionView,
@@ -299,6 +299,9 @@ pub async fn list_webhook_deliveries(
     }
     if query.before == Some(0) {
         return Err(invalid_query("before", "must be a position, 1 or more"));
+    }
+    if let Some(before) = query.before {
+        int64_param("before", before)?;
     }
     let page = state
         .webhooks

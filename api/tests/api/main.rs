@@ -2,6 +2,7 @@
 //! (or SQLite for the smoke run), through real HTTP.
 
 mod audit_cli;
+mod budget;
 mod errors;
 mod feed;
 mod fixtures;

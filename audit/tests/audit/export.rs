@@ -203,15 +203,23 @@ struct Sealing;
 
 #[async_trait::async_trait]
 impl PayloadCodec for Sealing {
-    async fn encode(&self, _: &CodecContext<'_>, payload: Value) -> Result<Value, String> {
+    async fn encode(
+        &self,
+        _: &CodecContext<'_>,
+        payload: Value,
+    ) -> Result<Value, store::CodecError> {
         Ok(json!({"sealed": payload}))
     }
 
-    async fn decode(&self, _: &CodecContext<'_>, stored: Value) -> Result<Value, String> {
+    async fn decode(
+        &self,
+        _: &CodecContext<'_>,
+        stored: Value,
+    ) -> Result<Value, store::CodecError> {
         stored
             .get("sealed")
             .cloned()
-            .ok_or_else(|| "not sealed".to_owned())
+            .ok_or_else(|| store::CodecError::Invalid("not sealed".to_owned()))
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use store::canonical::to_canonical_string;
 use store::testing::TestDatabase;
 use store::{
-    ActorRecord, AppendRequest, CodecContext, EventHash, EventMetadata, EventStore,
+    ActorRecord, AppendRequest, CodecContext, CodecError, EventHash, EventMetadata, EventStore,
     ExpectedVersion, PayloadCodec, Position, StoreError, StoreOptions,
 };
 use uuid::Uuid;
@@ -527,18 +527,22 @@ struct Sealing;
 
 #[async_trait::async_trait]
 impl PayloadCodec for Sealing {
-    async fn encode(&self, context: &CodecContext<'_>, payload: Value) -> Result<Value, String> {
+    async fn encode(
+        &self,
+        context: &CodecContext<'_>,
+        payload: Value,
+    ) -> Result<Value, CodecError> {
         if payload.get("subject_without_key").is_some() {
-            return Err("no key for this data subject".into());
+            return Err(CodecError::Invalid("no key for this data subject".into()));
         }
         Ok(json!({"sealed": payload, "for": context.event_type}))
     }
 
-    async fn decode(&self, _: &CodecContext<'_>, stored: Value) -> Result<Value, String> {
+    async fn decode(&self, _: &CodecContext<'_>, stored: Value) -> Result<Value, CodecError> {
         stored
             .get("sealed")
             .cloned()
-            .ok_or_else(|| "not sealed".to_owned())
+            .ok_or_else(|| CodecError::Invalid("not sealed".to_owned()))
     }
 }
 
@@ -584,4 +588,87 @@ pub async fn a_payload_codec_encodes_before_hashing_and_decodes_on_read(db: Test
         .await;
     assert!(matches!(refused, Err(StoreError::Codec(_))), "{refused:?}");
     assert_eq!(store.head().await.unwrap(), Position(1));
+}
+
+/// A codec whose key table can be switched off, as a database outage or an exhausted pool
+/// would. Clones share the switch.
+#[derive(Clone, Default)]
+struct Outage {
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Outage {
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), CodecError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(CodecError::from_database(sqlx::Error::PoolTimedOut))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl PayloadCodec for Outage {
+    async fn encode(&self, _: &CodecContext<'_>, payload: Value) -> Result<Value, CodecError> {
+        self.check().map(|()| payload)
+    }
+
+    async fn decode(&self, _: &CodecContext<'_>, stored: Value) -> Result<Value, CodecError> {
+        self.check().map(|()| stored)
+    }
+}
+
+pub async fn a_codec_that_cannot_reach_its_keys_makes_the_store_unavailable_not_corrupt(
+    db: TestDatabase,
+) {
+    let outage = Outage::default();
+    let store = db
+        .store_with(StoreOptions {
+            codec: Arc::new(outage.clone()),
+            ..StoreOptions::default()
+        })
+        .await;
+    let case = stream("case-1");
+    let first = new_event("ContactAdded", json!({"n": 1}));
+    store
+        .append(AppendRequest {
+            events: vec![first],
+            ..request(&case, ExpectedVersion::NoStream, 0)
+        })
+        .await
+        .unwrap();
+
+    outage.set_down(true);
+    let refused = store
+        .append(AppendRequest {
+            events: vec![new_event("ContactAdded", json!({"n": 2}))],
+            ..request(&case, ExpectedVersion::Exact(1), 1)
+        })
+        .await;
+    assert!(
+        matches!(&refused, Err(e @ StoreError::Unavailable(_)) if e.is_retryable()),
+        "{refused:?}"
+    );
+    assert_eq!(store.head().await.unwrap(), Position(1), "nothing written");
+    let read = store.read_all(Position::START, 10).await;
+    assert!(matches!(read, Err(StoreError::Unavailable(_))), "{read:?}");
+    let read = store.read_stream(&case, 0, 10).await;
+    assert!(matches!(read, Err(StoreError::Unavailable(_))), "{read:?}");
+
+    outage
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let retried = store
+        .append(AppendRequest {
+            events: vec![new_event("ContactAdded", json!({"n": 2}))],
+            ..request(&case, ExpectedVersion::Exact(1), 1)
+        })
+        .await
+        .unwrap();
+    assert_eq!(retried.last_position, Position(2));
+    assert_eq!(store.read_all(Position::START, 10).await.unwrap().len(), 2);
 }
