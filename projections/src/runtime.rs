@@ -964,17 +964,45 @@ async fn prepare(shared: &Arc<Shared>, name: ProjectionName) -> Result<Cursor, P
     })
 }
 
-/// One live batch, exactly once.
+/// One live batch, exactly once. A batch holding an event the projection cannot apply is
+/// rolled back whole; the events before that one are then applied and committed on their
+/// own, so a stopped projection's checkpoint is the last event it could apply, wherever the
+/// batches fell.
 async fn step(
     shared: &Shared,
     name: ProjectionName,
     at: &mut Cursor,
 ) -> Result<Step, ProjectionError> {
     let from = Position(u64::try_from(at.position).unwrap_or_default());
-    let events = shared
+    let mut events = shared
         .store
         .read_all(from, shared.options.batch_size.max(1))
         .await?;
+    let mut poison = None;
+    loop {
+        match commit_batch(shared, name, at, from, events.clone()).await {
+            Ok(step) => return poison.map_or(Ok(step), Err),
+            Err(error @ ProjectionError::Poison { position, .. })
+                if events
+                    .first()
+                    .is_some_and(|first| first.position < position) =>
+            {
+                events.retain(|event| event.position < position);
+                poison = Some(error);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Applies `events` (read after `from`) and moves the checkpoint past them in one transaction.
+async fn commit_batch(
+    shared: &Shared,
+    name: ProjectionName,
+    at: &mut Cursor,
+    from: Position,
+    events: Vec<store::RecordedEvent>,
+) -> Result<Step, ProjectionError> {
     let Some(last) = events.last().map(|e| e.position) else {
         return Ok(Step::Idle);
     };

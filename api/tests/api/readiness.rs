@@ -156,18 +156,9 @@ async fn readyz_names_a_projection_whose_leader_in_another_instance_is_stuck_unt
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_names_the_projections_stopped_on_an_event_they_cannot_apply() {
     let app = spawn_app().await;
-    let written = submit(&app).await;
-    // Every read model has the good events first: a batch holding a poison event is applied
-    // not at all, so otherwise the checkpoint would depend on where the batches fell.
-    app.state
-        .projections
-        .wait_for(
-            &ProjectionName::ALL,
-            Position(written),
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap();
+    // Whether or not the submitted case's events are projected before the poison is written,
+    // each stopped projection ends just before the poison.
+    submit(&app).await;
     // A case event that does not deserialise, as only someone past the API could write it.
     let poison = app
         .state

@@ -51,7 +51,7 @@ both!(
     runtime::events_of_other_stream_types_are_skipped_but_move_the_checkpoint,
     runtime::a_projector_aborted_between_batches_resumes_and_equals_a_clean_rebuild,
     runtime::a_projector_aborted_inside_a_transaction_resumes_and_equals_a_clean_rebuild,
-    runtime::an_apply_error_stops_the_projector_and_leaves_documents_and_checkpoint_untouched,
+    runtime::an_apply_error_stops_the_projector_just_before_the_event_that_failed,
     runtime::an_event_that_does_not_deserialise_stops_the_projector_loudly,
     runtime::a_rebuild_serves_the_old_generation_until_it_swaps,
     runtime::a_schema_version_bump_rebuilds_at_start,
