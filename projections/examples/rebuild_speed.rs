@@ -21,164 +21,17 @@ use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{Duration as Days, NaiveDate};
-use cqrs_es::Aggregate as _;
-use domain::Personal;
-use domain::Role;
-use domain::case::{
-    CaseCommand, CommitmentKind, FindingKind, Milestone, RecordFinding, RecordMilestone,
-    RecordStaffCommitment, ResolveFinding, StaffMember,
-};
-use domain::identity::{HsaId, Personnummer};
-use domain::ids::{CaseId, FindingNo, IncidentId};
-use domain::incident::{IncidentEvent, SecurityIncident, Severity};
-use projections::testing::{
-    CaseFixture, IncidentFixture, append_request, date, long, real_registry, subject, text,
-};
+use projections::testing::date;
+use projections::testing::realistic::{cached_real_registry, case_history, history_batch};
 use projections::{ProjectionName, ProjectionOptions, Projections};
 use store::testing::TestDatabase;
-use store::{AppendRequest, StoreOptions, StreamRef};
+use store::{AppendRequest, StoreOptions};
 use uuid::Uuid;
 
-const PROGRAMMES: [&str; 5] = [
-    "jamtland-halsoval",
-    "dalarna-bup",
-    "dalarna-halsoval",
-    "varmland-vardcentral",
-    "varmland-fysioterapi",
-];
 /// Cases appended per store call.
 const CASES_PER_BATCH: usize = 100;
 const LOAD_RATE: u32 = 200;
 const LOAD_SECONDS: u64 = 20;
-
-fn hsa(n: usize) -> HsaId {
-    HsaId::parse(&format!("SE2321000180-U{n:07}")).expect("an HSA-id")
-}
-
-/// One case's whole history as append requests (the case stream, and an incident stream
-/// for every fifth case). Days advance as the case moves on.
-fn history(i: usize, start: NaiveDate) -> Vec<AppendRequest> {
-    let registry = real_registry_cached();
-    let programme = PROGRAMMES[i % PROGRAMMES.len()];
-    let id = CaseId::from_uuid(Uuid::now_v7());
-    let mut case = CaseFixture::new(id, registry, programme, "2024-06-01");
-    let mut day = start;
-    case.on_date(day).applied();
-    next(&mut case, &mut day, 3);
-    case.approved();
-    next(&mut case, &mut day, 7);
-    case.contracted().agreements_signed();
-    for user in 0..3 {
-        for kind in CommitmentKind::ALL {
-            if user == 2 && kind == CommitmentKind::ConfidentialityReminder && i.is_multiple_of(2) {
-                continue;
-            }
-            let person = Personal::new(
-                subject(1000 + u128::try_from(i * 3 + user).unwrap_or_default()),
-                StaffMember {
-                    name: text("Anna Andersson"),
-                    personnummer: Personnummer::parse("198001011017", day).expect("a pnr"),
-                },
-            );
-            case.then(
-                Role::Provider,
-                CaseCommand::RecordStaffCommitment(RecordStaffCommitment {
-                    hsa_id: hsa(i * 3 + user),
-                    person,
-                    kind,
-                    signed_on: day,
-                }),
-            );
-        }
-    }
-    next(&mut case, &mut day, 5);
-    for milestone in [
-        Milestone::NetworkConnected {
-            network: text("Sjunet"),
-        },
-        Milestone::WorkstationsRegistered { count: 12 },
-        Milestone::AccountsCreated { count: 12 },
-    ] {
-        case.then(
-            Role::RegionIt,
-            CaseCommand::RecordMilestone(RecordMilestone {
-                milestone,
-                completed_on: day,
-            }),
-        );
-    }
-    case.declared();
-    next(&mut case, &mut day, 4);
-    case.declaration_accepted();
-    next(&mut case, &mut day, 10);
-    case.trained().verification_scheduled();
-    let due = day + Days::days(14);
-    for kind in [FindingKind::Demand, FindingKind::Recommendation] {
-        case.then(
-            Role::RegionIt,
-            CaseCommand::RecordFinding(RecordFinding {
-                kind,
-                requirement: None,
-                description: long("Lock the server cabinet."),
-                due: Some(due),
-            }),
-        );
-    }
-    next(&mut case, &mut day, 6);
-    case.then(
-        Role::Provider,
-        CaseCommand::ResolveFinding(ResolveFinding {
-            finding: FindingNo::new(1),
-            resolution: long("The cabinet is locked."),
-        }),
-    );
-    next(&mut case, &mut day, 2);
-    case.verification_approved().final_contract_signed();
-    next(&mut case, &mut day, 3);
-    case.went_live();
-    let (expected, events) = case.take_pending();
-    let stream = StreamRef::new("connection_case", id.to_string());
-    let mut requests = vec![append_request(
-        stream,
-        expected,
-        &events,
-        &case.actor(Role::Officer),
-    )];
-    if i.is_multiple_of(5) {
-        let reported = day + Days::days(30);
-        let mut incident = IncidentFixture::report(
-            IncidentId::from_uuid(Uuid::now_v7()),
-            &case,
-            &reported.to_string(),
-            Severity::Medium,
-        );
-        incident
-            .at(reported.and_hms_opt(15, 0, 0).expect("a time").and_utc())
-            .assessed(Severity::Low)
-            .closed();
-        let (expected, events): (u64, Vec<IncidentEvent>) = incident.take_pending();
-        requests.push(append_request(
-            StreamRef::new(SecurityIncident::TYPE, incident.id.to_string()),
-            expected,
-            &events,
-            &case.actor(Role::Provider),
-        ));
-    }
-    requests
-}
-
-/// Moves the case's clock `days` ahead.
-fn next(case: &mut CaseFixture, day: &mut NaiveDate, days: i64) {
-    *day += Days::days(days);
-    case.on_date(*day);
-}
-
-fn real_registry_cached() -> Arc<domain::catalogue::CatalogueRegistry> {
-    static REGISTRY: std::sync::OnceLock<Arc<domain::catalogue::CatalogueRegistry>> =
-        std::sync::OnceLock::new();
-    REGISTRY.get_or_init(real_registry).clone()
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     #[allow(
@@ -214,12 +67,7 @@ async fn main() {
         if head.get() >= target {
             break;
         }
-        let requests: Vec<AppendRequest> = (cases..cases + CASES_PER_BATCH)
-            .flat_map(|i| {
-                let start = first_day + Days::days(i64::try_from(i % 500).unwrap_or(0));
-                history(i, start)
-            })
-            .collect();
+        let requests = history_batch(cases, CASES_PER_BATCH);
         cases += CASES_PER_BATCH;
         for answer in store.append_batch(requests).await {
             answer.expect("appending the generated history");
@@ -237,7 +85,7 @@ async fn main() {
     let projections = Projections::open(
         db.url(),
         store.clone(),
-        ProjectionOptions::new(real_registry_cached()),
+        ProjectionOptions::new(cached_real_registry()),
     )
     .await
     .expect("opening the projections");
@@ -284,7 +132,7 @@ async fn main() {
     // Single-event requests, interleaved across cases so each stream's versions stay in order.
     let mut queues: Vec<std::collections::VecDeque<AppendRequest>> = (0..200)
         .map(|i| {
-            history(2_000_000 + i * 5 + 1, first_day)
+            case_history(2_000_000 + i * 5 + 1, first_day)
                 .into_iter()
                 .next()
                 .map(|request| {

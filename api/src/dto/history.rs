@@ -168,37 +168,31 @@ impl HistoryQuery {
 /// A global position or stream version given in a query: the database stores them as BIGINT,
 /// and the spec says int64, so a larger value is 400 `invalid_query` naming the parameter.
 pub fn int64_param(parameter: &str, value: u64) -> Result<u64, ApiError> {
-    if i64::try_from(value).is_ok() {
-        Ok(value)
-    } else {
-        Err(invalid_query(
-            parameter,
-            format!("must be 0 to {}", i64::MAX),
-        ))
-    }
+    within_int64(value).ok_or_else(|| invalid_query(parameter, int64_range()))
 }
 
 /// The same bound for a path parameter: 400 `invalid_path` naming it.
 pub fn int64_path(parameter: &str, value: u64) -> Result<u64, ApiError> {
-    if i64::try_from(value).is_ok() {
-        return Ok(value);
-    }
-    let message = format!("must be 0 to {}", i64::MAX);
-    Err(ApiError::invalid(
-        "invalid_path",
-        format!("{parameter}: {message}"),
-        &[FieldError {
-            path: parameter.to_owned(),
-            message,
-        }],
-    ))
+    within_int64(value).ok_or_else(|| invalid_field("invalid_path", parameter, int64_range()))
+}
+
+fn within_int64(value: u64) -> Option<u64> {
+    i64::try_from(value).is_ok().then_some(value)
+}
+
+fn int64_range() -> String {
+    format!("must be 0 to {}", i64::MAX)
 }
 
 /// 400 `invalid_query` naming one parameter.
 pub fn invalid_query(parameter: &str, message: impl Into<String>) -> ApiError {
-    let message = message.into();
+    invalid_field("invalid_query", parameter, message.into())
+}
+
+/// 400 with `code`, naming one parameter.
+fn invalid_field(code: &'static str, parameter: &str, message: String) -> ApiError {
     ApiError::invalid(
-        "invalid_query",
+        code,
         format!("{parameter}: {message}"),
         &[FieldError {
             path: parameter.to_owned(),

@@ -291,3 +291,48 @@ async fn oversized_and_non_json_bodies_are_413_and_415() {
     answer.assert_problem(415, "unsupported_media_type");
     assert_eq!(app.head().await, 0, "nothing was written");
 }
+
+/// Positions, versions and tree sizes are int64 in the spec and BIGINT in the database: a
+/// larger number is a malformed request, 400 naming the parameter, wherever it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_beyond_int64_are_400_naming_the_parameter() {
+    let app = spawn_app().await;
+    let officer = app.officer();
+    let too_big = "9223372036854775808";
+
+    let answer = app
+        .get(&format!("/v1/audit/checkpoints/{too_big}"), &officer)
+        .await;
+    answer.assert_problem(400, "invalid_path");
+    assert_eq!(answer.json()["errors"][0]["path"], "tree_size");
+
+    let region_it = app.token("region_it", JAMTLAND, None);
+    let created = app
+        .post(
+            "/v1/webhooks/subscriptions",
+            &region_it,
+            &json!({"url": "https://hooks.example.se/anslut", "event_types": ["se.anslut.connection_case.*"]}),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let subscription = created.json()["subscription"]["subscription_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answer = app
+        .get(
+            &format!("/v1/webhooks/subscriptions/{subscription}/deliveries?before={too_big}"),
+            &region_it,
+        )
+        .await;
+    answer.assert_problem(400, "invalid_query");
+    assert_eq!(answer.json()["errors"][0]["path"], "before");
+
+    let answer = app
+        .get(&format!("/v1/feed?after={too_big}"), &officer)
+        .await;
+    answer.assert_problem(400, "invalid_query");
+    assert_eq!(answer.json()["errors"][0]["path"], "after");
+}

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use store::StreamRef;
-use tests::{Deployment, Server};
+use tests::Deployment;
 
-const REGION: &str = "jamtland-harjedalen";
-const ORG: &str = "556677-8899";
+use crate::support::{ORG, PROJECTIONS, REGION, application, checkpoints, until};
+
 /// Concurrent writers, each taking case after case through its first commands.
 const WRITERS: usize = 4;
 /// Staff commitments recorded per case: a command that may repeat, so a command applied twice
@@ -25,7 +25,6 @@ const LOAD_BEFORE_KILL: Duration = Duration::from_millis(1500);
 const LOAD_AFTER_KILL: Duration = Duration::from_millis(1500);
 /// How long one command may take to be acknowledged, retries included.
 const COMMAND_DEADLINE: Duration = Duration::from_secs(20);
-const PROJECTIONS: usize = 7;
 
 /// A command that was acknowledged: its case, and its events as (stream version, type).
 struct Ack {
@@ -176,46 +175,6 @@ impl Load {
             }
         }
     }
-}
-
-fn application() -> Value {
-    json!({
-        "programme": "jamtland-halsoval",
-        "unit_name": "Östersundshälsan Vårdcentral",
-        "org_number": ORG,
-        "service_packages": ["vardutbud-bas", "stodapplikationer"],
-        "workstations": 12,
-        "listed_patients": 4200,
-        "contacts": [
-            {"role": "it_contact", "name": "Karin Lindqvist", "email": "karin.lindqvist@ostersundshalsan.se"},
-            {"role": "system_administrator", "name": "Jonas Ek", "email": "jonas.ek@ostersundshalsan.se"}
-        ],
-        "requested_go_live": "2099-01-15",
-        "call_measurement_system": "Telia Touchpoint"
-    })
-}
-
-/// Polls until `done`, at most `within`; how long it took.
-async fn until<F: Future<Output = bool>>(
-    within: Duration,
-    what: &str,
-    mut done: impl FnMut() -> F,
-) -> Duration {
-    let started = Instant::now();
-    while !done().await {
-        assert!(started.elapsed() < within, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    started.elapsed()
-}
-
-async fn checkpoints(server: &Server) -> Vec<u64> {
-    server
-        .metric("anslut_projection_checkpoint")
-        .await
-        .into_values()
-        .map(|value| value.parse().expect("a position"))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

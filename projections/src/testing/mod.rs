@@ -4,6 +4,8 @@
 //! the resulting events to a store, so every history a test projects is one the domain would
 //! record.
 
+pub mod realistic;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
