@@ -24,10 +24,10 @@ use std::collections::BTreeMap;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::web::Bytes;
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, AggregateError, EventStore as _};
+use cqrs_es::{Aggregate, AggregateError, DomainEvent as _, EventStore as _};
 use domain::case::{CaseCommand, ConnectionCase, Issued};
 use domain::ids::{CaseId, IncidentId};
 use domain::incident::SecurityIncident;
@@ -38,8 +38,8 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::authz::visible;
 use crate::dto::views::{CaseCommandResult, IncidentCommandResult, RecordedEventView};
-use crate::extract::{CommandHeaders, RequestContext};
-use crate::problem::{ApiError, etag_value};
+use crate::extract::{CommandHeaders, IfMatch, RequestContext};
+use crate::problem::{ApiError, COMMAND_ID_HEADER, etag_value};
 use crate::state::AppState;
 use crate::tenancy::{self, Tenanted};
 
@@ -64,17 +64,31 @@ pub struct CommandInput {
 }
 
 impl CommandInput {
-    /// The idempotency scope of the request's key: region, subject, method, route template.
+    /// The idempotency scope of the request's key: the whole caller (token issuer, subject,
+    /// role, region, organisation) and the operation (method, route template). Two callers
+    /// who differ in any of these never share a command id, whatever keys they choose.
     fn scope(&self) -> Option<String> {
         self.headers.idempotency_key.as_ref().map(|key| {
             let actor = self.principal.actor();
+            let org = actor
+                .provider_org
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             format!(
-                "{}\n{}\n{}\n{}\n{key}",
-                actor.region, actor.subject, self.context.method, self.context.route
+                "{}\n{}\n{}\n{}\n{org}\n{}\n{}\n{key}",
+                self.principal.issuer(),
+                actor.subject,
+                actor.role.as_str(),
+                actor.region,
+                self.context.method,
+                self.context.route
             )
         })
     }
 
+    /// The command's id: derived from the scope with an `Idempotency-Key`, otherwise fresh
+    /// (so call it once per request).
     fn command_id(&self) -> Uuid {
         self.scope().map_or_else(Uuid::now_v7, |scope| {
             Uuid::new_v5(&COMMAND_NAMESPACE, scope.as_bytes())
@@ -95,6 +109,10 @@ impl CommandInput {
             Uuid::new_v5(&INCIDENT_NAMESPACE, scope.as_bytes())
         }))
     }
+
+    fn keyed(&self) -> bool {
+        self.headers.idempotency_key.is_some()
+    }
 }
 
 /// Whether the command creates its stream or acts on an existing one.
@@ -109,11 +127,13 @@ pub enum Target {
 /// What a command recorded (or, for a replay, had recorded).
 #[derive(Debug, Clone)]
 pub struct Executed {
+    pub command_id: Uuid,
     pub outcome: AppendOutcome,
     pub events: Vec<RecordedEventView>,
 }
 
-/// Runs one command through the pipeline.
+/// Runs one command through the pipeline. Every answer, success or refusal, names the
+/// command id (`Command-Id`; `command_id` in the body).
 ///
 /// `authorize` sees the loaded aggregate and must refuse (404) when it does not exist (for
 /// [`Target::Existing`]) or is not visible to the caller; `command` builds the domain
@@ -132,157 +152,208 @@ where
     A: Aggregate + Tenanted,
     A::Error: Into<ApiError>,
 {
-    let if_match = match (target, &input.headers.if_match) {
-        (Target::Existing, None) => return Err(ApiError::precondition_required()),
-        (Target::Existing, Some(if_match)) => Some(if_match.clone()),
-        (Target::New, _) => None,
-    };
     let command_id = input.command_id();
     tracing::Span::current().record("command_id", tracing::field::display(command_id));
-    let fingerprint = input
-        .context
-        .fingerprint(&state.subjects.fingerprint_key(), &input.body);
-    if input.headers.idempotency_key.is_some()
-        && let Some(replayed) = replay(state, command_id, &fingerprint).await?
-    {
-        tracing::info!("replaying the response of an earlier request with this Idempotency-Key");
-        return Ok(replayed);
-    }
-
-    let aggregates = state.store.aggregate_store::<A>();
-    let context = aggregates
-        .load_aggregate(stream_id)
-        .await
-        .map_err(ApiError::from)?;
-    authorize(&context.aggregate)?;
-    let current = u64::try_from(context.current_sequence).unwrap_or(u64::MAX);
-    if let Some(if_match) = if_match
-        && !if_match.admits(current)
-    {
-        state.metrics.conflict();
-        return Err(ApiError::precondition_failed(current));
-    }
-    let command = command(&context.aggregate)?;
-    let decided = decide_and_commit::<A>(
+    let attempt = Attempt {
         state,
         input,
         command_id,
-        fingerprint.clone(),
-        context,
-        command,
-        services,
-    )
-    .await;
-    if let Err(error) = decided {
-        // A concurrent request with the same key may have recorded the command between our
-        // pre-check and our load: then this request is its retry, and gets its answer.
-        if input.headers.idempotency_key.is_some()
-            && let Some(replayed) = replay(state, command_id, &fingerprint).await?
-        {
-            return Ok(replayed);
-        }
-        return Err(error);
-    }
-    let outcome = state
-        .store
-        .command_outcome(command_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("the store has no outcome for a committed command"))?;
-    let events = recorded(state, &outcome).await?;
-    // A concurrent request with the same key may have committed between our pre-check and
-    // our commit: the store then answers its outcome for the command id, idempotently. That
-    // outcome is this request's only if it was the same request.
-    if input.headers.idempotency_key.is_some()
-        && events
-            .first()
-            .and_then(|event| event.metadata.extra.get(FINGERPRINT_KEY))
-            .is_some_and(|original| *original != fingerprint)
-    {
-        return Err(ApiError::idempotency_key_reused());
-    }
-    state.metrics.appended(A::TYPE, outcome.len());
-    Ok(Executed {
-        outcome,
-        events: views(&events),
-    })
+        fingerprint: input
+            .context
+            .fingerprint(&state.subjects.fingerprint_key(), &input.body),
+    };
+    attempt
+        .run::<A>(stream_id, target, authorize, command, services)
+        .await
+        .map_err(|error| error.with_command_id(command_id))
 }
 
-/// The domain's decision and its commit, with the request's metadata.
-async fn decide_and_commit<A>(
-    state: &AppState,
-    input: &CommandInput,
+/// One request's way through the pipeline.
+struct Attempt<'a> {
+    state: &'a AppState,
+    input: &'a CommandInput,
     command_id: Uuid,
     fingerprint: String,
-    mut context: cqrs_es::persist::EventStoreAggregateContext<A>,
-    command: A::Command,
-    services: &A::Services,
-) -> Result<(), ApiError>
-where
-    A: Aggregate + Tenanted,
-    A::Error: Into<ApiError>,
-{
-    let sink = EventSink::default();
-    context
-        .aggregate
-        .handle(command, services, &sink)
-        .await
-        .map_err(Into::into)?;
-    let events = sink.collect().await;
-    // The sink applied the events, so a new resource already knows its tenancy.
-    let mut extra = BTreeMap::from([
-        (FINGERPRINT_KEY.to_owned(), fingerprint),
-        (
-            OPERATION_KEY.to_owned(),
-            format!("{} {}", input.context.method, input.context.route),
-        ),
-    ]);
-    extra.extend(tenancy::entries(&context.aggregate));
-    let metadata = EventMetadata {
-        command_id,
-        correlation_id: input.context.request_id,
-        causation_id: None,
-        actor: Some(input.principal.record()),
-        extra,
-    };
-    state
-        .store
-        .aggregate_store::<A>()
-        .commit(events, context, metadata.to_map())
-        .await
-        .map_err(|error| {
-            if matches!(error, AggregateError::AggregateConflict) {
-                state.metrics.conflict();
-            }
-            ApiError::from(error)
-        })?;
-    Ok(())
 }
 
-/// The original outcome of a command already recorded, if this is a retry of the same
-/// request; 422 if the key was used for another request.
-async fn replay(
-    state: &AppState,
-    command_id: Uuid,
-    fingerprint: &str,
-) -> Result<Option<Executed>, ApiError> {
-    let Some(outcome) = state.store.command_outcome(command_id).await? else {
-        return Ok(None);
-    };
-    let events = recorded(state, &outcome).await?;
-    let original = events
-        .first()
-        .and_then(|event| event.metadata.extra.get(FINGERPRINT_KEY));
-    if original.map(String::as_str) != Some(fingerprint) {
-        return Err(ApiError::idempotency_key_reused());
+impl Attempt<'_> {
+    async fn run<A>(
+        &self,
+        stream_id: &str,
+        target: Target,
+        authorize: impl FnOnce(&A) -> Result<(), ApiError>,
+        command: impl FnOnce(&A) -> Result<A::Command, ApiError>,
+        services: &A::Services,
+    ) -> Result<Executed, ApiError>
+    where
+        A: Aggregate + Tenanted,
+        A::Error: Into<ApiError>,
+    {
+        let if_match = match (target, &self.input.headers.if_match) {
+            (Target::Existing, None) => return Err(ApiError::precondition_required()),
+            (Target::Existing, Some(if_match)) => Some(if_match.clone()),
+            (Target::New, _) => None,
+        };
+        if self.input.keyed()
+            && let Some(replayed) = self.replay().await?
+        {
+            tracing::info!(
+                "replaying the response of an earlier request with this Idempotency-Key"
+            );
+            return Ok(replayed);
+        }
+        let decided = self
+            .decide_and_commit::<A>(stream_id, if_match, authorize, command, services)
+            .await;
+        let error = match decided {
+            Ok(executed) => return Ok(executed),
+            Err(error) => error,
+        };
+        // Whatever refused this attempt (a stale If-Match, a conflict, a domain refusal of a
+        // second application), a concurrent request with the same key may have recorded the
+        // command meanwhile: then this request is its retry and gets its answer. After an
+        // unknown outcome, the same lookup may tell what happened.
+        let unknown = error.code() == "outcome_unknown";
+        if !(self.input.keyed() || unknown) {
+            return Err(error);
+        }
+        match self.replay().await {
+            Ok(Some(replayed)) => {
+                tracing::info!("the command was recorded: answering with its outcome");
+                Ok(replayed)
+            }
+            Ok(None) => Err(error),
+            // The lookup failed too: an unknown outcome stays unknown; any other refusal
+            // becomes "unavailable, retry with the same key", which is safe, where the
+            // refusal might have hidden a concurrent retry's success.
+            Err(lookup) if unknown => {
+                tracing::warn!(error = %lookup, "could not look the command up after an unknown outcome");
+                Err(error)
+            }
+            Err(lookup) => Err(lookup),
+        }
     }
-    Ok(Some(Executed {
-        outcome,
-        events: views(&events),
-    }))
+
+    /// Load, authorise, check `If-Match`, decide and commit.
+    async fn decide_and_commit<A>(
+        &self,
+        stream_id: &str,
+        if_match: Option<IfMatch>,
+        authorize: impl FnOnce(&A) -> Result<(), ApiError>,
+        command: impl FnOnce(&A) -> Result<A::Command, ApiError>,
+        services: &A::Services,
+    ) -> Result<Executed, ApiError>
+    where
+        A: Aggregate + Tenanted,
+        A::Error: Into<ApiError>,
+    {
+        let state = self.state;
+        let aggregates = state.store.aggregate_store::<A>();
+        let mut context = aggregates
+            .load_aggregate(stream_id)
+            .await
+            .map_err(ApiError::from)?;
+        authorize(&context.aggregate)?;
+        let current = u64::try_from(context.current_sequence).unwrap_or(u64::MAX);
+        if let Some(if_match) = if_match
+            && !if_match.admits(current)
+        {
+            state.metrics.conflict();
+            return Err(ApiError::precondition_failed(current));
+        }
+        let command = command(&context.aggregate)?;
+        let sink = EventSink::default();
+        context
+            .aggregate
+            .handle(command, services, &sink)
+            .await
+            .map_err(Into::into)?;
+        let events = sink.collect().await;
+        let views: Vec<RecordedEventView> = events
+            .iter()
+            .zip(current + 1..)
+            .map(|(event, version)| RecordedEventView {
+                event_type: event.event_type(),
+                version,
+            })
+            .collect();
+        let metadata = self.metadata(&context.aggregate);
+        let committed = aggregates
+            .commit_with_outcome(events, &context, &metadata.to_map())
+            .await
+            .map_err(|error| {
+                if matches!(error, AggregateError::AggregateConflict) {
+                    state.metrics.conflict();
+                }
+                ApiError::from(error)
+            })?;
+        let Some(outcome) = committed else {
+            return Err(ApiError::internal(
+                "the domain decided a command without events",
+            ));
+        };
+        if outcome.replayed {
+            // A concurrent request with the same command id committed first: its outcome is
+            // this request's only if it was the same request (the replay compares them).
+            return self.replay().await?.ok_or_else(|| {
+                ApiError::internal("the store replayed a command it does not hold")
+            });
+        }
+        state.metrics.appended(A::TYPE, outcome.len());
+        Ok(Executed {
+            command_id: self.command_id,
+            outcome,
+            events: views,
+        })
+    }
+
+    /// The metadata every event of the command carries: command id, correlation id = request
+    /// id, actor, fingerprint, operation, and the resource's tenancy.
+    fn metadata(&self, aggregate: &impl Tenanted) -> EventMetadata {
+        let mut extra = BTreeMap::from([
+            (FINGERPRINT_KEY.to_owned(), self.fingerprint.clone()),
+            (
+                OPERATION_KEY.to_owned(),
+                format!("{} {}", self.input.context.method, self.input.context.route),
+            ),
+        ]);
+        // The sink applied the events, so a new resource already knows its tenancy.
+        extra.extend(tenancy::entries(aggregate));
+        EventMetadata {
+            command_id: self.command_id,
+            correlation_id: self.input.context.request_id,
+            causation_id: None,
+            actor: Some(self.input.principal.record()),
+            extra,
+        }
+    }
+
+    /// The original outcome of this command if it was recorded and this is a retry of the
+    /// same request by the same caller; 422 if the key was used for another request.
+    async fn replay(&self) -> Result<Option<Executed>, ApiError> {
+        let Some(outcome) = self.state.store.command_outcome(self.command_id).await? else {
+            return Ok(None);
+        };
+        let events = recorded(self.state, &outcome).await?;
+        let first = events.first().map(|event| &event.metadata);
+        // The tenancy check comes before anything of the original is answered.
+        if !first.is_some_and(|metadata| tenancy::visible(&self.input.principal, metadata)) {
+            return Err(ApiError::idempotency_key_reused());
+        }
+        let original = first.and_then(|metadata| metadata.extra.get(FINGERPRINT_KEY));
+        if original.map(String::as_str) != Some(self.fingerprint.as_str()) {
+            return Err(ApiError::idempotency_key_reused());
+        }
+        Ok(Some(Executed {
+            command_id: self.command_id,
+            outcome,
+            events: views(&events),
+        }))
+    }
 }
 
 /// The events an append recorded, read back from the store.
-async fn recorded(
+pub(crate) async fn recorded(
     state: &AppState,
     outcome: &AppendOutcome,
 ) -> Result<Vec<RecordedEvent>, ApiError> {
@@ -295,7 +366,7 @@ async fn recorded(
         .await?)
 }
 
-fn views(events: &[RecordedEvent]) -> Vec<RecordedEventView> {
+pub(crate) fn views(events: &[RecordedEvent]) -> Vec<RecordedEventView> {
     events
         .iter()
         .map(|event| RecordedEventView {
@@ -322,16 +393,48 @@ pub fn respond<T: Serialize>(
     response.json(body)
 }
 
-/// The answer to a command on a case.
-pub fn case_response(status: StatusCode, case_id: CaseId, executed: &Executed) -> HttpResponse {
-    let body = CaseCommandResult {
+/// The answer to a command: `ETag`, `Location` when it created its resource, `Command-Id`.
+fn command_response<T: Serialize>(
+    status: StatusCode,
+    body: &T,
+    executed: &Executed,
+    location: Option<String>,
+) -> HttpResponse {
+    let mut response = respond(status, body, executed.outcome.last_version, location);
+    if let Ok(value) = HeaderValue::from_str(&executed.command_id.to_string()) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(COMMAND_ID_HEADER), value);
+    }
+    response
+}
+
+/// The body of the answer to a command on a case.
+pub fn case_result(case_id: CaseId, executed: &Executed) -> CaseCommandResult {
+    CaseCommandResult {
         case_id: *case_id.as_uuid(),
+        command_id: executed.command_id,
         version: executed.outcome.last_version,
         position: executed.outcome.last_position.get(),
         events: executed.events.clone(),
-    };
+    }
+}
+
+/// The body of the answer to a command on an incident.
+pub fn incident_result(incident_id: IncidentId, executed: &Executed) -> IncidentCommandResult {
+    IncidentCommandResult {
+        incident_id: *incident_id.as_uuid(),
+        command_id: executed.command_id,
+        version: executed.outcome.last_version,
+        position: executed.outcome.last_position.get(),
+        events: executed.events.clone(),
+    }
+}
+
+/// The answer to a command on a case.
+pub fn case_response(status: StatusCode, case_id: CaseId, executed: &Executed) -> HttpResponse {
     let location = (status == StatusCode::CREATED).then(|| format!("/v1/cases/{case_id}"));
-    respond(status, &body, executed.outcome.last_version, location)
+    command_response(status, &case_result(case_id, executed), executed, location)
 }
 
 /// The answer to a command on an incident.
@@ -340,14 +443,13 @@ pub fn incident_response(
     incident_id: IncidentId,
     executed: &Executed,
 ) -> HttpResponse {
-    let body = IncidentCommandResult {
-        incident_id: *incident_id.as_uuid(),
-        version: executed.outcome.last_version,
-        position: executed.outcome.last_position.get(),
-        events: executed.events.clone(),
-    };
     let location = (status == StatusCode::CREATED).then(|| format!("/v1/incidents/{incident_id}"));
-    respond(status, &body, executed.outcome.last_version, location)
+    command_response(
+        status,
+        &incident_result(incident_id, executed),
+        executed,
+        location,
+    )
 }
 
 /// A case as the caller may see it: loaded, existing and in its tenancy, or 404.

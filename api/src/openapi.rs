@@ -69,6 +69,7 @@ pub fn spec_base() -> OpenApi {
         OutOfRange::response(),
         PreconditionRequired::response(),
         Unavailable::response(),
+        CommandUnavailable::response(),
         ProjectionLagging::response(),
         BeyondTheLog::response(),
         NotReady::response(),
@@ -103,6 +104,13 @@ pub fn spec_base() -> OpenApi {
             TagBuilder::new()
                 .name("incidents")
                 .description(Some("Security incidents reported against a case."))
+                .build(),
+            TagBuilder::new()
+                .name("commands")
+                .description(Some(
+                    "What became of a command: recorded (with its original answer) or not. \
+                     For answers that were lost or said `outcome_unknown`.",
+                ))
                 .build(),
             TagBuilder::new()
                 .name("audit")
@@ -235,7 +243,11 @@ problem_responses! {
 
     Unavailable, 503, "unavailable",
     "The database could not be reached in time; `Retry-After` says when to try again.",
-    {"title": "The service is unavailable", "detail": "the database could not be reached in time; retry later (with the same Idempotency-Key, a retry is safe)"};
+    {"title": "The service is unavailable", "detail": "the database could not be reached in time and nothing was written; retry later (with the same Idempotency-Key, a retry is safe)"};
+
+    CommandUnavailable, 503, "outcome_unknown",
+    "The command could not be completed. `unavailable`: the database could not be reached in time and nothing was written; retry (with the same `Idempotency-Key`, a retry is always safe). `outcome_unknown`: the database failed while committing and it cannot be told whether the command was recorded; `GET /v1/commands/{command_id}` (the id is in `command_id` and `Command-Id`) answers once the service is back, or send the request again with the same `Idempotency-Key`, which replays the original answer if it was recorded. Never resend under a new key. `Retry-After` says when to try again.",
+    {"title": "The outcome of the command is unknown", "detail": "the database failed while committing and it cannot be told whether the command was recorded; ask GET /v1/commands/0196a3c2-5b7d-7e21-8f3a-2c4d6e8f0a1b once the service is back, or send the request again with the same Idempotency-Key (both are safe; never resend it under a new key)", "command_id": "0196a3c2-5b7d-7e21-8f3a-2c4d6e8f0a1b"};
 
     ProjectionLagging, 503, "projection_lagging",
     "The read asked for `min_position` and the read model did not reach that position within the wait bound (5 s by default, `ANSLUT_PROJECTIONS__WAIT_MILLISECONDS`): `projection` names it, `checkpoint` is how far it got; `Retry-After` says when to try again. Also `unavailable` when the database could not be reached in time.",

@@ -116,7 +116,16 @@ pub struct ProblemDoc {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = 7)]
     pub current_version: Option<u64>,
+    /// On every answer of the command pipeline (refusals, `unavailable`, `outcome_unknown`):
+    /// the id under which the command was or would have been recorded (also in
+    /// `Command-Id`); `GET /v1/commands/{command_id}` tells whether it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "0196a3c2-5b7d-7e21-8f3a-2c4d6e8f0a1b")]
+    pub command_id: Option<uuid::Uuid>,
 }
+
+/// The response header naming a command's id on every answer of the command pipeline.
+pub const COMMAND_ID_HEADER: &str = "command-id";
 
 /// The API's one error type (boxed: errors travel through every `Result` of a request).
 pub struct ApiError(Box<Inner>);
@@ -346,10 +355,48 @@ impl ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "The service is unavailable",
-            "the database could not be reached in time; retry later (with the same \
-             Idempotency-Key, a retry is safe)",
+            "the database could not be reached in time and nothing was written; retry later \
+             (with the same Idempotency-Key, a retry is safe)",
         )
         .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+    }
+
+    /// 503 when the store cannot tell whether the command was recorded: the connection broke
+    /// after the commit was sent and the follow-up lookup failed too. Unlike `unavailable`,
+    /// something may have been written; the command id (added by the pipeline) is how to find
+    /// out.
+    pub fn outcome_unknown() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "outcome_unknown",
+            "The outcome of the command is unknown",
+            "the database failed while committing and it cannot be told whether the command \
+             was recorded; ask GET /v1/commands/{command_id} once the service is back, or \
+             send the request again with the same Idempotency-Key (both are safe; never \
+             resend it under a new key)",
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+    }
+
+    /// Names the command this answer is about, in the body (`command_id`) and in the
+    /// `Command-Id` header; `outcome_unknown`'s detail names the URL to ask.
+    #[must_use]
+    pub fn with_command_id(mut self, command_id: uuid::Uuid) -> Self {
+        if self.0.code == "outcome_unknown" {
+            self.0.detail = self
+                .0
+                .detail
+                .replace("{command_id}", &command_id.to_string());
+        }
+        self.0
+            .headers
+            .retain(|(name, _)| name.as_str() != COMMAND_ID_HEADER);
+        if let Ok(value) = HeaderValue::from_str(&command_id.to_string()) {
+            self.0
+                .headers
+                .push((HeaderName::from_static(COMMAND_ID_HEADER), value));
+        }
+        self.with("command_id", json!(command_id))
     }
 
     /// 500: the cause is logged with its chain and never shown.
@@ -502,9 +549,13 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict { actual, .. } => Self::precondition_failed(actual),
-            StoreError::Unavailable(_) | StoreError::CommitUnknown(_) => {
+            StoreError::Unavailable(_) => {
                 tracing::warn!(error = %cause_chain(&error), "the event store is unavailable");
                 Self::unavailable()
+            }
+            StoreError::CommitUnknown(_) => {
+                tracing::warn!(error = %cause_chain(&error), "the outcome of a commit is unknown");
+                Self::outcome_unknown()
             }
             StoreError::CommandIdReused { .. } => Self::idempotency_key_reused(),
             other => Self::internal(other),

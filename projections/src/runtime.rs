@@ -1000,6 +1000,13 @@ async fn commit_batch(
     shared: &Shared,
     name: ProjectionName,
     at: &mut Cursor,
+    #[cfg_attr(
+        not(feature = "testing"),
+        expect(
+            unused_variables,
+            reason = "only the test build's fault injection reads it"
+        )
+    )]
     from: Position,
     events: Vec<store::RecordedEvent>,
 ) -> Result<Step, ProjectionError> {

@@ -32,8 +32,8 @@ use serde_json::Value;
 
 use crate::error::StoreError;
 use crate::model::{
-    AppendRequest, EventMetadata, ExpectedVersion, NewEvent, Position, RecordedEvent,
-    SnapshotUpdate, StreamRef,
+    AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, NewEvent, Position,
+    RecordedEvent, SnapshotUpdate, StreamRef,
 };
 use crate::store::EventStore;
 
@@ -253,6 +253,75 @@ impl<A> std::fmt::Debug for AggregateStore<A> {
 }
 
 impl<A: Aggregate> AggregateStore<A> {
+    /// Commits like `cqrs_es::EventStore::commit` and answers with what the store recorded
+    /// (positions, versions, `replayed` when the command id had been appended before), so a
+    /// caller needs no second round trip to learn it; `None` when there were no events.
+    ///
+    /// # Errors
+    /// As `commit`: a conflict, the store's error (a `StoreError` inside), or an event that
+    /// does not serialise.
+    pub async fn commit_with_outcome(
+        &self,
+        events: Vec<A::Event>,
+        context: &EventStoreAggregateContext<A>,
+        metadata: &HashMap<String, String>,
+    ) -> Result<Option<AppendOutcome>, AggregateError<A::Error>> {
+        let Some((_, request)) = self.prepare(events, context, metadata)? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            self.store
+                .append(request)
+                .await
+                .map_err(PersistenceError::from)?,
+        ))
+    }
+
+    /// The envelopes of a command's events and the append request that records them, with
+    /// a snapshot when this commit crosses a multiple of `snapshot_every`.
+    #[expect(
+        clippy::type_complexity,
+        reason = "a private pair of what commit needs, named at its two callers"
+    )]
+    fn prepare(
+        &self,
+        events: Vec<A::Event>,
+        context: &EventStoreAggregateContext<A>,
+        metadata: &HashMap<String, String>,
+    ) -> Result<Option<(Vec<EventEnvelope<A>>, AppendRequest)>, AggregateError<A::Error>> {
+        let envelopes: Vec<EventEnvelope<A>> = events
+            .into_iter()
+            .zip(context.current_sequence + 1..)
+            .map(|(payload, sequence)| EventEnvelope {
+                aggregate_id: context.aggregate_id.clone(),
+                sequence,
+                payload,
+                metadata: metadata.clone(),
+            })
+            .collect();
+        if envelopes.is_empty() {
+            return Ok(None);
+        }
+        let serialized = envelopes
+            .iter()
+            .map(SerializedEvent::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let every = self.snapshot_every;
+        let before = context.current_sequence;
+        let after = before + envelopes.len();
+        let snapshot = if every > 0 && after / every > before / every {
+            Some(SnapshotUpdate {
+                snapshot_number: sequence(context.current_snapshot.map_or(1, |n| n + 1)),
+                payload: serde_json::to_value(&context.aggregate)?,
+            })
+        } else {
+            None
+        };
+        let request = EventStore::request_from_serialized(&serialized, snapshot)
+            .map_err(PersistenceError::from)?;
+        Ok(Some((envelopes, request)))
+    }
+
     async fn envelopes(
         &self,
         aggregate_id: &str,
@@ -325,36 +394,9 @@ impl<A: Aggregate> cqrs_es::EventStore<A> for AggregateStore<A> {
         context: EventStoreAggregateContext<A>,
         metadata: HashMap<String, String>,
     ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
-        let envelopes: Vec<EventEnvelope<A>> = events
-            .into_iter()
-            .zip(context.current_sequence + 1..)
-            .map(|(payload, sequence)| EventEnvelope {
-                aggregate_id: context.aggregate_id.clone(),
-                sequence,
-                payload,
-                metadata: metadata.clone(),
-            })
-            .collect();
-        if envelopes.is_empty() {
-            return Ok(envelopes);
-        }
-        let serialized = envelopes
-            .iter()
-            .map(SerializedEvent::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        let every = self.snapshot_every;
-        let before = context.current_sequence;
-        let after = before + envelopes.len();
-        let snapshot = if every > 0 && after / every > before / every {
-            Some(SnapshotUpdate {
-                snapshot_number: sequence(context.current_snapshot.map_or(1, |n| n + 1)),
-                payload: serde_json::to_value(&context.aggregate)?,
-            })
-        } else {
-            None
+        let Some((envelopes, request)) = self.prepare(events, &context, &metadata)? else {
+            return Ok(Vec::new());
         };
-        let request = EventStore::request_from_serialized(&serialized, snapshot)
-            .map_err(PersistenceError::from)?;
         let outcome = self
             .store
             .append(request)

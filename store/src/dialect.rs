@@ -43,6 +43,13 @@ pub(crate) trait Dialect: sqlx::Database {
         pool: &Pool<Self>,
     ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
 
+    /// A read-only transaction that starts once no writer holds the log's lock, and keeps
+    /// writers waiting only while it runs: what a settled answer to "was this command
+    /// recorded?" needs.
+    fn begin_settled_read(
+        pool: &Pool<Self>,
+    ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
+
     fn migrate(pool: &Pool<Self>) -> impl Future<Output = Result<(), MigrateError>> + Send;
 }
 
@@ -66,6 +73,15 @@ impl Dialect for Postgres {
             .await
     }
 
+    async fn begin_settled_read(
+        pool: &Pool<Self>,
+    ) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        // FOR SHARE waits for the writer's row lock (taken by every append) and takes none
+        // that other settled readers would wait for.
+        pool.begin_with("BEGIN; SELECT 1 FROM log_head WHERE id = 1 FOR SHARE")
+            .await
+    }
+
     async fn migrate(pool: &Pool<Self>) -> Result<(), MigrateError> {
         POSTGRES_MIGRATIONS.run(pool).await
     }
@@ -84,6 +100,13 @@ impl Dialect for Sqlite {
     const NOTIFY_FUNCTION: Option<&'static str> = None;
 
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    async fn begin_settled_read(
+        pool: &Pool<Self>,
+    ) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        // One writer at a time: taking the write lock waits for the one in flight.
         pool.begin_with("BEGIN IMMEDIATE").await
     }
 

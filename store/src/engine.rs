@@ -370,6 +370,31 @@ where
             .transpose()
     }
 
+    /// Like [`Engine::command`], but settled: the lookup waits until no transaction holds the
+    /// log's lock ([`Dialect::begin_settled_read`]), so a commit that was in flight when the
+    /// question was asked (one whose client lost its connection, say) has ended one way or
+    /// the other. "Not found" then means the command was not recorded and no transaction
+    /// that started before the question will record it.
+    pub async fn command_settled(
+        &self,
+        command_id: Uuid,
+    ) -> Result<Option<AppendOutcome>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM commands WHERE command_id = $1",
+            Self::COMMAND_COLUMNS
+        );
+        let mut tx = DB::begin_settled_read(&self.write_pool).await?;
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(command_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .as_ref()
+            .map(Self::decode_command)
+            .transpose();
+        drop(tx.rollback().await);
+        found
+    }
+
     /// `(version, snapshot_number, payload, recorded_at)` of the stream's snapshot.
     pub async fn snapshot(
         &self,
@@ -527,16 +552,10 @@ where
                 matches!(decision, Decision::Appended(_)).then_some(append.metadata.command_id)
             })
             .expect("a batch with a head to commit appended something");
-        let committed = async {
-            let mut tx = DB::begin_write(&self.write_pool).await?;
-            let found = sqlx::query("SELECT 1 FROM commands WHERE command_id = $1")
-                .bind(probe)
-                .fetch_optional(&mut *tx)
-                .await?;
-            drop(tx.rollback().await);
-            Ok::<bool, sqlx::Error>(found.is_some())
-        }
-        .await;
+        let committed = self
+            .command_settled(probe)
+            .await
+            .map(|found| found.is_some());
         match committed {
             Ok(true) => (finish(decisions), Some(head)),
             Ok(false) => (fail_appended(decisions, &error.into()), None),

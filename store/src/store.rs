@@ -332,6 +332,21 @@ impl EventStore {
         dispatch!(self, engine => engine.command(command_id).await)
     }
 
+    /// What the command appended, if it was appended, asked once no append is in flight: a
+    /// `None` here is final for every attempt that had started before the call (a commit
+    /// whose connection broke has ended by then, one way or the other). For telling a client
+    /// whose command's outcome was unknown what happened; costs a short wait on the log's
+    /// lock, so [`EventStore::command_outcome`] is the one for ordinary replays.
+    pub async fn command_outcome_settled(
+        &self,
+        command_id: Uuid,
+    ) -> Result<Option<AppendOutcome>, StoreError> {
+        if let Some(found) = self.command_outcome(command_id).await? {
+            return Ok(Some(found));
+        }
+        dispatch!(self, engine => engine.command_settled(command_id).await)
+    }
+
     /// Up to `limit` events after `after`, in position order, with the store's codec and
     /// upcasters applied (so `event_version` and `payload` are current; `hash` still refers to
     /// the stored form).

@@ -128,11 +128,17 @@ impl Deployment {
 
     /// A deployment on a [`Cluster`]'s `postgres` database.
     pub fn on_cluster(cluster: &Cluster) -> Self {
+        Self::on_url(cluster.url())
+    }
+
+    /// A deployment on the database at `url`, which the test set up (a cluster of its own,
+    /// or a proxy in front of one).
+    pub fn on_url(url: String) -> Self {
         drop(rustls::crypto::ring::default_provider().install_default());
         anslut_binary();
         Self {
             database: None,
-            database_url: cluster.url(),
+            database_url: url,
             data_dir: tempfile::tempdir().expect("a temporary data directory"),
             secrets: Mutex::new(Vec::new()),
         }

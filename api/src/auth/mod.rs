@@ -44,11 +44,25 @@ pub struct Claims {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     actor: Actor,
+    /// The token's issuer (`iss`); empty for principals not taken from a token (the demo).
+    issuer: String,
 }
 
 impl Principal {
     pub const fn actor(&self) -> &Actor {
         &self.actor
+    }
+
+    /// The issuer of the token that named this principal.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The same principal, as named by a token from `issuer`.
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: &str) -> Self {
+        issuer.clone_into(&mut self.issuer);
+        self
     }
 
     pub const fn role(&self) -> Role {
@@ -93,6 +107,9 @@ impl Principal {
         };
         let actor =
             Actor::new(subject, role, region, provider_org).map_err(|_| AuthError::Claim("org"))?;
-        Ok(Self { actor })
+        Ok(Self {
+            actor,
+            issuer: String::new(),
+        })
     }
 }

@@ -149,5 +149,6 @@ impl TokenVerifier {
             claims.region.as_deref().ok_or(AuthError::Claim("region"))?,
             claims.org.as_deref(),
         )
+        .map(|principal| principal.with_issuer(&self.issuer))
     }
 }

@@ -242,6 +242,10 @@ pub struct RecordedEventView {
 pub struct CaseCommandResult {
     #[schema(example = "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e")]
     pub case_id: Uuid,
+    /// The command's id (also in `Command-Id`): `GET /v1/commands/{command_id}` answers
+    /// this outcome again.
+    #[schema(example = "0196a3c2-5b7d-7e21-8f3a-2c4d6e8f0a1b")]
+    pub command_id: Uuid,
     /// The case stream's new version, also the new `ETag`.
     #[schema(example = 4)]
     pub version: u64,
@@ -256,6 +260,10 @@ pub struct CaseCommandResult {
 pub struct IncidentCommandResult {
     #[schema(example = "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4d")]
     pub incident_id: Uuid,
+    /// The command's id (also in `Command-Id`): `GET /v1/commands/{command_id}` answers
+    /// this outcome again.
+    #[schema(example = "0196a3c2-5b7d-7e21-8f3a-2c4d6e8f0a1b")]
+    pub command_id: Uuid,
     /// The incident stream's new version, also the new `ETag`.
     #[schema(example = 2)]
     pub version: u64,
@@ -263,4 +271,45 @@ pub struct IncidentCommandResult {
     #[schema(example = 1290)]
     pub position: u64,
     pub events: Vec<RecordedEventView>,
+}
+
+/// The original answer to a command, as `GET /v1/commands/{command_id}` gives it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CommandResult {
+    Case(CaseCommandResult),
+    Incident(IncidentCommandResult),
+}
+
+/// What became of a command: it was recorded, and this was its answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CommandStatusView {
+    #[schema(example = "0196a3c2-5b7d-7e21-8f3a-2c4d6e8f0a1b")]
+    pub command_id: Uuid,
+    /// Always `recorded`: a command that was not recorded answers 404.
+    pub outcome: CommandOutcome,
+    /// The operation that recorded it, as method and route template.
+    #[schema(example = "POST /v1/cases/{case_id}/sign-contract")]
+    pub operation: Option<String>,
+    /// When its events were committed.
+    #[schema(example = "2026-03-02T09:14:07.512Z")]
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+    /// The HTTP status of the original answer: 201 for a command that created its case or
+    /// incident, 200 otherwise.
+    #[schema(example = 200)]
+    pub status: u16,
+    /// The created resource, for a 201.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "/v1/cases/0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e")]
+    pub location: Option<String>,
+    /// The original answer's body.
+    pub result: CommandResult,
+}
+
+/// The outcome `GET /v1/commands/{command_id}` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandOutcome {
+    /// The command's events are in the log.
+    Recorded,
 }

@@ -68,8 +68,8 @@ before the last day). Providers, officers, region IT and integrations. With an \
     })),
     responses(
         (status = 201, description = "The incident was reported.", body = IncidentCommandResult,
-            headers(("ETag" = String, description = "The incident's version, `\"1\"`."), ("Location" = String, description = "`/v1/incidents/{incident_id}`")),
-            example = json!({"incident_id": "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4d", "version": 1, "position": 1290, "events": [{"type": "IncidentReported", "version": 1}]})),
+            headers(("ETag" = String, description = "The incident's version, `\"1\"`."), ("Location" = String, description = "`/v1/incidents/{incident_id}`"), ("Command-Id" = String, description = "The command's id; `GET /v1/commands/{command_id}` answers this outcome again.")),
+            example = json!({"incident_id": "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4d", "command_id": "0196a3c2-5b7d-7e21-8f3a-2c4d6e8f0a1b", "version": 1, "position": 1290, "events": [{"type": "IncidentReported", "version": 1}]})),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
@@ -78,7 +78,7 @@ before the last day). Providers, officers, region IT and integrations. With an \
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 422, response = crate::openapi::Unprocessable),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 503, response = crate::openapi::CommandUnavailable),
     ),
     security(("bearer" = [])),
 )]
@@ -229,8 +229,8 @@ macro_rules! incident_commands {
                 request_body(content = $request, content_type = "application/json", example = json!($example)),
                 responses(
                     (status = 200, description = "The command was recorded.", body = IncidentCommandResult,
-                        headers(("ETag" = String, description = "The incident's new version.")),
-                        example = json!({"incident_id": "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4d", "version": 2, "position": 1302, "events": [{"type": "IncidentAssessed", "version": 2}]})),
+                        headers(("ETag" = String, description = "The incident's new version."), ("Command-Id" = String, description = "The command's id; `GET /v1/commands/{command_id}` answers this outcome again.")),
+                        example = json!({"incident_id": "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4d", "command_id": "0196a3c2-5b7d-7e21-8f3a-2c4d6e8f0a1b", "version": 2, "position": 1302, "events": [{"type": "IncidentAssessed", "version": 2}]})),
                     (status = 400, response = crate::openapi::BadRequest),
                     (status = 401, response = crate::openapi::Unauthorized),
                     (status = 403, response = crate::openapi::Forbidden),
@@ -241,7 +241,7 @@ macro_rules! incident_commands {
                     (status = 415, response = crate::openapi::UnsupportedMediaType),
                     (status = 422, response = crate::openapi::Unprocessable),
                     (status = 428, response = crate::openapi::PreconditionRequired),
-                    (status = 503, response = crate::openapi::Unavailable),
+                    (status = 503, response = crate::openapi::CommandUnavailable),
                 ),
                 security(("bearer" = [])),
             )]

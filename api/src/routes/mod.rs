@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod cases;
 pub mod catalogues;
+pub mod commands;
 pub mod feed;
 pub mod history;
 pub mod incidents;
@@ -33,6 +34,7 @@ where
 {
     let app = cases::register(app);
     let app = incidents::register(app);
+    let app = commands::register(app);
     let app = audit::register(app);
     let app = read_models::register(app);
     let app = webhooks::register(app);

@@ -99,6 +99,8 @@ enum Op {
     Forget,
     /// Finding a staff member's subject (`ForgetSubject`; not tenanted).
     Lookup,
+    /// What became of the command that submitted the fixture's case (tenanted like the case).
+    CommandStatus,
 }
 
 /// The webhook operations. The fixture's subscription was deactivated by its receiver
@@ -132,6 +134,8 @@ struct Fixture {
     delivery: String,
     /// A data subject named in the case's application.
     subject: String,
+    /// The command that submitted the case.
+    command: uuid::Uuid,
 }
 
 impl Op {
@@ -172,6 +176,7 @@ impl Op {
             },
             Self::Forget => format!("/v1/privacy/subjects/{}/forget", f.subject),
             Self::Lookup => "/v1/privacy/subjects/lookup".into(),
+            Self::CommandStatus => format!("/v1/commands/{}", f.command),
         }
     }
 
@@ -511,6 +516,14 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
                 .expect("the application names a contact")
                 .to_owned()
         },
+        command: app
+            .state
+            .store
+            .read_stream(&StreamRef::new("connection_case", case.to_string()), 0, 1)
+            .await
+            .unwrap()[0]
+            .metadata
+            .command_id,
     };
     let checkpoint = app.state.audit.checkpoint_now().await.unwrap().unwrap();
     let checkpoint_at: &'static str =
@@ -568,6 +581,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         Op::Webhook(Hook::Deactivate),
         Op::Lookup,
         Op::Forget,
+        Op::CommandStatus,
     ]);
     let documented: usize = spec["paths"]
         .as_object()
@@ -582,7 +596,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         "every documented operation but the operations endpoints is in the matrix, and the \
          two time-travel reads"
     );
-    assert_eq!(operations.len(), 4 + 25 + 6 + 10 + 9 + 8 + 2);
+    assert_eq!(operations.len(), 4 + 25 + 6 + 10 + 9 + 8 + 2 + 1);
 
     let mut cells = 0;
     let mut tally: BTreeMap<u16, usize> = BTreeMap::new();
@@ -634,8 +648,10 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
                 if expected == 404 {
                     let mut body = answer.json();
                     let mut missing = missing_case.clone();
+                    // A command's answer names its own command id, whatever it refused.
                     for b in [&mut body, &mut missing] {
                         b.as_object_mut().unwrap().remove("detail");
+                        b.as_object_mut().unwrap().remove("command_id");
                     }
                     assert_eq!(
                         body, missing,
@@ -662,7 +678,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         }
     }
     assert_eq!(cells, operations.len() * Role::ALL.len() * TENANCIES.len());
-    assert_eq!(cells, 1152);
+    assert_eq!(cells, 1170);
     for status in [200, 201, 403, 404, 409] {
         assert!(
             tally.get(&status).is_some_and(|n| *n > 0),

@@ -672,3 +672,94 @@ pub async fn a_codec_that_cannot_reach_its_keys_makes_the_store_unavailable_not_
     assert_eq!(retried.last_position, Position(2));
     assert_eq!(store.read_all(Position::START, 10).await.unwrap().len(), 2);
 }
+
+/// `command_outcome_settled` waits for a commit in flight: while another transaction holds the
+/// log's lock (as a writer whose connection broke mid-commit may, until the server ends it), it
+/// does not answer "not recorded"; once that transaction has ended, it answers what the log
+/// holds. The plain lookup answers at once.
+pub async fn a_settled_command_lookup_waits_for_the_commit_in_flight(db: TestDatabase) {
+    use sqlx::Connection as _;
+    let store = db.store().await;
+    store
+        .append(request(&stream("before"), ExpectedVersion::NoStream, 1))
+        .await
+        .unwrap();
+    // Someone holds the log's lock, as the store's writer does while it commits.
+    let mut holder = if db.is_postgres() {
+        let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+        sqlx::raw_sql("BEGIN; UPDATE log_head SET position = position WHERE id = 1")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        LockHolder::Postgres(conn)
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        LockHolder::Sqlite(conn)
+    };
+    let appended = request(&stream("in-flight"), ExpectedVersion::NoStream, 1);
+    let command_id = appended.metadata.command_id;
+    let appending = tokio::spawn({
+        let store = store.clone();
+        async move { store.append(appended).await }
+    });
+    // The append queues behind the lock; then the settled lookup does.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let settled = tokio::spawn({
+        let store = store.clone();
+        async move { store.command_outcome_settled(command_id).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(store.command_outcome(command_id).await.unwrap(), None);
+    assert!(
+        !settled.is_finished(),
+        "the settled lookup answered while a commit was in flight"
+    );
+    holder.release().await;
+    let outcome = appending.await.unwrap().unwrap();
+    let settled = settled.await.unwrap().unwrap();
+    if db.is_postgres() {
+        // Row locks are granted in the order they were asked for: the writer's first.
+        assert_eq!(
+            settled,
+            Some(store::AppendOutcome {
+                replayed: true,
+                ..outcome
+            })
+        );
+    }
+    // Once the commit has ended, both lookups agree with the log.
+    assert!(
+        store
+            .command_outcome_settled(command_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store.command_outcome_settled(Uuid::now_v7()).await.unwrap(),
+        None
+    );
+}
+
+/// A connection holding the log's lock in an open transaction.
+enum LockHolder {
+    Postgres(sqlx::PgConnection),
+    Sqlite(sqlx::SqliteConnection),
+}
+
+impl LockHolder {
+    async fn release(&mut self) {
+        match self {
+            Self::Postgres(conn) => {
+                sqlx::raw_sql("ROLLBACK").execute(conn).await.unwrap();
+            }
+            Self::Sqlite(conn) => {
+                sqlx::raw_sql("ROLLBACK").execute(conn).await.unwrap();
+            }
+        }
+    }
+}

@@ -51,6 +51,7 @@ conformance!(
     log::followers_are_woken_by_appends,
     log::a_payload_codec_encodes_before_hashing_and_decodes_on_read,
     log::a_codec_that_cannot_reach_its_keys_makes_the_store_unavailable_not_corrupt,
+    log::a_settled_command_lookup_waits_for_the_commit_in_flight,
     gaps::concurrent_writers_never_let_a_reader_skip_an_event,
     gaps::racing_appenders_on_one_stream_produce_exactly_one_winner,
     tamper::the_database_refuses_to_change_or_remove_events_and_commands,

@@ -3,6 +3,8 @@
 
 mod backup_restore;
 mod bad_input;
+mod commit_cut;
+mod database_crash;
 mod database_restart;
 mod database_roles;
 mod failover;
