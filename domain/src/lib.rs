@@ -17,6 +17,7 @@ pub mod ids;
 pub mod incident;
 pub mod money;
 pub mod personal;
+pub mod process;
 pub mod subject;
 pub mod text;
 

@@ -16,4 +16,5 @@ pub use model::{
     ApplicationRules, Catalogue, CatalogueRef, Category, Evidence, LeadTime, LeadTimeKind, Level,
     Price, PriceUnit, Requirement, ServicePackage, SourceDocument,
 };
+pub(crate) use registry::sha256_hex;
 pub use registry::{CatalogueError, CatalogueRegistry};

@@ -1,25 +1,12 @@
 //! The requirement catalogues: all six load, and every requirement's Swedish quote is found
 //! in the source document it claims to come from.
 
-use std::path::PathBuf;
-
 use domain::catalogue::{CatalogueRegistry, Level};
+
+use crate::seeds::{normalise, seeds_dir};
 
 fn registry() -> CatalogueRegistry {
     CatalogueRegistry::load_embedded().expect("the embedded catalogues are valid")
-}
-
-/// Collapses every run of whitespace to one space, so that line breaks and the
-/// extraction's double spaces in the source documents do not matter.
-fn normalise(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn seeds_dir() -> PathBuf {
-    std::env::var_os("ANSLUT_SEEDS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/seeds"),
-        PathBuf::from,
-    )
 }
 
 #[test]

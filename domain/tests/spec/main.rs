@@ -12,6 +12,8 @@ mod costs;
 mod fixtures;
 mod golden;
 mod incident;
+mod processes;
 mod purity;
 mod real_catalogues;
+mod seeds;
 mod subject;
