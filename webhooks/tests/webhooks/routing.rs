@@ -369,7 +369,10 @@ pub async fn the_database_holds_neither_payloads_nor_signing_secrets(db: TestDat
     let hit = &receiver.hits_on("hooks")[0];
     assert!(hit.verified);
     let body = String::from_utf8_lossy(&hit.body);
-    assert!(body.contains("MARKER-7731"), "the body is rendered from the store");
+    assert!(
+        body.contains("MARKER-7731"),
+        "the body is rendered from the store"
+    );
     assert!(
         !body.contains("Greta") && body.contains("s-1") && body.contains("withheld"),
         "a webhook carries no personal data, only its subject: {body}"
