@@ -303,7 +303,7 @@ impl SubjectKeys {
                         .await?
                 }
             };
-            let full = rows.len() as i64 == BACKFILL_PAGE;
+            let full = i64::try_from(rows.len()).is_ok_and(|n| n == BACKFILL_PAGE);
             for (position, payload, metadata) in rows {
                 after = position;
                 let payload: serde_json::Value = serde_json::from_str(&payload)

@@ -31,7 +31,7 @@ impl EventUpcaster for StaffCommitmentV1 {
 
     fn upcast(&self, mut event: SerializedEvent) -> SerializedEvent {
         upcast_staff_commitment_v1(&mut event.payload);
-        event.event_version = "2".to_owned();
+        "2".clone_into(&mut event.event_version);
         event
     }
 }
