@@ -77,9 +77,15 @@ pub async fn run(config: Option<&Path>, command: PrivacyCommand) -> Result<Outco
                 )
                 .await
                 .map_err(|e| CliError::Usage(e.to_string()))?;
-            keys.record_lookup(region.as_str(), "anslut privacy subject", "operator", found)
-                .await
-                .map_err(|e| CliError::Usage(e.to_string()))?;
+            keys.record_lookup(
+                chrono::Utc::now().timestamp_micros(),
+                region.as_str(),
+                "anslut privacy subject",
+                "operator",
+                found,
+            )
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))?;
             let Some(subject) = found else {
                 return Err(CliError::Usage(
                     "no record of that region names this personnummer".to_owned(),

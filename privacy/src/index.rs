@@ -189,9 +189,12 @@ impl SubjectKeys {
         })
     }
 
-    /// Records a lookup: who, where, when, and the subject found. Never the personnummer.
+    /// Records a lookup: who, where, when (`at`, microseconds since the epoch, by the
+    /// caller's clock, the one [`SubjectKeys::lookups_since`] is asked with), and the subject
+    /// found. Never the personnummer.
     pub async fn record_lookup(
         &self,
+        at: i64,
         region: &str,
         actor_subject: &str,
         actor_role: &str,
@@ -205,7 +208,7 @@ impl SubjectKeys {
             Db::Postgres(pool) => {
                 sqlx::query(insert)
                     .bind(&id)
-                    .bind(now_micros())
+                    .bind(at)
                     .bind(region)
                     .bind(actor_subject)
                     .bind(actor_role)
@@ -216,7 +219,7 @@ impl SubjectKeys {
             Db::Sqlite(pool) => {
                 sqlx::query(insert)
                     .bind(&id)
-                    .bind(now_micros())
+                    .bind(at)
                     .bind(region)
                     .bind(actor_subject)
                     .bind(actor_role)

@@ -320,7 +320,8 @@ pub async fn lookup_subject(
     let principal = &auth.principal;
     let region = principal.region();
     let caller = principal.actor().subject.as_str();
-    let since = (state.clock.now() - chrono::Duration::hours(24)).timestamp_micros();
+    let now = state.clock.now();
+    let since = (now - chrono::Duration::hours(24)).timestamp_micros();
     if state
         .subject_keys
         .lookups_since(region.as_str(), caller, since)
@@ -348,7 +349,13 @@ pub async fn lookup_subject(
         .await?;
     state
         .subject_keys
-        .record_lookup(region.as_str(), caller, principal.role().as_str(), found)
+        .record_lookup(
+            now.timestamp_micros(),
+            region.as_str(),
+            caller,
+            principal.role().as_str(),
+            found,
+        )
         .await?;
     let subject = found.ok_or_else(|| ApiError::not_found("data subject"))?;
     tracing::info!(%subject, "looked up a data subject");

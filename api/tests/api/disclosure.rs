@@ -495,3 +495,158 @@ async fn postgres_lookups_are_recorded_and_limited() {
 async fn sqlite_lookups_are_recorded_and_limited() {
     lookups_are_recorded_and_limited(TestDatabase::sqlite()).await;
 }
+
+/// A staff commitment as events recorded before subjects were per region: version 1 (the
+/// HSA-id in clear beside the person), the subject an HMAC of the personnummer alone.
+async fn append_legacy_commitment(app: &TestApp, case_id: &str, subject: &str) {
+    let stream = StreamRef::new("connection_case", case_id);
+    let version = app
+        .state
+        .store
+        .read_stream(&stream, 0, 1000)
+        .await
+        .unwrap()
+        .len() as u64;
+    let mut metadata = store::EventMetadata::new(
+        uuid::Uuid::now_v7(),
+        Some(store::ActorRecord {
+            subject: "test-officer".into(),
+            role: "officer".into(),
+            region: JAMTLAND.into(),
+            provider_org: None,
+        }),
+    );
+    metadata
+        .extra
+        .insert("tenant_region".into(), JAMTLAND.into());
+    metadata.extra.insert("tenant_org".into(), ORG.into());
+    let payload = json!({
+        "actor": {"subject": "test-officer", "role": "officer", "region": JAMTLAND, "provider_org": null},
+        "at": chrono::Utc::now(),
+        "change": {"type": "StaffCommitmentRecorded", "data": {
+            "hsa_id": STAFF_HSA,
+            "person": {"pii": {"subject": subject, "value": {"name": STAFF_NAME, "personnummer": "198112189876"}}},
+            "kind": "responsibility_commitment",
+            "signed_on": today(),
+        }},
+    });
+    app.state
+        .store
+        .append(store::AppendRequest {
+            stream,
+            expected: store::ExpectedVersion::Exact(version),
+            metadata,
+            events: vec![store::NewEvent {
+                event_type: "StaffCommitmentRecorded".into(),
+                event_version: "1".into(),
+                payload,
+            }],
+            snapshot: None,
+        })
+        .await
+        .unwrap();
+}
+
+async fn events_with_old_subject_ids_still_read_and_forget(database: TestDatabase) {
+    let app = spawn_with(database, |_| {}).await;
+    let case_id = app.establishment_case().await;
+    let pnr = domain::identity::Personnummer::parse_canonical("198112189876").unwrap();
+    let legacy = app.state.subjects.legacy_staff(&pnr).to_string();
+    append_legacy_commitment(&app, &case_id, &legacy).await;
+    // What a database written before the index finds at start: its events not yet indexed.
+    app.state
+        .subject_keys
+        .backfill_regions("tenant_region")
+        .await
+        .unwrap();
+    assert!(
+        app.state
+            .subject_keys
+            .regions_of(domain::ids::DataSubjectId::parse(&legacy).unwrap())
+            .await
+            .unwrap()
+            .is_empty(),
+        "the backfill ran at start, on an empty log"
+    );
+    crate::fixtures::execute_any(&app, "DELETE FROM subject_jobs").await;
+    assert!(
+        app.state
+            .subject_keys
+            .backfill_regions("tenant_region")
+            .await
+            .unwrap()
+            > 0
+    );
+    caught_up(&app).await;
+
+    // It reads as version 2: the HSA-id inside the person, as the role may see it.
+    let history = app
+        .get(&format!("/v1/cases/{case_id}/history"), &app.officer())
+        .await;
+    let events = history.json()["events"].as_array().unwrap().clone();
+    let legacy_event = events.last().unwrap();
+    assert_eq!(legacy_event["event_version"], "2", "{legacy_event}");
+    assert_eq!(
+        legacy_event["data"]["person"]["pii"]["value"]["hsa_id"],
+        STAFF_HSA
+    );
+    assert!(legacy_event["data"].get("hsa_id").is_none());
+    assert!(!history.text.contains("198112189876"));
+    let dashboard = app
+        .get("/v1/feed", &app.token("dashboard", JAMTLAND, None))
+        .await;
+    assert!(!dashboard.text.contains(STAFF_HSA) && !dashboard.text.contains(STAFF_NAME));
+
+    // The lookup finds the old subject; the same person again is the same subject, so the
+    // case refuses a second commitment of the kind.
+    let found = lookup(&app, &app.officer(), STAFF_PNR).await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    assert_eq!(found.json()["subject_id"], legacy.as_str());
+    let again = app
+        .post(
+            &format!("/v1/cases/{case_id}/record-staff-commitment"),
+            &app.officer(),
+            &json!({"hsa_id": STAFF_HSA, "name": STAFF_NAME, "personnummer": STAFF_PNR,
+                    "kind": "responsibility_commitment", "signed_on": today()}),
+            Some("*"),
+            None,
+        )
+        .await;
+    again.assert_problem(409, "commitment_already_recorded");
+    assert!(!again.text.contains(STAFF_HSA), "{}", again.text);
+
+    // Another region cannot forget it; its own region can, and then the HSA-id (in clear in
+    // the stored v1 event) is shown nowhere.
+    forget(&app, &app.token("officer", DALARNA, None), &legacy)
+        .await
+        .assert_problem(404, "not_found");
+    let forgot = forget(&app, &app.officer(), &legacy).await;
+    assert_eq!(forgot.status, 200, "{}", forgot.text);
+    caught_up(&app).await;
+    for path in [
+        format!("/v1/cases/{case_id}/history"),
+        "/v1/feed".to_owned(),
+        "/v1/staff-commitments".to_owned(),
+    ] {
+        let answer = app.get(&path, &app.officer()).await;
+        assert!(
+            !answer.text.contains(STAFF_HSA) && !answer.text.contains(STAFF_NAME),
+            "{path}: {}",
+            answer.text
+        );
+    }
+    lookup(&app, &app.officer(), STAFF_PNR)
+        .await
+        .assert_problem(404, "not_found");
+    assert!(app.state.store.verify().await.unwrap().is_intact());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_events_with_old_subject_ids_still_read_and_forget() {
+    events_with_old_subject_ids_still_read_and_forget(TestDatabase::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_events_with_old_subject_ids_still_read_and_forget() {
+    events_with_old_subject_ids_still_read_and_forget(TestDatabase::sqlite()).await;
+}

@@ -135,3 +135,26 @@ pub async fn execute(app: &TestApp, sql: &str) {
         .unwrap_or_else(|error| panic!("{sql}: {error}"));
     connection.close().await.expect("closing the connection");
 }
+
+/// Runs SQL on the application's database (PostgreSQL or SQLite), past the store.
+pub async fn execute_any(app: &TestApp, sql: &str) {
+    let url = app
+        .settings
+        .database_url
+        .as_ref()
+        .expect("a database URL")
+        .expose()
+        .clone();
+    if url.starts_with("postgres") {
+        execute(app, sql).await;
+        return;
+    }
+    let mut connection = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("connecting past the store");
+    connection
+        .execute(sqlx::AssertSqlSafe(sql.to_owned()))
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    connection.close().await.expect("closing the connection");
+}
