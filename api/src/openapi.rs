@@ -75,6 +75,7 @@ pub fn spec_base() -> OpenApi {
         NotReady::response(),
         WebhookUnprocessable::response(),
         WebhookConflict::response(),
+        LookupLimited::response(),
     ] {
         components = components.response(name, response);
     }
@@ -264,6 +265,10 @@ problem_responses! {
     WebhookConflict, 409, "delivery_state",
     "The delivery's state does not allow the request (`delivery_state`: redelivering a pending or delivering delivery, or one of a deactivated subscription; skipping one that is not parked), or the region has as many active subscriptions as allowed (`too_many_subscriptions`).",
     {"title": "The delivery's state does not allow this", "detail": "a pending delivery cannot be redelivered"};
+
+    LookupLimited, 429, "lookup_limit_reached",
+    "The caller looked up as many data subjects as it may in 24 hours (100); every lookup, found or not, counts and is recorded. `Retry-After` says when to try again.",
+    {"title": "Too many lookups", "detail": "a caller may look up 100 data subjects a day"};
 
     NotReady, 503, "not_ready",
     "A read model stopped on an event it cannot apply, or lags beyond the configured thresholds: `projections` lists each with its `reason` (`stopped` or `lagging`), checkpoint, lag and last error. Also `unavailable` when the database could not be reached in time. `Retry-After` says when to look again.",

@@ -45,9 +45,13 @@ pub enum PrivacyCommand {
         #[arg(long)]
         operator: String,
     },
-    /// Print the data subject id of the staff member whose personnummer is read from
-    /// standard input.
-    Subject,
+    /// Print the data subject id under which a region records the staff member whose
+    /// personnummer is read from standard input (recorded as a lookup).
+    Subject {
+        /// The region whose records to look in (each region has its own subjects).
+        #[arg(long)]
+        region: String,
+    },
 }
 
 /// Runs a `privacy` command.
@@ -55,13 +59,38 @@ pub async fn run(config: Option<&Path>, command: PrivacyCommand) -> Result<Outco
     let settings = Settings::load(config)?;
     let mut out = std::io::stdout().lock();
     match command {
-        PrivacyCommand::Subject => {
+        PrivacyCommand::Subject { region } => {
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
             let clock = SystemClock;
             let personnummer = Personnummer::parse(line.trim(), clock.today())
                 .map_err(|e| CliError::Usage(crate::dto::identity_message(&e)))?;
-            let subject = startup::subject_ids(&settings)?.staff(&personnummer);
+            let region = RegionId::parse(&region)
+                .map_err(|_| CliError::Usage("--region is not a region id".to_owned()))?;
+            let ids = startup::subject_ids(&settings)?;
+            let (_store, keys) = startup::connect_store_with_keys(&settings).await?;
+            let found = keys
+                .find_staff_subject(
+                    &ids.staff_lookup(&personnummer, &region),
+                    ids.legacy_staff(&personnummer),
+                    region.as_str(),
+                )
+                .await
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            keys.record_lookup(
+                chrono::Utc::now().timestamp_micros(),
+                region.as_str(),
+                "anslut privacy subject",
+                "operator",
+                found,
+            )
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+            let Some(subject) = found else {
+                return Err(CliError::Usage(
+                    "no record of that region names this personnummer".to_owned(),
+                ));
+            };
             writeln!(out, "{subject}")?;
             Ok(Outcome::Done)
         }
@@ -86,7 +115,7 @@ pub async fn run(config: Option<&Path>, command: PrivacyCommand) -> Result<Outco
             let catalogues = Arc::new(CatalogueRegistry::load_embedded()?);
             let projections = read_models::open(&settings, store.clone(), catalogues).await?;
             let regions = keys
-                .metadata_of_events_naming(subject, TENANT_REGION)
+                .regions_of(subject)
                 .await
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             if !regions.contains(region.as_str()) {

@@ -16,6 +16,7 @@
 //! | 415 | `unsupported_media_type` |
 //! | 422 | the domain's content rules (`invalid_application`, ...), `idempotency_key_reused` |
 //! | 428 | `precondition_required` (a command without `If-Match`) |
+//! | 429 | `lookup_limit_reached` (a caller's data-subject lookups for the day are used up; `Retry-After`) |
 //! | 500 | `internal` (nothing leaked; the cause chain is logged) |
 //! | 503 | `unavailable`, `projection_lagging` (a read's `min_position` not reached in time), `not_ready` (`/readyz`), all with `Retry-After` |
 

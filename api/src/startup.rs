@@ -251,12 +251,22 @@ pub async fn connect_store_with_keys(
     let options = StoreOptions {
         snapshot_every: settings.snapshot_every,
         codec: Arc::new(keys.codec()),
+        // Old event versions read as current ones (after the codec has opened them).
+        upcasters: Arc::new(domain::case::upcast::upcasters()),
         max_connections: pools.store,
         ..StoreOptions::default()
     };
     let store = EventStore::connect(settings.database_url().expose(), options).await?;
     // With a migrate URL this applies nothing; it reads the head.
     store.migrate().await?;
+    // Once per database: the regions that events written before the subject index name.
+    let backfilled = keys.backfill_regions(crate::tenancy::TENANT_REGION).await?;
+    if backfilled > 0 {
+        tracing::info!(
+            backfilled,
+            "indexed the data subjects that earlier events name"
+        );
+    }
     if store.is_postgres() {
         tracing::info!(
             connections = pools.per_instance(),

@@ -55,13 +55,13 @@ fn stream(length: u64, seed: usize) -> Result<(String, Vec<AppendRequest>)> {
         let command = if version.is_multiple_of(10) {
             staff += 1;
             CaseCommand::RecordStaffCommitment(RecordStaffCommitment {
-                hsa_id: hsa(seed * 100_000 + staff),
                 person: Personal::new(
                     subject(u128::try_from(seed * 100_000 + staff).unwrap_or_default()),
                     StaffMember {
                         name: text("Anna Andersson"),
                         personnummer: Personnummer::parse("198001011017", day)
                             .context("a personnummer")?,
+                        hsa_id: hsa(seed * 100_000 + staff),
                     },
                 ),
                 kind: CommitmentKind::ResponsibilityCommitment,

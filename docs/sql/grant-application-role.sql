@@ -47,11 +47,13 @@ BEGIN
     END LOOP;
 
     -- Working tables, where the owner created them: the webhooks' subscriptions, outbox and
-    -- attempts, which the deliveries update; the data subjects' keys, deleted to erase.
+    -- attempts, which the deliveries update; the data subjects' keys and staff index,
+    -- deleted to erase, the regions naming each subject and the record of lookups
+    -- (subject_keys, subject_index, subject_regions, subject_lookups, subject_jobs).
     FOR tab IN
         SELECT tablename FROM pg_tables
         WHERE schemaname = schema
-          AND (tablename LIKE 'webhook\_%' OR tablename = 'subject_keys')
+          AND (tablename LIKE 'webhook\_%' OR tablename LIKE 'subject\_%')
     LOOP
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO %I', tab, app);
     END LOOP;

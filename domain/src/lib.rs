@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod clock;
 pub mod contact;
 pub mod costs;
+pub mod disclosure;
 pub mod identity;
 pub mod ids;
 pub mod incident;

@@ -1,6 +1,6 @@
 //! The `subject_keys` table, its cache, and forgetting.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,7 +43,7 @@ impl Default for KeyOptions {
     }
 }
 
-enum Db {
+pub(crate) enum Db {
     Postgres(PgPool),
     Sqlite(SqlitePool),
 }
@@ -147,6 +147,10 @@ impl SubjectKeys {
         })
     }
 
+    pub(crate) fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self.inner.db, Db::Postgres(_))
     }
@@ -171,7 +175,8 @@ impl SubjectKeys {
     }
 
     /// Destroys the subject's key, so that every value sealed with it reads as erased from
-    /// now on, wherever it is stored. Returns whether there was a key. Idempotent.
+    /// now on, wherever it is stored, and its staff-index rows, so that no personnummer leads
+    /// to it any more. Returns whether there was a key. Idempotent.
     ///
     /// The row is deleted, evicted from this process's cache, and the freed space is cleaned
     /// so that the wrapped key does not linger in the database's files: `VACUUM
@@ -181,6 +186,8 @@ impl SubjectKeys {
     /// keep the wrapped key until they expire; without the key-encryption key it opens
     /// nothing.
     pub async fn forget(&self, subject: DataSubjectId) -> Result<bool, PrivacyError> {
+        // First the way from a personnummer to the subject, then the key.
+        self.unindex(subject).await?;
         let uuid = *subject.as_uuid();
         let text = uuid.to_string();
         let deleted = match &self.inner.db {
@@ -208,43 +215,6 @@ impl SubjectKeys {
         };
         self.remember(uuid, None);
         Ok(deleted > 0)
-    }
-
-    /// The values of the metadata entry `entry` (e.g. the API's `tenant_region`) over every
-    /// event whose stored payload names `subject`: who may act on the subject. Reads the
-    /// store's `events` table directly (a scan: forgetting is rare); subject ids are stored
-    /// in clear beside the sealed values, so this works before and after forgetting.
-    pub async fn metadata_of_events_naming(
-        &self,
-        subject: DataSubjectId,
-        entry: &str,
-    ) -> Result<BTreeSet<String>, PrivacyError> {
-        let pattern = format!("%\"subject\":\"{}\"%", subject.as_uuid());
-        let rows: Vec<(String,)> = match &self.inner.db {
-            Db::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT DISTINCT metadata::text FROM events WHERE payload::text LIKE $1",
-                )
-                .bind(&pattern)
-                .fetch_all(pool)
-                .await?
-            }
-            Db::Sqlite(pool) => {
-                sqlx::query_as("SELECT DISTINCT metadata FROM events WHERE payload LIKE $1")
-                    .bind(&pattern)
-                    .fetch_all(pool)
-                    .await?
-            }
-        };
-        let mut values = BTreeSet::new();
-        for (metadata,) in rows {
-            let metadata: serde_json::Value = serde_json::from_str(&metadata)
-                .map_err(|e| PrivacyError::Corrupt(format!("event metadata: {e}")))?;
-            if let Some(value) = metadata.get(entry).and_then(serde_json::Value::as_str) {
-                values.insert(value.to_owned());
-            }
-        }
-        Ok(values)
     }
 
     /// The keys of `subjects` (or that they have none): fresh cache entries, the rest in one

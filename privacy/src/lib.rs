@@ -12,7 +12,10 @@
 //! * the key-encryption key ([`KeyEncryptionKey`]), 32 bytes from the server's
 //!   configuration, never in the database;
 //! * one data key per data subject, 32 random bytes, stored only wrapped with the KEK in
-//!   the `subject_keys` table beside the store's tables (the crate's own migration).
+//!   the `subject_keys` table beside the store's tables (the crate's own migration). A data
+//!   subject is a person in one region (each region is its own controller), so a region's
+//!   erasure never reaches another's records; `index.rs` finds subjects without scanning the
+//!   log.
 //!
 //! Keys are cached in memory for [`KeyOptions::cache_ttl`] (10 s by default): a forget
 //! evicts this process's entry at once; another instance may open the forgotten subject's
@@ -21,6 +24,7 @@
 mod codec;
 mod crypto;
 mod error;
+mod index;
 mod keys;
 
 pub use codec::{SEALED_KEY, SubjectCodec, subjects_in};

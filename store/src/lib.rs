@@ -70,5 +70,5 @@ pub use model::{
     RecordedEvent, SnapshotUpdate, StoredSnapshot, StreamRef, metadata_keys,
 };
 pub use options::{CodecContext, CodecError, IdentityCodec, PayloadCodec, StoreOptions};
-pub use store::{EventStore, Wakeups};
+pub use store::{EventStore, FilteredRead, Wakeups};
 pub use verify::{EventRef, Problem, VerifyReport};

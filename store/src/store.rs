@@ -364,6 +364,50 @@ impl EventStore {
         self.to_recorded_all(stored, true).await
     }
 
+    /// A follower's scan of the log after `after` for events that `keep` admits by their
+    /// metadata alone (e.g. a tenancy recorded in it): reads pages of stored rows, tests each
+    /// row's metadata before its payload is parsed or decoded, stops at `limit` kept events,
+    /// at the head of the log, or after `budget` rows, and decodes (codec, upcasters) only the
+    /// events it returns, as one page. So a caller who may see few of the events costs a
+    /// metadata test per row, not a decryption.
+    pub async fn read_all_where(
+        &self,
+        after: Position,
+        limit: usize,
+        budget: u64,
+        keep: impl Fn(&EventMetadata) -> bool,
+    ) -> Result<FilteredRead, StoreError> {
+        let mut kept = Vec::new();
+        let mut read = FilteredRead {
+            events: Vec::new(),
+            scanned: 0,
+            last_scanned: after,
+            at_head: false,
+        };
+        'pages: while kept.len() < limit && read.scanned < budget {
+            let wanted = PAGE.min(budget - read.scanned);
+            let page =
+                dispatch!(self, engine => engine.read_all(read.last_scanned.0, wanted).await)?;
+            let full = page.len() as u64 == wanted;
+            for stored in page {
+                read.scanned += 1;
+                read.last_scanned = Position(stored.position);
+                if keep(&metadata_of(&stored)?) {
+                    kept.push(stored);
+                    if kept.len() == limit {
+                        break 'pages;
+                    }
+                }
+            }
+            if !full {
+                read.at_head = true;
+                break;
+            }
+        }
+        read.events = self.to_recorded_all(kept, true).await?;
+        Ok(read)
+    }
+
     /// Up to `limit` events of one stream after `after_version`, in version order, with codec
     /// and upcasters applied.
     pub async fn read_stream(
@@ -616,6 +660,19 @@ impl RecordedEvent {
             ..self
         }
     }
+}
+
+/// What [`EventStore::read_all_where`] found.
+#[derive(Debug, Clone)]
+pub struct FilteredRead {
+    /// The kept events, in position order, decoded.
+    pub events: Vec<RecordedEvent>,
+    /// Rows read (kept or not).
+    pub scanned: u64,
+    /// The last position read: where the next scan starts.
+    pub last_scanned: Position,
+    /// Whether the scan reached the head of the log.
+    pub at_head: bool,
 }
 
 /// Wakes a follower when the log may have grown. Spurious wake-ups are possible; a follower

@@ -8,6 +8,8 @@
 //! event without it is sent to nobody (as the feed shows it to nobody).
 
 use chrono::{DateTime, Utc};
+use domain::Role;
+use domain::disclosure::{Outlet, redact};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::{EventMetadata, RecordedEvent};
@@ -52,7 +54,8 @@ pub struct CloudEvent {
     pub time: DateTime<Utc>,
     /// Always `application/json`.
     pub datacontenttype: String,
-    /// The event's content as the domain records it (`change.data` of the payload).
+    /// The event's content as the domain records it (`change.data` of the payload), with no
+    /// personal data: each personal value keeps its subject id and lists what was withheld.
     pub data: Value,
     /// Extension: the event's global position.
     pub position: String,
@@ -66,8 +69,15 @@ pub struct CloudEvent {
 }
 
 impl CloudEvent {
-    /// The CloudEvent of a recorded event of a stream in `region`.
+    /// The CloudEvent of a recorded event of a stream in `region`, its personal data as the
+    /// disclosure policy lets webhooks carry it (`domain::disclosure`, outlet `Webhook`:
+    /// subject ids only, no value). A URL is no role: Anslut cannot tell who holds the
+    /// receiving end (region IT may point it anywhere), and a pushed copy is out of reach of
+    /// a later erasure; a receiver that needs a name reads the case's history with its own
+    /// token, under its own role.
     pub fn of(event: &RecordedEvent, region: &str) -> Self {
+        let mut data = change_data(&event.payload);
+        redact(&mut data, Role::Integration, Outlet::Webhook);
         let stream = &event.stream;
         let collection = match stream.stream_type.as_str() {
             "connection_case" => "cases",
@@ -82,7 +92,7 @@ impl CloudEvent {
             subject: stream.stream_id.clone(),
             time: event.recorded_at,
             datacontenttype: "application/json".into(),
-            data: change_data(&event.payload),
+            data,
             position: event.position.to_string(),
             streamversion: event.version.to_string(),
             correlationid: event.metadata.correlation_id.to_string(),
@@ -91,8 +101,9 @@ impl CloudEvent {
     }
 }
 
-/// The event's content: the `data` of its `change`, as the domain serialises it.
-pub fn change_data(payload: &Value) -> Value {
+/// The event's content: the `data` of its `change`, as the domain serialises it (before
+/// the disclosure policy: [`CloudEvent::of`] applies it).
+fn change_data(payload: &Value) -> Value {
     payload
         .get("change")
         .and_then(|change| change.get("data"))

@@ -517,10 +517,17 @@ impl CaseCommandRequest for RecordStaffCommitmentRequest {
                 .map_err(|e| identity_message(&e)),
         );
         all_fields!(f; hsa_id, name, personnummer);
-        let subject = conversion.subjects.staff(&personnummer);
+        // A fresh subject here; `privacy::assign_subjects` gives the staff member theirs in
+        // the case's region before the command runs.
         Ok(CaseCommand::RecordStaffCommitment(RecordStaffCommitment {
-            hsa_id,
-            person: Personal::new(subject, StaffMember { name, personnummer }),
+            person: Personal::new(
+                conversion.subjects.contact(),
+                StaffMember {
+                    name,
+                    personnummer,
+                    hsa_id,
+                },
+            ),
             kind: self.kind.into(),
             signed_on: self.signed_on,
         }))

@@ -7,7 +7,10 @@ use store::RecordedEvent;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::history::change_data;
+use domain::Role;
+use domain::disclosure::Outlet;
+
+use super::history::disclosed_data;
 
 /// The most events one feed page holds.
 pub const MAX_FEED_LIMIT: u32 = 500;
@@ -43,7 +46,8 @@ pub struct CloudEventView {
     /// Always `application/json`.
     #[schema(example = "application/json")]
     pub datacontenttype: String,
-    /// The event's content as the domain records it (as in the history's `data`).
+    /// The event's content as the domain records it, personal data as the caller's role may
+    /// see it (as in the history's `data`).
     #[schema(value_type = Object, example = json!({"signed_on": "2026-03-02", "document": "RS 2026/114"}))]
     pub data: Value,
     /// Extension: the event's global position, the feed's cursor.
@@ -62,8 +66,8 @@ pub struct CloudEventView {
 }
 
 impl CloudEventView {
-    /// The CloudEvent of a recorded event of a stream in `region`.
-    pub fn of(event: &RecordedEvent, region: &str) -> Self {
+    /// The CloudEvent of a recorded event of a stream in `region`, for a caller of `role`.
+    pub fn of(event: &RecordedEvent, region: &str, role: Role) -> Self {
         let stream = &event.stream;
         let collection = match stream.stream_type.as_str() {
             "connection_case" => "cases",
@@ -81,7 +85,7 @@ impl CloudEventView {
             subject: stream.stream_id.clone(),
             time: event.recorded_at,
             datacontenttype: "application/json".into(),
-            data: change_data(&event.payload),
+            data: disclosed_data(&event.payload, role, Outlet::Feed),
             position: event.position.to_string(),
             streamversion: event.version.to_string(),
             correlationid: event.metadata.correlation_id.to_string(),

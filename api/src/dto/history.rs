@@ -1,6 +1,8 @@
 //! What the API shows of a stream's history, and of a case or incident at a past point.
 
 use chrono::{DateTime, Utc};
+use domain::Role;
+use domain::disclosure::{Outlet, redact};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::{ActorRecord, RecordedEvent};
@@ -84,14 +86,17 @@ pub struct HistoryEventView {
     /// The reason given with a decision; `null` for events that are not decisions.
     #[schema(example = json!(null))]
     pub reason: Option<String>,
-    /// The event's content as the domain records it. Personal data appears as
-    /// `{"pii": {"subject": ..., "value": ...}}`.
+    /// The event's content as the domain records it, personal data as the caller's role
+    /// may see it: `{"pii": {"subject": ..., "value": {...}, "withheld": [...]}}` (the
+    /// fields the role may not see are left out and named in `withheld`; the personnummer
+    /// always is), or `{"pii": {"subject": ..., "erased": true}}` once forgotten.
     #[schema(value_type = Object, example = json!({"signed_on": "2026-03-02", "document": "RS 2026/114"}))]
     pub data: Value,
 }
 
-/// The event's content: the `data` of its `change`, as the domain serialises it.
-pub fn change_data(payload: &Value) -> Value {
+/// The event's content: the `data` of its `change`, as the domain serialises it. Private:
+/// outlets take [`disclosed_data`], which applies the disclosure policy.
+fn change_data(payload: &Value) -> Value {
     payload
         .get("change")
         .and_then(|change| change.get("data"))
@@ -99,10 +104,24 @@ pub fn change_data(payload: &Value) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// The event's content as a caller of `role` may see it in `outlet`: every personal value
+/// reduced to what `domain::disclosure` allows (the personnummer never; dashboards nothing).
+/// The one way the API turns an event into a response body.
+pub fn disclosed_data(payload: &Value, role: Role, outlet: Outlet) -> Value {
+    let mut data = change_data(payload);
+    redact(&mut data, role, outlet);
+    data
+}
+
 impl HistoryEventView {
-    /// The view of a recorded event, given what the domain event says of its time and
-    /// reason.
-    pub fn of(event: &RecordedEvent, at: DateTime<Utc>, reason: Option<String>) -> Self {
+    /// The view of a recorded event for a caller of `role`, given what the domain event
+    /// says of its time and reason.
+    pub fn of(
+        event: &RecordedEvent,
+        at: DateTime<Utc>,
+        reason: Option<String>,
+        role: Role,
+    ) -> Self {
         Self {
             position: event.position.get(),
             version: event.version,
@@ -116,7 +135,7 @@ impl HistoryEventView {
             correlation_id: event.metadata.correlation_id,
             causation_id: event.metadata.causation_id,
             reason,
-            data: change_data(&event.payload),
+            data: disclosed_data(&event.payload, role, Outlet::History),
         }
     }
 }

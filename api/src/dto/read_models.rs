@@ -1,19 +1,24 @@
 //! What the read-model endpoints take and show: the query of each list (filters, paging,
 //! `min_position`), and the views built from the `projections` crate's rows. CSV exports are
-//! the rows' own `Tabular` form; these views are the JSON form.
+//! the rows' own `Tabular` form (none holds personal data), except the staff list's, which is
+//! its per-role view's; these views are the JSON form.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::Role;
 use domain::case::{FindingKind, Phase, VerificationContext};
+use domain::disclosure::{Outlet, redact};
 use domain::incident::Severity;
+use domain::personal::PII_KEY;
+use domain::{Personal, Role};
+use projections::Tabular;
 use projections::read_models::case_overview::{CaseOverview, CostBasisFacts, Milestones};
 use projections::read_models::compliance::ComplianceRow;
 use projections::read_models::costs::CostRow;
 use projections::read_models::findings::FindingRow;
 use projections::read_models::incidents::{IncidentRow, IncidentSummary};
 use projections::read_models::pipeline::PipelineRow;
-use projections::read_models::staff::StaffCommitmentRow;
+use projections::read_models::staff::{StaffCommitmentRow, StaffListing};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -937,8 +942,10 @@ impl From<&ComplianceRow> for ComplianceCellView {
     }
 }
 
-/// A staff member, as personal data: the data subject's id always, the name only to those
-/// who work with the case (never to dashboards), the personnummer never.
+/// A staff member, as personal data, as the caller's role may see it
+/// (`domain::disclosure`): the data subject's id always; the name and HSA-id to those who
+/// work with the case (never to dashboards); the personnummer never (read models do not even
+/// store it).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StaffPersonView {
     /// The data subject the person's personal data is recorded under.
@@ -947,9 +954,41 @@ pub struct StaffPersonView {
     /// The name; `null` when erased or not shown to the caller's role.
     #[schema(example = "Per Olsson")]
     pub name: Option<String>,
+    /// The HSA-id; `null` when erased or not shown to the caller's role.
+    #[schema(example = "SE5566778899-K7Q2")]
+    pub hsa_id: Option<String>,
     /// The personal data was erased (the subject was forgotten).
     #[schema(example = false)]
     pub erased: bool,
+    /// What the caller's role is not shown (`name`, `hsa_id`).
+    #[schema(example = json!([]))]
+    pub withheld: Vec<String>,
+}
+
+impl StaffPersonView {
+    /// The person as `role` may see it in `outlet`: the stored personal object, through the
+    /// one redaction every outlet uses.
+    fn of(person: &Personal<StaffListing>, role: Role, outlet: Outlet) -> Self {
+        let mut shown = serde_json::to_value(person).unwrap_or(Value::Null);
+        redact(&mut shown, role, outlet);
+        let pii = &shown[PII_KEY];
+        let field = |name: &str| pii["value"][name].as_str().map(str::to_owned);
+        Self {
+            subject: *person.subject().as_uuid(),
+            name: field("name"),
+            hsa_id: field("hsa_id"),
+            erased: person.is_erased(),
+            withheld: pii["withheld"]
+                .as_array()
+                .map(|names| {
+                    names
+                        .iter()
+                        .filter_map(|n| n.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// A commitment a staff member signed.
@@ -970,8 +1009,6 @@ pub struct StaffCommitmentView {
     pub case_id: Uuid,
     #[schema(example = "556677-8899")]
     pub provider_org: String,
-    #[schema(example = "SE5566778899-K7Q2")]
-    pub hsa_id: String,
     pub person: StaffPersonView,
     pub signed: Vec<SignedCommitmentView>,
     /// What the user has not signed yet.
@@ -982,20 +1019,12 @@ pub struct StaffCommitmentView {
 }
 
 impl StaffCommitmentView {
-    /// The view for a caller of `role`: dashboards get no names.
-    pub fn of(row: &StaffCommitmentRow, role: Role) -> Self {
-        let name = (role != Role::Dashboard)
-            .then(|| row.person.value().map(|member| member.name.to_string()))
-            .flatten();
+    /// The view for a caller of `role` in `outlet` (JSON or CSV).
+    pub fn of(row: &StaffCommitmentRow, role: Role, outlet: Outlet) -> Self {
         Self {
             case_id: *row.case_id.as_uuid(),
             provider_org: row.provider_org.to_string(),
-            hsa_id: row.hsa_id.to_string(),
-            person: StaffPersonView {
-                subject: *row.person.subject().as_uuid(),
-                name,
-                erased: row.person.is_erased(),
-            },
+            person: StaffPersonView::of(&row.person, role, outlet),
             signed: row
                 .signed
                 .iter()
@@ -1007,6 +1036,38 @@ impl StaffCommitmentView {
             missing: row.missing.iter().map(code_of).collect(),
             complete: row.is_complete(),
         }
+    }
+}
+
+/// The staff CSV: built from the per-role view, so it shows exactly what the JSON shows.
+impl Tabular for StaffCommitmentView {
+    const HEADERS: &'static [&'static str] = &[
+        "case_id",
+        "person_subject",
+        "name",
+        "hsa_id",
+        "responsibility_commitment_signed_on",
+        "confidentiality_reminder_signed_on",
+        "missing",
+    ];
+
+    fn cells(&self) -> Vec<String> {
+        let signed = |kind: &str| {
+            self.signed
+                .iter()
+                .find(|s| s.kind == kind)
+                .map(|s| s.signed_on.to_string())
+                .unwrap_or_default()
+        };
+        vec![
+            self.case_id.to_string(),
+            self.person.subject.to_string(),
+            self.person.name.clone().unwrap_or_default(),
+            self.person.hsa_id.clone().unwrap_or_default(),
+            signed("responsibility_commitment"),
+            signed("confidentiality_reminder"),
+            self.missing.join(" "),
+        ]
     }
 }
 

@@ -27,6 +27,7 @@ use crate::dto::commands::{
 use crate::dto::history::{AsOfQuery, CaseReadView};
 use crate::dto::views::{CaseCommandResult, CaseView};
 use crate::extract::{CommandHeaders, JsonBody, RequestContext, parse_json};
+use crate::privacy::assign_subjects;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -104,6 +105,13 @@ pub async fn submit(
         subjects: &state.subjects,
     };
     let command = request.into_command(case_id, &conversion)?;
+    let command = assign_subjects(
+        &state.subject_keys,
+        &state.subjects,
+        input.principal.region(),
+        command,
+    )
+    .await?;
     let actor = input.principal.actor().clone();
     let principal = input.principal.clone();
     let executed = commands::execute::<ConnectionCase>(
@@ -238,6 +246,7 @@ macro_rules! case_commands {
                 let case_id = CaseId::from_uuid(case_id.into_inner());
                 let conversion = Conversion { today: state.clock.today(), subjects: &state.subjects };
                 let command = body.value.into_command(&conversion)?;
+                let command = assign_subjects(&state.subject_keys, &state.subjects, auth.principal.region(), command).await?;
                 let input = CommandInput { principal: auth.principal, context, headers, body: body.bytes };
                 commands::run_case_command(&state, &input, case_id, command).await
             }
@@ -285,6 +294,7 @@ macro_rules! case_commands {
                 })*
                 _ => return Err(ApiError::no_route()),
             };
+            let command = assign_subjects(&state.subject_keys, &state.subjects, input.principal.region(), command).await?;
             commands::run_case_command(state, input, case_id, command).await
         }
     };

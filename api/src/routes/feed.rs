@@ -11,6 +11,8 @@
 //!   is the last position *scanned*: the next request starts there, so a caller never
 //!   rescans events it may not see, and, the log being gap-free and visible in order, never
 //!   skips one. An empty batch with an advanced cursor is normal.
+//! * **Work.** The tenancy test needs the metadata alone: a page of rows is read, each row's
+//!   metadata tested, and only the events returned are decoded and decrypted.
 //! * **Long poll.** With `wait=N` and nothing to show, the request waits (at most `N` ≤ 30
 //!   seconds) for the log to grow: [`FeedSignal`] is woken by this process's commits and, on
 //!   PostgreSQL, by every process's (`LISTEN`), through one listener for all requests.
@@ -39,8 +41,6 @@ pub const CLOUDEVENTS_BATCH: &str = "application/cloudevents-batch+json";
 pub const CURSOR_HEADER: &str = "anslut-feed-cursor";
 /// The most events one request scans, visible or not.
 pub const MAX_SCAN: u64 = 10_000;
-/// Events read from the store at a time.
-const PAGE: u64 = 1000;
 
 /// Wakes waiting feed requests when the log may have grown. Cheap to clone; one
 /// [`FeedSignal::pump`] task drives it from the store's wake-ups.
@@ -120,7 +120,9 @@ struct Scan {
 }
 
 /// Scans the log after `after` for up to `limit` events `principal` may see, reading at
-/// most `budget` events.
+/// most `budget` events. The tenancy test reads each event's metadata only; payloads are
+/// decoded (and their personal data decrypted) for the events returned alone
+/// (`EventStore::read_all_where`).
 async fn scan(
     store: &EventStore,
     principal: &Principal,
@@ -128,32 +130,19 @@ async fn scan(
     limit: usize,
     budget: u64,
 ) -> Result<(Scan, u64), ApiError> {
-    let mut found = Scan {
-        events: Vec::new(),
-        cursor: after,
-        at_head: false,
-    };
-    let mut scanned = 0;
-    while found.events.len() < limit && scanned < budget {
-        let wanted = PAGE.min(budget - scanned);
-        let page = store.read_all(Position(found.cursor), wanted).await?;
-        let read = page.len() as u64;
-        for event in page {
-            scanned += 1;
-            found.cursor = event.position.get();
-            if tenancy::visible(principal, &event.metadata) {
-                found.events.push(event);
-                if found.events.len() == limit {
-                    return Ok((found, scanned));
-                }
-            }
-        }
-        if read < wanted {
-            found.at_head = true;
-            break;
-        }
-    }
-    Ok((found, scanned))
+    let read = store
+        .read_all_where(Position(after), limit, budget, |metadata| {
+            tenancy::visible(principal, metadata)
+        })
+        .await?;
+    Ok((
+        Scan {
+            events: read.events,
+            cursor: read.last_scanned.get(),
+            at_head: read.at_head,
+        },
+        read.scanned,
+    ))
 }
 
 /// `GET /v1/feed`
@@ -245,7 +234,13 @@ pub async fn feed(
     let events: Vec<CloudEventView> = found
         .events
         .iter()
-        .map(|event| CloudEventView::of(event, tenancy::region_of(&event.metadata).unwrap_or("")))
+        .map(|event| {
+            CloudEventView::of(
+                event,
+                tenancy::region_of(&event.metadata).unwrap_or(""),
+                auth.principal.role(),
+            )
+        })
         .collect();
     let next = if wait > 0 {
         format!("/v1/feed?after={}&limit={limit}&wait={wait}", found.cursor)

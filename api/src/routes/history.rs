@@ -12,6 +12,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
+use domain::Role;
 use domain::case::{CaseEvent, ConnectionCase};
 use domain::ids::{CaseId, IncidentId};
 use domain::incident::{IncidentEvent, SecurityIncident};
@@ -125,7 +126,8 @@ pub async fn case_history(
     commands::load_case(&state, &auth.principal, case_id).await?;
     let stream = StreamRef::new(ConnectionCase::TYPE, case_id.to_string());
     let base = format!("/v1/cases/{case_id}/history");
-    history::<CaseEvent>(&state, &stream, query.after_version()?, limit, &base).await
+    let role = auth.principal.role();
+    history::<CaseEvent>(&state, &stream, query.after_version()?, limit, &base, role).await
 }
 
 /// `GET /v1/incidents/{incident_id}/history`
@@ -174,7 +176,8 @@ pub async fn incident_history(
     commands::load_incident(&state, &auth.principal, incident_id).await?;
     let stream = StreamRef::new(SecurityIncident::TYPE, incident_id.to_string());
     let base = format!("/v1/incidents/{incident_id}/history");
-    history::<IncidentEvent>(&state, &stream, query.after_version()?, limit, &base).await
+    let role = auth.principal.role();
+    history::<IncidentEvent>(&state, &stream, query.after_version()?, limit, &base, role).await
 }
 
 /// One page of a stream's history after `after_version`, with the link to the next.
@@ -184,6 +187,7 @@ async fn history<E: DomainRecord>(
     after_version: u64,
     limit: u32,
     base: &str,
+    role: Role,
 ) -> Result<HttpResponse, ApiError> {
     // One more than the page, to know whether a next page exists.
     let mut events = state
@@ -196,7 +200,12 @@ async fn history<E: DomainRecord>(
         .iter()
         .map(|event| {
             let domain: E = domain_event(event)?;
-            Ok(HistoryEventView::of(event, domain.at(), domain.reason()))
+            Ok(HistoryEventView::of(
+                event,
+                domain.at(),
+                domain.reason(),
+                role,
+            ))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     let next = more

@@ -2,10 +2,19 @@
 //! finding a staff member's subject from a personnummer sent in the body (never in the URL,
 //! which is logged).
 //!
-//! Who: officers and region IT (`Authorized<ForgetSubject>`). Tenancy: a data subject may be
-//! named in cases of several regions; each of those regions may forget it (erasure is
-//! everywhere at once: there is one key per subject). A subject that no event of the
-//! caller's region names answers 404, exactly like one that does not exist.
+//! Who: officers and region IT (`Authorized<ForgetSubject>`). Tenancy: each region is its
+//! own controller, and a data subject belongs to one region (a person named in two regions'
+//! cases is two subjects with two keys), so only that region may forget it; any other
+//! answers 404, exactly like a subject that does not exist, and no answer says anything of
+//! another region. The regions come from the `subject_regions` index, not a scan of the log.
+//! A subject of the old scheme (an HMAC of the personnummer, one for every region) that more
+//! than one region names is refused with 409 `shared_subject`: forgetting it would erase
+//! another controller's records (`anslut privacy forget` is the operator's way).
+//!
+//! Lookup (`POST /v1/privacy/subjects/lookup`) answers only with a subject the caller's
+//! region names (404 otherwise, and never creates one), records every lookup (who, region,
+//! when, what was found; never the personnummer) in `subject_lookups`, and allows each caller
+//! [`LOOKUPS_PER_DAY`] a day (429 `lookup_limit_reached` with `Retry-After`).
 //!
 //! Order: the `SubjectForgotten` event is recorded first, then the key is destroyed and the
 //! read models are erased. A crash in between leaves the event without the erasure: forgetting
@@ -13,6 +22,8 @@
 //! read models, so re-running repairs it.
 
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
@@ -93,7 +104,7 @@ pub struct LookupSubjectRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubjectLookupView {
     pub subject_id: Uuid,
-    /// Whether any event of the caller's region names this subject.
+    /// Always true: a lookup answers only with a subject the caller's region names.
     pub named_in_region: bool,
 }
 
@@ -102,12 +113,15 @@ pub struct SubjectLookupView {
     tag = "privacy",
     summary = "Forget a data subject",
     description = "Records `SubjectForgotten` in the stream `data_subject/{subject_id}`, destroys \
-the subject's key and erases the read models: from then on every read, history, export, feed \
-item and webhook shows the subject's personal data as `{\"pii\": {\"subject\": ..., \"erased\": \
-true}}`, in every region, while hashes and proofs stay valid (they cover the ciphertext). \
-Officers and region IT of a region whose events name the subject; others get 404. Forgetting \
-again answers 409 `already_forgotten` with the first decision, after making sure the key is \
-gone (which repairs an erasure interrupted after its event was recorded).",
+the subject's key and its staff-index entry, and erases the read models: from then on every \
+read, history, export, feed item and webhook shows the subject's personal data as \
+`{\"pii\": {\"subject\": ..., \"erased\": true}}`, while hashes and proofs stay valid (they \
+cover the ciphertext). A subject belongs to one region (each region is its own controller; a \
+person named in two regions is two subjects): officers and region IT of that region may forget \
+it, any other caller gets 404. A subject recorded before subjects were per region and named by \
+several regions answers 409 `shared_subject`. Forgetting again answers 409 `already_forgotten` \
+with the first decision, after making sure the key is gone (which repairs an erasure \
+interrupted after its event was recorded).",
     params(("subject_id" = Uuid, Path, description = "The data subject: from a `pii` object, or from `POST /v1/privacy/subjects/lookup`.")),
     request_body(content = ForgetSubjectRequest, content_type = "application/json", example = json!({"reason": "Erasure request 2026-17 (GDPR art. 17)"})),
     responses(
@@ -135,12 +149,12 @@ pub async fn forget_subject(
 ) -> Result<HttpResponse, ApiError> {
     let subject = DataSubjectId::from_uuid(subject_id.into_inner());
     let principal = auth.principal;
-    let regions = state
-        .subject_keys
-        .metadata_of_events_naming(subject, TENANT_REGION)
-        .await?;
+    let regions = state.subject_keys.regions_of(subject).await?;
     if !regions.contains(principal.region().as_str()) {
         return Err(ApiError::not_found("data subject"));
+    }
+    if regions.len() > 1 {
+        return Err(shared_subject());
     }
     let extra = BTreeMap::from([
         (
@@ -267,10 +281,13 @@ async fn erase(state: &Forgetting<'_>, subject: DataSubjectId) -> Result<(bool, 
 #[utoipa::path(
     tag = "privacy",
     summary = "Find a staff member's data subject",
-    description = "The data subject id of the staff member with this personnummer (a keyed \
-hash of it, the same in every event), to forget them with \
-`POST /v1/privacy/subjects/{subject_id}/forget`. The personnummer is sent in the body so that \
-no URL, log or metric holds it. Officers and region IT.",
+    description = "The data subject id under which the caller's region records the staff \
+member with this personnummer, to forget them with \
+`POST /v1/privacy/subjects/{subject_id}/forget`; 404 when the region's records name no such \
+person (or the subject was forgotten). The personnummer is sent in the body so that no URL, log \
+or metric holds it. Every lookup is recorded (who, region, when, the subject found; never the \
+personnummer), and a caller may make 100 a day (then 429 `lookup_limit_reached` with \
+`Retry-After`). Officers and region IT.",
     request_body(content = LookupSubjectRequest, content_type = "application/json", example = json!({"personnummer": "19811218-9876"})),
     responses(
         (status = 200, description = "The subject id.", body = SubjectLookupView,
@@ -278,8 +295,10 @@ no URL, log or metric holds it. Officers and region IT.",
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 429, response = crate::openapi::LookupLimited),
         (status = 503, response = crate::openapi::Unavailable),
     ),
     security(("bearer" = [])),
@@ -298,13 +317,69 @@ pub async fn lookup_subject(
                 message: identity_message(&e),
             }])
         })?;
-    let subject = state.subjects.staff(&personnummer);
-    let regions = state
+    let principal = &auth.principal;
+    let region = principal.region();
+    let caller = principal.actor().subject.as_str();
+    let now = state.clock.now();
+    let since = (now - chrono::Duration::hours(24)).timestamp_micros();
+    if state
         .subject_keys
-        .metadata_of_events_naming(subject, TENANT_REGION)
+        .lookups_since(region.as_str(), caller, since)
+        .await?
+        >= LOOKUPS_PER_DAY
+    {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "lookup_limit_reached",
+            "Too many lookups",
+            format!("a caller may look up {LOOKUPS_PER_DAY} data subjects a day"),
+        )
+        .with_header(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(LOOKUP_RETRY_AFTER),
+        ));
+    }
+    let found = state
+        .subject_keys
+        .find_staff_subject(
+            &state.subjects.staff_lookup(&personnummer, region),
+            state.subjects.legacy_staff(&personnummer),
+            region.as_str(),
+        )
         .await?;
+    state
+        .subject_keys
+        .record_lookup(
+            now.timestamp_micros(),
+            region.as_str(),
+            caller,
+            principal.role().as_str(),
+            found,
+        )
+        .await?;
+    let subject = found.ok_or_else(|| ApiError::not_found("data subject"))?;
+    tracing::info!(%subject, "looked up a data subject");
     Ok(HttpResponse::Ok().json(SubjectLookupView {
         subject_id: *subject.as_uuid(),
-        named_in_region: regions.contains(auth.principal.region().as_str()),
+        named_in_region: true,
     }))
+}
+
+/// The lookups one caller (token subject in a region) may make in 24 hours: enough for an
+/// officer answering erasure requests, far too few to try the ~1,000 personnummer of a birth
+/// date. Every lookup, found or not, counts and is recorded.
+pub const LOOKUPS_PER_DAY: u64 = 100;
+/// `Retry-After` of `lookup_limit_reached`, in seconds (an hour: the window slides).
+const LOOKUP_RETRY_AFTER: &str = "3600";
+
+/// 409 `shared_subject`: an old-scheme subject that several regions name.
+fn shared_subject() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "shared_subject",
+        "The data subject is shared",
+        "this data subject was recorded before subjects were per region and is named by more \
+         than one region's records; forgetting it here would erase another controller's \
+         records. An operator forgets it with `anslut privacy forget`",
+    )
 }

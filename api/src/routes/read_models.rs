@@ -20,6 +20,7 @@
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, Accept, Header, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use domain::disclosure::Outlet;
 use domain::ids::{CaseId, ProgrammeId, RegionId, RequirementId};
 use projections::read_models::case_overview::{CaseFilter, CaseOverview};
 use projections::read_models::compliance::ComplianceFilter;
@@ -616,27 +617,29 @@ pub async fn list_compliance(
 #[utoipa::path(
     tag = "dashboards",
     summary = "List staff commitments",
-    description = "Per case and user (HSA-id), the commitments signed and what is missing: every \
+    description = "Per case and user, the commitments signed and what is missing: every \
 user signs the IT responsibility commitment (ansvarsförbindelse) and the confidentiality \
 reminder (sekretesserinran). Filter by `case_id` and `missing`. Providers see only their \
 organisation's staff.\n\nPersonal data: each user is identified by the data subject id their \
-personal data is recorded under. The JSON shows the name to the roles that work with the case \
-(officers, region IT, the provider, auditors, integrations), never to dashboards; the \
-personnummer is never shown. The CSV carries the data subject id only, never a name or \
-personnummer. Paging with `limit` and `cursor` (`next_cursor`, `Link`), `Accept: text/csv`, \
-and `min_position` (read your writes, else 503 `projection_lagging`) as for `GET /v1/cases`.",
+personal data is recorded under (the list is ordered by it). Name and HSA-id are shown as the \
+disclosure policy allows the caller's role in JSON (officers, region IT, the provider, \
+auditors and integrations; never dashboards); `withheld` names what is not shown. The CSV, \
+made to leave the system, carries no personal data (its `name` and `hsa_id` columns stay \
+empty). The personnummer is never shown, and the read model does not store it. Paging with \
+`limit` and `cursor` (`next_cursor`, `Link`), `Accept: text/csv`, and `min_position` (read \
+your writes, else 503 `projection_lagging`) as for `GET /v1/cases`.",
     params(StaffQuery),
     responses(
         (status = 200, description = "A page of staff commitments.",
             headers(("Link" = String, description = "The next page, `rel=\"next\"`."), ("Vary" = String, description = "`Accept`.")),
             content(
                 (StaffPage = "application/json", example = json!({"items": [{
-                    "case_id": "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e", "provider_org": "556677-8899", "hsa_id": "SE5566778899-K7Q2",
-                    "person": {"subject": "6f1c9a52-2b8e-5d3a-9c41-0e7b5a3d2f18", "name": "Per Olsson", "erased": false},
+                    "case_id": "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e", "provider_org": "556677-8899",
+                    "person": {"subject": "6f1c9a52-2b8e-5d3a-9c41-0e7b5a3d2f18", "name": "Per Olsson", "hsa_id": "SE5566778899-K7Q2", "erased": false, "withheld": []},
                     "signed": [{"kind": "responsibility_commitment", "signed_on": "2026-03-10"}],
                     "missing": ["confidentiality_reminder"], "complete": false
                 }], "next_cursor": null})),
-                (String = "text/csv", example = json!("case_id,hsa_id,person_subject,responsibility_commitment_signed_on,confidentiality_reminder_signed_on,missing\r\n0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e,SE5566778899-K7Q2,6f1c9a52-2b8e-5d3a-9c41-0e7b5a3d2f18,2026-03-10,,confidentiality_reminder\r\n")),
+                (String = "text/csv", example = json!("case_id,person_subject,name,hsa_id,responsibility_commitment_signed_on,confidentiality_reminder_signed_on,missing\r\n0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e,6f1c9a52-2b8e-5d3a-9c41-0e7b5a3d2f18,,,2026-03-10,,confidentiality_reminder\r\n")),
             )),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
@@ -669,14 +672,27 @@ pub async fn list_staff_commitments(
         .read_models()
         .staff_commitments(&authz::tenancy(&auth.principal), &filter, &page)
         .await?;
+    // JSON and CSV are each their outlet's per-role view (`domain::disclosure`).
+    let outlet = if wants_csv(&req) {
+        Outlet::ReadModelCsv
+    } else {
+        Outlet::ReadModelJson
+    };
     let role = auth.principal.role();
-    Ok(respond_page(&req, &staff, |rows, next_cursor| StaffPage {
-        items: rows
-            .iter()
-            .map(|row| StaffCommitmentView::of(row, role))
-            .collect(),
-        next_cursor,
-    }))
+    let views: Vec<StaffCommitmentView> = staff
+        .items
+        .iter()
+        .map(|row| StaffCommitmentView::of(row, role, outlet))
+        .collect();
+    Ok(respond(
+        &req,
+        &views,
+        staff.next.as_ref(),
+        |views, next_cursor| StaffPage {
+            items: views.to_vec(),
+            next_cursor,
+        },
+    ))
 }
 
 /// `GET /v1/costs`

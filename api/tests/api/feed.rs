@@ -101,8 +101,9 @@ async fn the_feed_is_the_log_in_order_as_cloudevents_paged_without_gaps_or_repea
         assert_eq!(
             event["type"],
             format!(
-                "se.anslut.connection_case.{}.v1",
-                recorded["type"].as_str().unwrap()
+                "se.anslut.connection_case.{}.v{}",
+                recorded["type"].as_str().unwrap(),
+                recorded["event_version"].as_str().unwrap()
             )
         );
         assert_eq!(event["subject"], case);

@@ -46,6 +46,27 @@ pub async fn submit_dalarna(app: &TestApp) -> String {
     submit_as(app, &provider, &dalarna_application()).await
 }
 
+/// The `n`th of a family of valid personnummer, `YYYYMMDD-NNNN` (born in the 1970s and
+/// 1980s, with a correct Luhn check digit): a case records one commitment of a kind per
+/// person, so fixtures that record many name many people.
+pub fn personnummer(n: usize) -> String {
+    let year = 70 + n % 20;
+    let month = 1 + (n / 20) % 12;
+    let day = 1 + (n / 240) % 28;
+    let serial = 100 + (n * 37) % 900;
+    let nine = format!("{year:02}{month:02}{day:02}{serial:03}");
+    let sum: u32 = nine
+        .bytes()
+        .enumerate()
+        .map(|(i, digit)| {
+            let product = u32::from(digit - b'0') * if i % 2 == 0 { 2 } else { 1 };
+            product / 10 + product % 10
+        })
+        .sum();
+    let check = (10 - sum % 10) % 10;
+    format!("19{}-{}{check}", &nine[..6], &nine[6..])
+}
+
 /// Numbers the staff members of [`staff_commitments`], so that every call names new ones.
 static STAFF: AtomicUsize = AtomicUsize::new(0);
 
@@ -64,7 +85,7 @@ pub async fn staff_commitments(app: &TestApp, case_id: &str, n: usize) -> Vec<u6
                 json!({
                     "hsa_id": format!("SE5566778899-T{i:05}"),
                     "name": format!("Staff Member {i}"),
-                    "personnummer": "19811218-9876",
+                    "personnummer": personnummer(i),
                     "kind": "responsibility_commitment",
                     "signed_on": today(),
                 }),
@@ -106,6 +127,29 @@ pub async fn execute(app: &TestApp, sql: &str) {
         .expose()
         .clone();
     let mut connection = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("connecting past the store");
+    connection
+        .execute(sqlx::AssertSqlSafe(sql.to_owned()))
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    connection.close().await.expect("closing the connection");
+}
+
+/// Runs SQL on the application's database (PostgreSQL or SQLite), past the store.
+pub async fn execute_any(app: &TestApp, sql: &str) {
+    let url = app
+        .settings
+        .database_url
+        .as_ref()
+        .expect("a database URL")
+        .expose()
+        .clone();
+    if url.starts_with("postgres") {
+        execute(app, sql).await;
+        return;
+    }
+    let mut connection = sqlx::SqliteConnection::connect(&url)
         .await
         .expect("connecting past the store");
     connection

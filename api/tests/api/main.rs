@@ -3,6 +3,7 @@
 
 mod audit_cli;
 mod budget;
+mod disclosure;
 mod errors;
 mod feed;
 mod fixtures;

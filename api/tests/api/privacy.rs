@@ -21,6 +21,8 @@ const CONTACT_NAME: &str = "Karin Lindqvist";
 const CONTACT_EMAIL: &str = "karin.lindqvist@ostersundshalsan.se";
 const CONTACT_PHONE: &str = "+46 63 14 20 00";
 const OTHER_CONTACT: &str = "Jonas Ek";
+/// The staff member's HSA-id: personal data, sealed like the name.
+const STAFF_HSA: &str = "SE5566778899-P0001";
 
 /// Every row of every table, as text, by table.
 async fn dump(app: &TestApp) -> Vec<(String, String)> {
@@ -146,7 +148,7 @@ async fn forgetting_erases_personal_data_everywhere(database: TestDatabase) {
     // A snapshot after every event, so that the scan covers snapshots too.
     let app = spawn_with(database, |settings| settings.snapshot_every = 1).await;
     let case_id = app.establishment_case().await;
-    staff(&app, &case_id, "SE5566778899-P0001", STAFF_NAME, STAFF_PNR).await;
+    staff(&app, &case_id, STAFF_HSA, STAFF_NAME, STAFF_PNR).await;
     staff(
         &app,
         &case_id,
@@ -168,6 +170,7 @@ async fn forgetting_erases_personal_data_everywhere(database: TestDatabase) {
         STAFF_NAME,
         STAFF_PNR,
         STAFF_PNR_CANONICAL,
+        STAFF_HSA,
         CONTACT_NAME,
         CONTACT_EMAIL,
         CONTACT_PHONE,
@@ -179,9 +182,17 @@ async fn forgetting_erases_personal_data_everywhere(database: TestDatabase) {
         assert!(outside.is_empty(), "{secret} in clear in {outside:?}");
     }
     assert!(
-        !found_in(&before, STAFF_NAME).is_empty(),
-        "the read models answer with the name before forgetting (the scan can see it)"
+        !found_in(&before, STAFF_NAME).is_empty() && !found_in(&before, STAFF_HSA).is_empty(),
+        "the read models answer with the name and HSA-id before forgetting (the scan can see it)"
     );
+    // Read models store no personnummer at all, not even before forgetting.
+    for secret in [STAFF_PNR, STAFF_PNR_CANONICAL] {
+        assert!(
+            found_in(&before, secret).is_empty(),
+            "{secret} in {:?}",
+            found_in(&before, secret)
+        );
+    }
 
     // The officer finds the staff member's subject from the personnummer, sent in the body.
     let lookup = app
@@ -248,6 +259,7 @@ async fn forgetting_erases_personal_data_everywhere(database: TestDatabase) {
         STAFF_NAME,
         STAFF_PNR,
         STAFF_PNR_CANONICAL,
+        STAFF_HSA,
         CONTACT_NAME,
         CONTACT_EMAIL,
         CONTACT_PHONE,
@@ -276,7 +288,7 @@ async fn forgetting_erases_personal_data_everywhere(database: TestDatabase) {
     for other in [OTHER_STAFF, OTHER_CONTACT] {
         assert!(log.contains(other), "{other} still opens in the log");
     }
-    for gone in [STAFF_NAME, CONTACT_NAME, CONTACT_EMAIL] {
+    for gone in [STAFF_NAME, STAFF_HSA, CONTACT_NAME, CONTACT_EMAIL] {
         assert!(!log.contains(gone), "{gone} still opens in the log");
     }
 
@@ -291,7 +303,11 @@ async fn forgetting_erases_personal_data_everywhere(database: TestDatabase) {
         &app.get("/v1/staff-commitments", &app.officer()).await,
     ] {
         assert!(answer.text.contains("\"erased\":true"), "{}", answer.text);
-        assert!(!answer.text.contains(STAFF_NAME) && !answer.text.contains(CONTACT_NAME));
+        assert!(
+            !answer.text.contains(STAFF_NAME)
+                && !answer.text.contains(STAFF_HSA)
+                && !answer.text.contains(CONTACT_NAME)
+        );
     }
     assert!(history.text.contains(OTHER_STAFF));
 
@@ -312,6 +328,9 @@ async fn forgetting_erases_personal_data_everywhere(database: TestDatabase) {
     assert!(text.contains("sealed") && !text.contains(STAFF_NAME) && !text.contains(CONTACT_NAME));
     let report = audit::verify_export(export.as_slice(), app.state.audit.verifier_key()).unwrap();
     assert!(report.is_valid(), "{report:?}");
+    // `anslut audit verify`'s check: the tree, the checkpoints and every chain.
+    let verified = app.state.audit.verify().await.unwrap();
+    assert!(verified.is_intact(), "{verified:?}");
 
     // A rebuild from the log gives the same erased read models.
     let staff_before = app
@@ -330,6 +349,17 @@ async fn forgetting_erases_personal_data_everywhere(database: TestDatabase) {
     assert_eq!(staff_before["items"], staff_after["items"]);
     let rebuilt = dump(&app).await;
     assert!(found_in(&rebuilt, STAFF_NAME).is_empty());
+    assert!(found_in(&rebuilt, STAFF_HSA).is_empty());
+    // Nothing leads from the personnummer to the subject any more: the lookup finds nothing.
+    app.post(
+        "/v1/privacy/subjects/lookup",
+        &app.officer(),
+        &json!({"personnummer": STAFF_PNR}),
+        None,
+        None,
+    )
+    .await
+    .assert_problem(404, "not_found");
 
     // The personnummer never reached the logs.
     let logs = logs();

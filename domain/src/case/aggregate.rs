@@ -30,8 +30,10 @@ use crate::catalogue::{
     Level, PriceUnit,
 };
 use crate::clock::Clock;
-use crate::identity::{HsaId, OrgNumber};
-use crate::ids::{CaseId, FindingNo, ProgrammeId, RegionId, RequirementId, ServiceRequestNo};
+use crate::identity::OrgNumber;
+use crate::ids::{
+    CaseId, DataSubjectId, FindingNo, ProgrammeId, RegionId, RequirementId, ServiceRequestNo,
+};
 use crate::incident::IncidentContext;
 use crate::money::workstation_groups;
 use crate::text::ShortText;
@@ -101,7 +103,10 @@ pub struct ConnectionCase {
     answers: BTreeMap<RequirementId, Answer>,
     /// Agreed deviations and the date they lapse after, if any.
     deviations: BTreeMap<RequirementId, Option<NaiveDate>>,
-    commitments: BTreeMap<HsaId, BTreeSet<CommitmentKind>>,
+    /// The commitments each staff member signed, by data subject (never by HSA-id: that is
+    /// personal data, and snapshots are not sealed). Renamed from `commitments` (by HSA-id),
+    /// so a snapshot of the old shape does not read and the case is replayed instead.
+    staff_commitments: BTreeMap<DataSubjectId, BTreeSet<CommitmentKind>>,
     milestones: BTreeMap<MilestoneKind, NaiveDate>,
     training_completed_on: Option<NaiveDate>,
     verification: Option<VerificationState>,
@@ -620,18 +625,14 @@ impl ConnectionCase {
                 self.require(name, CONNECTED)?;
                 not_in_future("signed_on", c.signed_on, today)?;
                 if self
-                    .commitments
-                    .get(&c.hsa_id)
+                    .staff_commitments
+                    .get(&c.person.subject())
                     .is_some_and(|kinds| kinds.contains(&c.kind))
                 {
-                    return Err(CaseError::CommitmentAlreadyRecorded {
-                        hsa_id: c.hsa_id,
-                        kind: c.kind,
-                    });
+                    return Err(CaseError::CommitmentAlreadyRecorded { kind: c.kind });
                 }
                 Ok(CaseChange::StaffCommitmentRecorded(
                     StaffCommitmentRecorded {
-                        hsa_id: c.hsa_id,
                         person: c.person,
                         kind: c.kind,
                         signed_on: c.signed_on,
@@ -987,7 +988,10 @@ impl ConnectionCase {
                 self.deviations.insert(e.requirement, e.valid_until);
             }
             CaseChange::StaffCommitmentRecorded(e) => {
-                self.commitments.entry(e.hsa_id).or_default().insert(e.kind);
+                self.staff_commitments
+                    .entry(e.person.subject())
+                    .or_default()
+                    .insert(e.kind);
             }
             CaseChange::MilestoneRecorded(e) => {
                 self.milestones.insert(e.milestone.kind(), e.completed_on);

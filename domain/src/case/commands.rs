@@ -11,7 +11,6 @@ use super::values::{
     Remark, ServiceDecision, StaffMember,
 };
 use crate::actor::Actor;
-use crate::identity::HsaId;
 use crate::ids::{FindingNo, RequirementId, ServiceRequestNo};
 use crate::personal::Personal;
 use crate::text::{LongText, Reason, ShortText};
@@ -88,7 +87,6 @@ pub struct AgreeDeviation {
 /// Record a staff member's signed commitment (ansvarsförbindelse, sekretesserinran).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordStaffCommitment {
-    pub hsa_id: HsaId,
     pub person: Personal<StaffMember>,
     pub kind: CommitmentKind,
     pub signed_on: NaiveDate,

@@ -6,7 +6,6 @@ use super::phase::Phase;
 use super::values::{CommitmentKind, DeclarationStatus, MilestoneKind};
 use crate::actor::Role;
 use crate::contact::ContactRole;
-use crate::identity::HsaId;
 use crate::ids::{FindingNo, ProgrammeId, RegionId, RequirementId, ServiceRequestNo};
 
 /// How a refusal should be understood by a caller: the API maps each class to one status.
@@ -90,8 +89,9 @@ pub enum CaseError {
     DeviationNotNeeded { requirement: RequirementId },
     #[error("a deviation from {requirement} is already agreed")]
     DeviationAlreadyAgreed { requirement: RequirementId },
-    #[error("the {kind:?} of {hsa_id} is already recorded")]
-    CommitmentAlreadyRecorded { hsa_id: HsaId, kind: CommitmentKind },
+    /// Names neither the person nor the HSA-id: an error body is no outlet for personal data.
+    #[error("the {kind:?} of this staff member is already recorded")]
+    CommitmentAlreadyRecorded { kind: CommitmentKind },
     #[error("the milestone {milestone:?} is already recorded")]
     MilestoneAlreadyRecorded { milestone: MilestoneKind },
     #[error("the training is already completed")]

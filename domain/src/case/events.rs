@@ -18,7 +18,7 @@ use super::values::{
 };
 use crate::actor::Actor;
 use crate::catalogue::CatalogueRef;
-use crate::identity::{HsaId, OrgNumber};
+use crate::identity::OrgNumber;
 use crate::ids::{
     CaseId, FindingNo, ProgrammeId, RegionId, RequirementId, ServicePackageId, ServiceRequestNo,
 };
@@ -77,7 +77,7 @@ pub const CASE_EVENT_TYPES: [(&str, &str); 26] = [
     ("SelfDeclarationAccepted", "1"),
     ("SelfDeclarationReturned", "1"),
     ("DeviationAgreed", "1"),
-    ("StaffCommitmentRecorded", "1"),
+    ("StaffCommitmentRecorded", "2"),
     ("MilestoneRecorded", "1"),
     ("TrainingCompleted", "1"),
     ("FinalVerificationScheduled", "1"),
@@ -235,9 +235,10 @@ pub struct DeviationAgreed {
     pub valid_until: Option<NaiveDate>,
 }
 
+/// Version 2: the HSA-id is inside the sealed person (version 1 had it in clear beside it;
+/// [`crate::case::upcast`] reads version 1 as version 2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffCommitmentRecorded {
-    pub hsa_id: HsaId,
     pub person: Personal<StaffMember>,
     pub kind: CommitmentKind,
     pub signed_on: NaiveDate,

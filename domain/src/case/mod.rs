@@ -8,6 +8,7 @@ mod events;
 mod gate;
 mod permission;
 mod phase;
+pub mod upcast;
 mod values;
 
 pub use aggregate::{CaseFacts, CaseServices, ConnectionCase, FindingState, VerificationState};

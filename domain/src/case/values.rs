@@ -117,11 +117,14 @@ impl CommitmentKind {
     ];
 }
 
-/// A member of the provider's staff: personal data.
+/// A member of the provider's staff: personal data, all of it (the HSA-id identifies a
+/// person as surely as the name does, so it is sealed with them since
+/// `StaffCommitmentRecorded` v2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffMember {
     pub name: ShortText,
     pub personnummer: Personnummer,
+    pub hsa_id: HsaId,
 }
 
 /// A technical milestone of the connection.

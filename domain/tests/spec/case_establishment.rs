@@ -376,12 +376,12 @@ fn a_deviation_outside_the_catalogue_is_refused() {
 
 fn commitment(kind: CommitmentKind) -> CaseCommand {
     CaseCommand::RecordStaffCommitment(RecordStaffCommitment {
-        hsa_id: HsaId::parse("SE2321000180-ABC1").unwrap(),
         person: Personal::new(
             subject(10),
             StaffMember {
                 name: text("Bo Berg"),
                 personnummer: Personnummer::parse_canonical("198001011017").unwrap(),
+                hsa_id: HsaId::parse("SE2321000180-ABC1").unwrap(),
             },
         ),
         kind,
@@ -413,7 +413,6 @@ fn each_user_signs_both_commitments_once() {
             commitment(CommitmentKind::ResponsibilityCommitment),
         ))
         .then_expect_error(CaseError::CommitmentAlreadyRecorded {
-            hsa_id: HsaId::parse("SE2321000180-ABC1").unwrap(),
             kind: CommitmentKind::ResponsibilityCommitment,
         });
 }

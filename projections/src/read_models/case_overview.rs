@@ -104,7 +104,8 @@ pub(crate) struct CaseOverviewModel;
 
 impl ReadModel for CaseOverviewModel {
     const NAME: ProjectionName = ProjectionName::CaseOverview;
-    const SCHEMA_VERSION: u32 = 1;
+    /// 2: the embedded case keys staff commitments by data subject, not HSA-id.
+    const SCHEMA_VERSION: u32 = 2;
     const COLUMNS: &'static [Column] = &[
         Column::text("region", false),
         Column::text("provider_org", true),

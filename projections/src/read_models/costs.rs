@@ -49,7 +49,8 @@ pub(crate) struct CostsModel;
 
 impl ReadModel for CostsModel {
     const NAME: ProjectionName = ProjectionName::Costs;
-    const SCHEMA_VERSION: u32 = 1;
+    /// 2: the embedded case keys staff commitments by data subject, not HSA-id.
+    const SCHEMA_VERSION: u32 = 2;
     const COLUMNS: &'static [Column] = &[
         Column::text("region", false),
         Column::text("provider_org", true),

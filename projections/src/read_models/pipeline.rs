@@ -39,7 +39,8 @@ pub(crate) struct PipelineModel;
 
 impl ReadModel for PipelineModel {
     const NAME: ProjectionName = ProjectionName::Pipeline;
-    const SCHEMA_VERSION: u32 = 1;
+    /// 2: the embedded case keys staff commitments by data subject, not HSA-id.
+    const SCHEMA_VERSION: u32 = 2;
     const COLUMNS: &'static [Column] = &[
         Column::text("region", false),
         Column::text("provider_org", true),

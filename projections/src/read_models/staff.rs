@@ -1,11 +1,13 @@
-//! `staff_commitments`: per case (one provider unit) and user (HSA-id), the commitments signed
-//! and what is missing: every user must sign both the IT responsibility commitment
+//! `staff_commitments`: per case (one provider unit) and user, the commitments signed and
+//! what is missing: every user must sign both the IT responsibility commitment
 //! (ansvarsförbindelse) and the confidentiality reminder (sekretesserinran).
 //!
-//! The person stays the domain's [`Personal`] value, serialised as the event wrote it
-//! (`{"pii": {...}}`), so erasure can find and blank it (see [`crate::erase_personal`]); no
-//! name or personnummer is copied into a typed column or a CSV cell (CSV carries the data
-//! subject's id only).
+//! A user is keyed by their data subject id, never by HSA-id (personal data). The person is
+//! kept as the domain's [`Personal`] object (`{"pii": {...}}`) so that erasure can find and
+//! blank it (see [`crate::erase_personal`]), but with only what the read model answers with,
+//! the name and the HSA-id: read models store no personnummer at all. No personal data goes
+//! into a typed column, a row key or a cursor; the API decides per role what a response shows
+//! (`domain::disclosure`).
 
 use std::collections::BTreeMap;
 
@@ -13,7 +15,8 @@ use chrono::NaiveDate;
 use domain::Personal;
 use domain::case::{CaseChange, CommitmentKind, StaffMember};
 use domain::identity::{HsaId, OrgNumber};
-use domain::ids::{CaseId, RegionId};
+use domain::ids::{CaseId, DataSubjectId, RegionId};
+use domain::text::ShortText;
 use serde::{Deserialize, Serialize};
 
 use super::{Owner, Page, PageRequest, ReadModels, Tabular, Tenancy, case_partition, doc, owner};
@@ -23,15 +26,39 @@ use crate::model::{Cell, Column, Context, ReadModel, Row};
 use crate::name::ProjectionName;
 use crate::sql::Filter;
 
+/// What the read model keeps of a staff member: personal data, without the personnummer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffListing {
+    pub name: ShortText,
+    pub hsa_id: HsaId,
+}
+
+impl StaffListing {
+    /// The listing of a recorded person (erased stays erased).
+    pub fn of(person: &Personal<StaffMember>) -> Personal<Self> {
+        person.value().map_or_else(
+            || Personal::erased(person.subject()),
+            |member| {
+                Personal::new(
+                    person.subject(),
+                    Self {
+                        name: member.name.clone(),
+                        hsa_id: member.hsa_id.clone(),
+                    },
+                )
+            },
+        )
+    }
+}
+
 /// One user's commitments in one case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffCommitmentRow {
     pub case_id: CaseId,
     pub region: RegionId,
     pub provider_org: OrgNumber,
-    pub hsa_id: HsaId,
-    /// The person as last recorded: personal data, possibly erased.
-    pub person: Personal<StaffMember>,
+    /// The person as last recorded: name and HSA-id, possibly erased.
+    pub person: Personal<StaffListing>,
     pub signed: BTreeMap<CommitmentKind, NaiveDate>,
     pub missing: Vec<CommitmentKind>,
 }
@@ -45,7 +72,7 @@ impl StaffCommitmentRow {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct StaffState {
     owner: Option<Owner>,
-    staff: BTreeMap<HsaId, StaffCommitmentRow>,
+    staff: BTreeMap<DataSubjectId, StaffCommitmentRow>,
 }
 
 pub(crate) struct StaffModel;
@@ -59,7 +86,8 @@ const fn kind_str(kind: CommitmentKind) -> &'static str {
 
 impl ReadModel for StaffModel {
     const NAME: ProjectionName = ProjectionName::StaffCommitments;
-    const SCHEMA_VERSION: u32 = 1;
+    /// 2: keyed by data subject, no personnummer, the HSA-id inside the person.
+    const SCHEMA_VERSION: u32 = 2;
     const COLUMNS: &'static [Column] = &[
         Column::text("region", false),
         Column::text("provider_org", true),
@@ -88,20 +116,20 @@ impl ReadModel for StaffModel {
             }
             CaseChange::StaffCommitmentRecorded(e) => {
                 let owner = owner(state.owner.as_ref())?;
+                let person = StaffListing::of(&e.person);
                 let row =
                     state
                         .staff
-                        .entry(e.hsa_id.clone())
+                        .entry(e.person.subject())
                         .or_insert_with(|| StaffCommitmentRow {
                             case_id: owner.case_id,
                             region: owner.region.clone(),
                             provider_org: owner.provider_org.clone(),
-                            hsa_id: e.hsa_id.clone(),
-                            person: e.person.clone(),
+                            person: person.clone(),
                             signed: BTreeMap::new(),
                             missing: Vec::new(),
                         });
-                row.person = e.person.clone();
+                row.person = person;
                 row.signed.insert(e.kind, e.signed_on);
                 row.missing = CommitmentKind::ALL
                     .into_iter()
@@ -119,7 +147,7 @@ impl ReadModel for StaffModel {
             .values()
             .map(|s| {
                 Row::new(
-                    format!("{}/{}", s.case_id, s.hsa_id),
+                    format!("{}/{}", s.case_id, s.person.subject()),
                     vec![
                         Cell::text(&s.region),
                         Cell::text(&s.provider_org),
@@ -133,10 +161,11 @@ impl ReadModel for StaffModel {
     }
 }
 
+/// The CSV of the rows as stored carries no personal data (the API answers CSV from its
+/// per-role views instead).
 impl Tabular for StaffCommitmentRow {
     const HEADERS: &'static [&'static str] = &[
         "case_id",
-        "hsa_id",
         "person_subject",
         "responsibility_commitment_signed_on",
         "confidentiality_reminder_signed_on",
@@ -152,17 +181,21 @@ impl Tabular for StaffCommitmentRow {
         };
         vec![
             self.case_id.to_string(),
-            self.hsa_id.to_string(),
             self.person.subject().to_string(),
             signed(CommitmentKind::ResponsibilityCommitment),
             signed(CommitmentKind::ConfidentialityReminder),
-            self.missing
-                .iter()
-                .map(|k| kind_str(*k))
-                .collect::<Vec<_>>()
-                .join(" "),
+            missing_codes(&self.missing),
         ]
     }
+}
+
+/// The missing commitments as a CSV cell: their codes, space-separated.
+pub fn missing_codes(missing: &[CommitmentKind]) -> String {
+    missing
+        .iter()
+        .map(|k| kind_str(*k))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Narrows a list of commitments.
@@ -174,7 +207,7 @@ pub struct StaffFilter {
 }
 
 impl ReadModels {
-    /// Users by case and HSA-id.
+    /// Users by case and data subject.
     pub async fn staff_commitments(
         &self,
         tenancy: &Tenancy,

@@ -71,12 +71,12 @@ pub fn case_history(i: usize, start: NaiveDate) -> Vec<AppendRequest> {
                     name: text("Anna Andersson"),
                     personnummer: Personnummer::parse("198001011017", day)
                         .expect("a valid personnummer"),
+                    hsa_id: hsa(i * 3 + user),
                 },
             );
             case.then(
                 Role::Provider,
                 CaseCommand::RecordStaffCommitment(RecordStaffCommitment {
-                    hsa_id: hsa(i * 3 + user),
                     person,
                     kind,
                     signed_on: day,

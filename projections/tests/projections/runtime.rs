@@ -406,7 +406,7 @@ pub async fn a_schema_version_bump_rebuilds_at_start(db: TestDatabase) {
         s.generation == 2 && s.stored_schema_version == s.schema_version
     })
     .await;
-    assert_eq!(rebuilt.schema_version, 1);
+    assert_eq!(rebuilt.schema_version, 2);
     caught_up(&handle, &store).await;
     assert_eq!(
         status_of(&handle, ProjectionName::CaseOverview)
@@ -578,13 +578,10 @@ pub async fn status_reports_checkpoint_head_lag_and_leadership(db: TestDatabase)
         assert_eq!(status.activity, Activity::NotRunning);
         assert_eq!(status.leader, Leader::Nobody);
         assert_eq!(
-            (
-                status.generation,
-                status.schema_version,
-                status.stored_schema_version
-            ),
-            (1, 1, 1)
+            (status.generation, status.stored_schema_version),
+            (1, status.schema_version)
         );
+        assert!(status.schema_version >= 1);
     }
     let handle = projections.start();
     caught_up(&handle, &store).await;

@@ -6,6 +6,7 @@
 
 mod aggregate;
 mod cqrs;
+mod filtered;
 mod gaps;
 mod log;
 mod tamper;
@@ -64,6 +65,7 @@ conformance!(
     cqrs::snapshots_are_taken_every_n_events_and_loading_reads_only_what_follows,
     cqrs::the_cqrs_framework_appends_with_metadata_and_retries_are_idempotent,
     cqrs::cqrs_replay_streams_yield_every_event,
+    filtered::a_filtered_read_decodes_only_the_events_it_returns,
 );
 
 /// Runs only on PostgreSQL: notifications cross process boundaries there.

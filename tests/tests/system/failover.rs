@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use store::StreamRef;
 use tests::Deployment;
 
-use crate::support::{ORG, PROJECTIONS, REGION, application, checkpoints, until};
+use crate::support::{ORG, PROJECTIONS, REGION, application, checkpoints, personnummer, until};
 
 /// Concurrent writers, each taking case after case through its first commands.
 const WRITERS: usize = 4;
@@ -160,7 +160,8 @@ impl Load {
                 let body = json!({
                     "hsa_id": format!("SE5566778899-W{writer}C{case_number}S{staff}"),
                     "name": "Per Olsson",
-                    "personnummer": "19811218-9876",
+                    // One person per commitment: a case records each person's once.
+                    "personnummer": personnummer(staff),
                     "kind": "responsibility_commitment",
                     "signed_on": today,
                 });

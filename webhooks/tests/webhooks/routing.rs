@@ -358,7 +358,8 @@ pub async fn the_database_holds_neither_payloads_nor_signing_secrets(db: TestDat
         Some("dalarna"),
         ("connection_case", "c1"),
         "StaffCommitted",
-        json!({"name": {"pii": {"subject": "s-1", "value": "Greta Gustafsson MARKER-7731"}}}),
+        json!({"note": "MARKER-7731",
+               "name": {"pii": {"subject": "s-1", "value": {"name": "Greta Gustafsson"}}}}),
     )
     .await;
     eventually("the event is delivered", ALL, || async {
@@ -367,9 +368,14 @@ pub async fn the_database_holds_neither_payloads_nor_signing_secrets(db: TestDat
     .await;
     let hit = &receiver.hits_on("hooks")[0];
     assert!(hit.verified);
+    let body = String::from_utf8_lossy(&hit.body);
     assert!(
-        String::from_utf8_lossy(&hit.body).contains("MARKER-7731"),
+        body.contains("MARKER-7731"),
         "the body is rendered from the store"
+    );
+    assert!(
+        !body.contains("Greta") && body.contains("s-1") && body.contains("withheld"),
+        "a webhook carries no personal data, only its subject: {body}"
     );
 
     let dumped = dump(&db).await;
