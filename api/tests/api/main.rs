@@ -3,6 +3,7 @@
 
 mod audit_cli;
 mod budget;
+mod edge;
 mod errors;
 mod feed;
 mod fixtures;
