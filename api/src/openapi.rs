@@ -29,7 +29,7 @@ pub fn spec() -> OpenApi {
 /// Every operation behind a bearer token may answer 429 (a rate limit: failed authentication
 /// per client address, commands and privacy per caller, the long-poll cap), so each documents
 /// it once, from here rather than in every handler.
-fn with_rate_limits(api: &mut OpenApi) {
+pub fn with_rate_limits(api: &mut OpenApi) {
     for item in api.paths.paths.values_mut() {
         for operation in [
             item.get.as_mut(),

@@ -237,7 +237,10 @@ fn server(
             .into_utoipa_app()
             .openapi(crate::openapi::spec_base());
         routes::register(app)
-            .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+            .openapi_service(|mut api| {
+                crate::openapi::with_rate_limits(&mut api);
+                SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api)
+            })
             .into_app()
             .route("/docs", web::get().to(routes::ops::docs_redirect))
             .default_service(web::to(routes::fallback))
