@@ -14,7 +14,7 @@
 use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use domain::Role;
 use domain::case::Permission;
@@ -24,6 +24,7 @@ use futures_util::future::LocalBoxFuture;
 use projections::Tenancy;
 
 use crate::auth::Principal;
+use crate::limits::Budget;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -41,6 +42,16 @@ pub trait Requirement: 'static {
     /// The requirement's name in a 403.
     fn name() -> &'static str {
         Self::PERMISSION.map_or("read", Permission::as_str)
+    }
+
+    /// The per-caller rate limit a request under this requirement draws on: by default,
+    /// writes under a domain permission are commands; reads are not counted.
+    fn budget(method: &Method) -> Budget {
+        if Self::PERMISSION.is_some() && !is_read(method) {
+            Budget::Commands
+        } else {
+            Budget::None
+        }
     }
 }
 
@@ -126,6 +137,16 @@ impl Requirement for ManageWebhooks {
     fn name() -> &'static str {
         "manage_webhooks"
     }
+
+    /// Creating, deactivating and rotating subscriptions, redelivering and skipping count as
+    /// commands.
+    fn budget(method: &Method) -> Budget {
+        if is_read(method) {
+            Budget::None
+        } else {
+            Budget::Commands
+        }
+    }
 }
 
 /// Forgetting a data subject and looking one up: the roles of
@@ -145,6 +166,16 @@ impl Requirement for ForgetSubject {
     fn name() -> &'static str {
         "forget_subject"
     }
+
+    /// Every lookup and forget counts: a lookup answers whether a personnummer is known.
+    fn budget(_: &Method) -> Budget {
+        Budget::Privacy
+    }
+}
+
+/// Whether a request only reads.
+fn is_read(method: &Method) -> bool {
+    *method == Method::GET || *method == Method::HEAD
 }
 
 /// An authenticated caller whose role meets `R`.
@@ -161,18 +192,24 @@ impl<R: Requirement> FromRequest for Authorized<R> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let authorization = req.headers().get(header::AUTHORIZATION).cloned();
+        let address = req.peer_addr().map(|peer| peer.ip());
+        let budget = R::budget(req.method());
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::internal("the application state is missing"))?;
-            let authorization = authorization.ok_or_else(ApiError::unauthenticated)?;
-            let token = authorization
-                .to_str()
-                .ok()
-                .and_then(bearer_token)
-                .ok_or_else(|| {
-                    ApiError::invalid_token("the Authorization header is not `Bearer <token>`")
-                })?;
-            let principal = state.verifier.verify(token).await?;
+            // An address that spent its failed-authentication budget: refused before its
+            // token is looked at.
+            state.limits.check_address(address)?;
+            let principal = match authenticate(&state, authorization.as_ref()).await {
+                Ok(principal) => principal,
+                Err(error) => {
+                    if error.status() == actix_web::http::StatusCode::UNAUTHORIZED {
+                        // The failure that spends the budget is answered 429 already.
+                        state.limits.failed_authentication(address)?;
+                    }
+                    return Err(error);
+                }
+            };
             if !R::admits(principal.role()) {
                 return Err(ApiError::forbidden(format!(
                     "the role {} lacks the permission {}",
@@ -180,12 +217,30 @@ impl<R: Requirement> FromRequest for Authorized<R> {
                     R::name()
                 )));
             }
+            state.limits.check_caller(&principal, budget)?;
             Ok(Self {
                 principal,
                 _requirement: PhantomData,
             })
         })
     }
+}
+
+/// The principal a request's `Authorization` header names: 401 without one, or with one that
+/// is not a valid bearer token.
+async fn authenticate(
+    state: &AppState,
+    authorization: Option<&header::HeaderValue>,
+) -> Result<Principal, ApiError> {
+    let authorization = authorization.ok_or_else(ApiError::unauthenticated)?;
+    let token = authorization
+        .to_str()
+        .ok()
+        .and_then(bearer_token)
+        .ok_or_else(|| {
+            ApiError::invalid_token("the Authorization header is not `Bearer <token>`")
+        })?;
+    state.verifier.verify(token).await.map_err(Into::into)
 }
 
 /// The token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive).

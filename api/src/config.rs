@@ -86,7 +86,73 @@ pub struct Settings {
     pub audit: AuditSettings,
     pub projections: ProjectionSettings,
     pub webhooks: WebhookSettings,
+    pub ops: OpsSettings,
+    pub limits: LimitSettings,
 }
+
+/// Who may read `/metrics` and the detailed `/readyz`. `/healthz` and the bare readiness status
+/// (200 or 503, nothing else) are always open on the API's port.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpsSettings {
+    /// `ANSLUT_OPS__TOKEN`: a bearer token (at least 32 characters) that opens `/metrics` and
+    /// the detailed `/readyz` on the API's port. Unset: they are not served there.
+    pub token: Option<Secret<String>>,
+    /// `ANSLUT_OPS__LISTEN`: a separate address (e.g. `127.0.0.1:9464`, port 0 picks one) that
+    /// serves `/metrics`, the detailed `/readyz` and `/healthz` without a token, for a scraper on
+    /// a network the API's clients cannot reach.
+    pub listen: Option<String>,
+}
+
+/// The least length of `ops.token`.
+pub const MIN_OPS_TOKEN: usize = 32;
+
+/// Bounds on what one client or caller can make the server do. A rate of 0 turns its limit
+/// off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// The largest request head (request line and headers) answered, in bytes; a larger one
+    /// gets 431 `request_header_fields_too_large`. At most 64 KiB (the HTTP layer closes
+    /// connections whose head exceeds 128 KiB before any handler runs).
+    pub max_request_header_bytes: usize,
+    /// Requests with a missing or invalid token one client address may send per minute once
+    /// its burst is spent; then every request of the address that needs a token gets 429.
+    pub failed_auth_per_minute: u32,
+    pub failed_auth_burst: u32,
+    /// Commands (writes) one caller may send per second once its burst is spent.
+    pub commands_per_second: u32,
+    pub commands_burst: u32,
+    /// Data-subject lookups and forgets one caller may send per minute once its burst is
+    /// spent.
+    pub privacy_per_minute: u32,
+    pub privacy_burst: u32,
+    /// Long polls (`GET /v1/feed?wait=`) waiting at once in this instance, and per caller.
+    pub long_polls: usize,
+    pub long_polls_per_caller: usize,
+    /// Wake-ups of waiting long polls are coalesced: at most one per this many milliseconds.
+    pub long_poll_coalesce_milliseconds: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            max_request_header_bytes: 32 * 1024,
+            failed_auth_per_minute: 60,
+            failed_auth_burst: 120,
+            commands_per_second: 50,
+            commands_burst: 500,
+            privacy_per_minute: 30,
+            privacy_burst: 60,
+            long_polls: 512,
+            long_polls_per_caller: 4,
+            long_poll_coalesce_milliseconds: 50,
+        }
+    }
+}
+
+/// The most `limits.max_request_header_bytes` may be.
+pub const MAX_REQUEST_HEADER_BYTES: usize = 64 * 1024;
 
 /// The database beyond its URL.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -305,6 +371,7 @@ impl Default for WebhookSettings {
 const SUBJECT_KEY_VAR: &str = "privacy__subject_key";
 const KEK_VAR: &str = "privacy__key_encryption_key";
 const DEV_KEY_VAR: &str = "auth__dev_signing_key";
+const OPS_TOKEN_VAR: &str = "ops__token";
 
 /// The largest request body accepted by default: 256 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
@@ -331,6 +398,8 @@ impl Default for Settings {
             audit: AuditSettings::default(),
             projections: ProjectionSettings::default(),
             webhooks: WebhookSettings::default(),
+            ops: OpsSettings::default(),
+            limits: LimitSettings::default(),
         }
     }
 }
@@ -377,9 +446,15 @@ impl Settings {
             .merge(
                 Env::prefixed("ANSLUT_")
                     .filter(|key| {
-                        !["config", SUBJECT_KEY_VAR, KEK_VAR, DEV_KEY_VAR]
-                            .iter()
-                            .any(|skip| key.as_str().eq_ignore_ascii_case(skip))
+                        ![
+                            "config",
+                            SUBJECT_KEY_VAR,
+                            KEK_VAR,
+                            DEV_KEY_VAR,
+                            OPS_TOKEN_VAR,
+                        ]
+                        .iter()
+                        .any(|skip| key.as_str().eq_ignore_ascii_case(skip))
                     })
                     .split("__")
                     .lowercase(true),
@@ -396,6 +471,10 @@ impl Settings {
         }
         if let Ok(key) = std::env::var(format!("ANSLUT_{}", DEV_KEY_VAR.to_uppercase())) {
             settings.auth.dev_signing_key = Some(Secret::new(key));
+        }
+        // Read verbatim too: a token of digits would otherwise become a number.
+        if let Ok(token) = std::env::var(format!("ANSLUT_{}", OPS_TOKEN_VAR.to_uppercase())) {
+            settings.ops.token = Some(Secret::new(token));
         }
         settings.validate()?;
         Ok(settings)
@@ -441,6 +520,7 @@ impl Settings {
                     .into(),
             ));
         }
+        self.validate_edge()?;
         if let Some(migrate_url) = &self.database.migrate_url {
             let postgres = is_postgres_url(migrate_url.expose())
                 && self
@@ -530,6 +610,61 @@ impl Settings {
                      ANSLUT_WEBHOOKS__SECRET_KEY_FILE (a file of 64 hex digits)"
                         .into(),
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The operations endpoints' protection and the limits at the edge.
+    fn validate_edge(&self) -> Result<(), ConfigError> {
+        if let Some(token) = &self.ops.token
+            && (token.expose().trim().len() < MIN_OPS_TOKEN
+                || token.expose().trim().contains(char::is_whitespace))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "ops.token needs at least {MIN_OPS_TOKEN} characters and no spaces"
+            )));
+        }
+        if let Some(listen) = &self.ops.listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(ConfigError::Invalid(
+                "ops.listen is an address and port, e.g. 127.0.0.1:9464".into(),
+            ));
+        }
+        let limits = &self.limits;
+        if !(1024..=MAX_REQUEST_HEADER_BYTES).contains(&limits.max_request_header_bytes) {
+            return Err(ConfigError::Invalid(format!(
+                "limits.max_request_header_bytes is 1024 to {MAX_REQUEST_HEADER_BYTES}"
+            )));
+        }
+        if limits.long_polls == 0
+            || limits.long_polls_per_caller == 0
+            || limits.long_poll_coalesce_milliseconds > 1000
+        {
+            return Err(ConfigError::Invalid(
+                "limits.long_polls and limits.long_polls_per_caller must be positive, \
+                 limits.long_poll_coalesce_milliseconds at most 1000"
+                    .into(),
+            ));
+        }
+        for (name, rate, burst) in [
+            (
+                "failed_auth",
+                limits.failed_auth_per_minute,
+                limits.failed_auth_burst,
+            ),
+            (
+                "commands",
+                limits.commands_per_second,
+                limits.commands_burst,
+            ),
+            ("privacy", limits.privacy_per_minute, limits.privacy_burst),
+        ] {
+            if rate > 0 && burst == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "limits.{name}_burst must be positive while its rate is"
+                )));
             }
         }
         Ok(())

@@ -1,7 +1,9 @@
 //! Anslut's HTTP API and the `anslut` command.
 //!
 //! The API is where tenancy, authentication and bad input meet the domain. A request passes,
-//! in this order: telemetry and metrics (`telemetry`, `metrics`), authentication and the role
+//! in this order: telemetry and metrics (`telemetry`, `metrics`), the edge's bounds and headers
+//! (`edge`: the request head's size, `nosniff` and `no-store` on every answer), rate limits and
+//! authentication (`limits`), authentication and the role
 //! check in the handler's signature (`authz::Authorized<P>`, backed by `auth`), the strict
 //! body and path extractors (`extract`), the command pipeline (`commands`: `If-Match`,
 //! `Idempotency-Key`, load, tenancy, decide, commit), and every refusal leaves as an RFC 9457
@@ -23,7 +25,10 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod dto;
+pub mod edge;
 pub mod extract;
+pub mod limits;
+pub mod long_poll;
 pub mod metrics;
 pub mod openapi;
 pub mod privacy;

@@ -144,6 +144,8 @@ impl Metrics {
         })
     }
 
+    /// Counts a request. `route` must be a route template (or `unmatched`) and `method` one of
+    /// `edge::method_label`'s labels, so that no client can add series.
     pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
         self.requests
             .with_label_values(&[route, method, &status.to_string()])
@@ -185,12 +187,13 @@ impl Metrics {
     /// Sets the webhooks' gauges from their status.
     pub fn observe_webhooks(&self, status: &webhooks::WebhookStatus) {
         for (label, count) in [
-            ("pending", status.pending),
-            ("delivering", status.delivering),
+            ("pending", Some(status.pending)),
+            ("delivering", Some(status.delivering)),
             ("delivered", status.delivered),
-            ("parked", status.parked),
+            ("parked", Some(status.parked)),
             ("skipped", status.skipped),
         ] {
+            let Some(count) = count else { continue };
             self.webhook_deliveries
                 .with_label_values(&[label])
                 .set(i64::try_from(count).unwrap_or(i64::MAX));

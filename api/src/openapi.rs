@@ -20,9 +20,41 @@ use crate::problem::{FieldError, PROBLEM_JSON, ProblemDoc, UnmetCondition};
 
 /// The document served at `/openapi.json` and printed by `anslut openapi`.
 pub fn spec() -> OpenApi {
-    let (_, api) = crate::routes::register(App::new().into_utoipa_app().openapi(spec_base()))
+    let (_, mut api) = crate::routes::register(App::new().into_utoipa_app().openapi(spec_base()))
         .split_for_parts();
+    with_rate_limits(&mut api);
     api
+}
+
+/// Every operation behind a bearer token may answer 429 (a rate limit: failed authentication
+/// per client address, commands and privacy per caller, the long-poll cap), so each documents
+/// it once, from here rather than in every handler.
+pub fn with_rate_limits(api: &mut OpenApi) {
+    for item in api.paths.paths.values_mut() {
+        for operation in [
+            item.get.as_mut(),
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.delete.as_mut(),
+            item.patch.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let bearer = operation.security.as_ref().is_some_and(|requirements| {
+                requirements.iter().any(|requirement| {
+                    serde_json::to_value(requirement)
+                        .is_ok_and(|value| value.get("bearer").is_some())
+                })
+            });
+            if bearer {
+                operation.responses.responses.insert(
+                    "429".into(),
+                    RefOr::Ref(Ref::from_response_name("TooManyRequests")),
+                );
+            }
+        }
+    }
 }
 
 /// The document as committed: pretty JSON with a trailing newline.
@@ -53,6 +85,19 @@ pub fn spec_base() -> OpenApi {
                     .build(),
             ),
         )
+        .security_scheme(
+            "ops",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The operations token (`ops.token`, `ANSLUT_OPS__TOKEN`): opens \
+                         `/metrics` and the detail of `/readyz`. Not needed on the operations \
+                         listener (`ops.listen`).",
+                    ))
+                    .build(),
+            ),
+        )
         .schema(ProblemDoc::name(), ProblemDoc::schema())
         .schema(FieldError::name(), FieldError::schema())
         .schema(UnmetCondition::name(), UnmetCondition::schema());
@@ -76,6 +121,8 @@ pub fn spec_base() -> OpenApi {
         WebhookUnprocessable::response(),
         WebhookConflict::response(),
         LookupLimited::response(),
+        TooManyRequests::response(),
+        OpsUnauthorized::response(),
     ] {
         components = components.response(name, response);
     }
@@ -90,7 +137,12 @@ pub fn spec_base() -> OpenApi {
                      verification, go-live, incidents and catalogues.\n\nEvery error is an RFC \
                      9457 `application/problem+json` body with a stable `code`. Commands to an \
                      existing case or incident need `If-Match` with its `ETag`; every POST takes \
-                     an `Idempotency-Key`. Request bodies are limited to 256 KiB by default.",
+                     an `Idempotency-Key`. Request bodies are limited to 256 KiB by default, \
+                     request lines and headers together to 32 KiB (431 \
+                     `request_header_fields_too_large`). Failed authentication is limited per \
+                     client address, commands and data-subject lookups per caller (429 \
+                     `too_many_requests` with `Retry-After`). Every answer carries \
+                     `X-Content-Type-Options: nosniff` and `Cache-Control: no-store`.",
                 ))
                 .build(),
         )
@@ -259,18 +311,25 @@ problem_responses! {
     {"title": "Beyond the end of the log", "detail": "min_position is past the end of the log (its last position is 1290); use the position a write was answered with", "head": 1290};
 
     WebhookUnprocessable, 422, "url_refused",
-    "The subscription breaks a rule: `url_refused` (not https, or in development not http to a loopback host; credentials or a fragment in the URL; in production a private, loopback or reserved address) or `invalid_subscription` (no event types, more than 64, a malformed pattern or one that matches no event type this system records, a description over 200 characters). The value sent is never repeated.",
+    "The subscription breaks a rule: `url_refused` (not https, or in development not http to a loopback host; credentials or a fragment in the URL; in production a private, loopback or reserved address) or `invalid_subscription` (no event types, more than 64, a malformed pattern or one that matches no event type this system records, a description over 200 characters), or a creation's `Idempotency-Key` was used for another body (`idempotency_key_reused`). The value sent is never repeated.",
     {"title": "The subscription is not acceptable", "detail": "the endpoint URL is refused: it must use https (http only to a loopback host in development)"};
 
     WebhookConflict, 409, "delivery_state",
-    "The delivery's state does not allow the request (`delivery_state`: redelivering a pending or delivering delivery, or one of a deactivated subscription; skipping one that is not parked), or the region has as many active subscriptions as allowed (`too_many_subscriptions`).",
+    "The delivery's state does not allow the request (`delivery_state`: redelivering a pending or delivering delivery, or one of a deactivated subscription; skipping one that is not parked; rotating a deactivated subscription's secret), the region has as many active subscriptions as allowed (`too_many_subscriptions`), or a creation retried with its `Idempotency-Key` found the subscription it created (`subscription_exists`, with `subscription_id` and `Location`; the secret is not shown again).",
     {"title": "The delivery's state does not allow this", "detail": "a pending delivery cannot be redelivered"};
 
     LookupLimited, 429, "lookup_limit_reached",
     "The caller looked up as many data subjects as it may in 24 hours (100); every lookup, found or not, counts and is recorded. `Retry-After` says when to try again.",
     {"title": "Too many lookups", "detail": "a caller may look up 100 data subjects a day"};
+    TooManyRequests, 429, "too_many_requests",
+    "A rate limit was reached (`too_many_requests`): too many requests from this client address failed authentication (then every request of the address that needs a token is refused until the limit refills, before its token is looked at), or this caller sent too many commands or data-subject lookups. Or, for the feed's long polls, `too_many_long_polls`: the caller or the server has as many waiting as allowed. `Retry-After` says when to try again, in seconds.",
+    {"title": "Too many requests", "detail": "this caller sent too many commands; wait before sending more"};
+
+    OpsUnauthorized, 401, "unauthenticated",
+    "The operations token is missing or wrong (`WWW-Authenticate: Bearer realm=\"anslut-ops\"`).",
+    {"title": "Authentication is required", "detail": "metrics need the operations token as a bearer token"};
 
     NotReady, 503, "not_ready",
-    "A read model stopped on an event it cannot apply, or lags beyond the configured thresholds: `projections` lists each with its `reason` (`stopped` or `lagging`), checkpoint, lag and last error. Also `unavailable` when the database could not be reached in time. `Retry-After` says when to look again.",
+    "Not ready to serve. With the operations token (or on the operations listener) the problem says why: a read model stopped on an event it cannot apply, or lags beyond the configured thresholds (`projections` lists each with its `reason`, `stopped` or `lagging`, checkpoint, lag and last error), or the webhook outbox projector (`webhooks`); also `unavailable` when the database could not be reached in time. Without, only the status and `code`. `Retry-After` says when to look again.",
     {"title": "Not ready", "detail": "read models stopped or behind the log: findings", "projections": [{"projection": "findings", "reason": "lagging", "checkpoint": 1180, "head": 1290, "lag_events": 110, "lag_seconds": 74.2, "last_error": null}]};
 }

@@ -16,7 +16,8 @@
 //! | 415 | `unsupported_media_type` |
 //! | 422 | the domain's content rules (`invalid_application`, ...), `idempotency_key_reused` |
 //! | 428 | `precondition_required` (a command without `If-Match`) |
-//! | 429 | `lookup_limit_reached` (a caller's data-subject lookups for the day are used up; `Retry-After`) |
+//! | 429 | `too_many_requests` (a rate limit: failed authentication per client address, commands or data-subject lookups per caller), `too_many_long_polls`, both with `Retry-After`; `lookup_limit_reached` (a caller's data-subject lookups for the day are used up; `Retry-After`) |
+//! | 431 | `request_header_fields_too_large` |
 //! | 500 | `internal` (nothing leaked; the cause chain is logged) |
 //! | 503 | `unavailable`, `projection_lagging` (a read's `min_position` not reached in time), `not_ready` (`/readyz`), all with `Retry-After` |
 
@@ -423,6 +424,34 @@ impl ApiError {
             error = error.with_header(header::ALLOW, value);
         }
         error
+    }
+
+    /// 429: a rate limit or a cap on concurrent work was reached; `Retry-After` says when to
+    /// try again, in whole seconds (at least 1).
+    pub fn too_many_requests(
+        code: &'static str,
+        detail: impl Into<String>,
+        retry_after: std::time::Duration,
+    ) -> Self {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            code,
+            "Too many requests",
+            detail,
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)))
+    }
+
+    /// 431: the request line and headers together exceed `limit` bytes. No `WWW-Authenticate`:
+    /// the request was not looked at, so nothing is said about its credentials.
+    pub fn header_fields_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request_header_fields_too_large",
+            "The request's headers are too large",
+            format!("the request line and headers together are limited to {limit} bytes"),
+        )
     }
 
     /// A domain refusal: 403, 409 or 422 by its class, its `code`, and its fields as

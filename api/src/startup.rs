@@ -27,11 +27,14 @@ use crate::auth::token::Keys;
 use crate::checkpoints;
 use crate::clock::SystemClock;
 use crate::config::{Secret, Settings};
+use crate::edge::RootSpan;
 use crate::extract;
+use crate::limits::Limits;
+use crate::long_poll::{FeedSignal, LongPolls};
 use crate::metrics::Metrics;
 use crate::privacy::SubjectIds;
 use crate::read_models;
-use crate::routes::feed::FeedSignal;
+use crate::routes::ops::OpsListener;
 use crate::routes::{self, RouteTable};
 use crate::state::AppState;
 use crate::telemetry;
@@ -74,6 +77,8 @@ pub enum StartupError {
 /// A built, not yet running, server, with its background tasks already started.
 pub struct Application {
     port: u16,
+    /// The operations listener's port (`ops.listen`), if one is configured.
+    ops_port: Option<u16>,
     server: Server,
     state: web::Data<AppState>,
     /// Set to `true` once the server has stopped: the background tasks then end.
@@ -108,7 +113,28 @@ impl Application {
             .local_addr()
             .map_err(|error| StartupError::Bind { address, error })?
             .port();
-        let server = server(listener, state.clone(), settings)?;
+        let ops_listener = match &settings.ops.listen {
+            Some(address) => {
+                Some(
+                    TcpListener::bind(address).map_err(|error| StartupError::Bind {
+                        address: address.clone(),
+                        error,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let ops_address = match &ops_listener {
+            Some(listener) => Some(listener.local_addr().map_err(|error| StartupError::Bind {
+                address: settings.ops.listen.clone().unwrap_or_default(),
+                error,
+            })?),
+            None => None,
+        };
+        if let Some(address) = ops_address {
+            tracing::info!(%address, "operations listener: /metrics, /readyz and /healthz without a token");
+        }
+        let server = server(listener, ops_listener, state.clone(), settings)?;
         let (shutdown, stopped) = watch::channel(false);
         let until_stopped = move || {
             let mut stopped = stopped.clone();
@@ -141,6 +167,7 @@ impl Application {
         );
         Ok(Self {
             port,
+            ops_port: ops_address.map(|address| address.port()),
             server,
             state,
             shutdown,
@@ -152,6 +179,11 @@ impl Application {
 
     pub const fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The operations listener's port, when `ops.listen` is configured.
+    pub const fn ops_port(&self) -> Option<u16> {
+        self.ops_port
     }
 
     /// A handle that stops the server (tests stop theirs when done).
@@ -185,25 +217,35 @@ impl Application {
 
 fn server(
     listener: TcpListener,
+    ops_listener: Option<TcpListener>,
     state: web::Data<AppState>,
     settings: &Settings,
 ) -> Result<Server, StartupError> {
     let table = web::Data::new(RouteTable::from_openapi(&crate::openapi::spec()));
+    let ops = web::Data::new(OpsListener(
+        ops_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok()),
+    ));
     let mut server = HttpServer::new(move || {
         let app = App::new()
             .app_data(state.clone())
             .app_data(table.clone())
+            .app_data(ops.clone())
             .app_data(web::PathConfig::default().error_handler(extract::path_error))
             .app_data(web::QueryConfig::default().error_handler(extract::query_error))
             .into_utoipa_app()
             .openapi(crate::openapi::spec_base());
         routes::register(app)
-            .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+            .openapi_service(|mut api| {
+                crate::openapi::with_rate_limits(&mut api);
+                SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api)
+            })
             .into_app()
             .route("/docs", web::get().to(routes::ops::docs_redirect))
             .default_service(web::to(routes::fallback))
             .wrap(from_fn(telemetry::observe))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RootSpan>::new())
     })
     .shutdown_timeout(settings.shutdown_timeout_seconds)
     .client_request_timeout(Duration::from_millis(
@@ -216,10 +258,19 @@ fn server(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    Ok(server
+    let mut server = server
         .listen(listener)
-        .map_err(|error| StartupError::Bind { address, error })?
-        .run())
+        .map_err(|error| StartupError::Bind { address, error })?;
+    if let Some(ops_listener) = ops_listener {
+        let address = ops_listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        server = server
+            .listen(ops_listener)
+            .map_err(|error| StartupError::Bind { address, error })?;
+    }
+    Ok(server.run())
 }
 
 /// Connects to the configured database and applies the migrations: through
@@ -358,7 +409,16 @@ pub async fn build_state(settings: &Settings) -> Result<AppState, StartupError> 
         body_limit: settings.body_limit,
         body_timeout: Duration::from_millis(settings.request_body_timeout_milliseconds),
         audit,
-        feed: FeedSignal::new(),
+        feed: FeedSignal::new(Duration::from_millis(
+            settings.limits.long_poll_coalesce_milliseconds,
+        )),
+        long_polls: LongPolls::new(
+            settings.limits.long_polls,
+            settings.limits.long_polls_per_caller,
+        ),
+        limits: Arc::new(Limits::new(&settings.limits)),
+        max_request_header_bytes: settings.limits.max_request_header_bytes,
+        ops_token: settings.ops.token.clone(),
         projections,
         projection_settings: settings.projections.clone(),
         webhooks,

@@ -12,9 +12,11 @@ use store::EventStore;
 
 use crate::auth::TokenVerifier;
 use crate::config::ProjectionSettings;
+use crate::config::Secret;
+use crate::limits::Limits;
+use crate::long_poll::{FeedSignal, LongPolls};
 use crate::metrics::Metrics;
 use crate::privacy::SubjectIds;
-use crate::routes::feed::FeedSignal;
 
 /// The application's shared state, handed to handlers as `web::Data<AppState>`.
 pub struct AppState {
@@ -34,8 +36,16 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// The Merkle tree over the log and its signed checkpoints.
     pub audit: Auditor,
-    /// Wakes the event feed's long polls when the log may have grown.
+    /// Wakes the event feed's long polls when the log may have grown (coalesced).
     pub feed: FeedSignal,
+    /// The cap on the feed's long polls waiting at once.
+    pub long_polls: LongPolls,
+    /// The rate limits: failed authentication per address, commands and privacy per caller.
+    pub limits: Arc<Limits>,
+    /// The largest request head answered (`limits.max_request_header_bytes`).
+    pub max_request_header_bytes: usize,
+    /// The bearer token that opens `/metrics` and the detailed `/readyz` on the API's port.
+    pub ops_token: Option<Secret<String>>,
     /// The read models: queries, read-your-writes, status. `serve` runs their projectors
     /// (`startup::Application`).
     pub projections: Projections,

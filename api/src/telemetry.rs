@@ -2,8 +2,9 @@
 //! every line of a request (and in the `X-Request-Id` response header), and the middleware
 //! that counts, times and logs each request.
 //!
-//! Never logged: the `Authorization` header, request or response bodies, personnummer. The
-//! root span records method, route template, target, status and the request id only.
+//! Never logged: the `Authorization` header, the query string, request or response bodies,
+//! personnummer. The root span (`edge::RootSpan`) records the method (bounded), route
+//! template, path, client address, status and the request id only.
 
 use std::time::Instant;
 
@@ -18,6 +19,7 @@ use tracing::subscriber::SetGlobalDefaultError;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
+use crate::edge;
 use crate::problem::{ApiError, PROBLEM_JSON};
 use crate::state::AppState;
 
@@ -46,22 +48,49 @@ pub fn init(
 }
 
 /// Counts and times every request by route template and status, logs one line when it
-/// finishes, and turns any error response that is not already a problem (none should be)
-/// into one, so that no plain-text error escapes.
+/// finishes, refuses a request head over the limit (431), turns any error response that is not
+/// already a problem (none should be) into one, so that no plain-text error escapes, and sets
+/// the headers every answer carries (`edge::secure_headers`).
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
+    let mut response = answer(req, next).await?;
+    edge::secure_headers(response.headers_mut());
+    Ok(response)
+}
+
+async fn answer(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
     let started = Instant::now();
-    let metrics = req
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.metrics.clone());
-    let method = req.method().as_str().to_owned();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let metrics = state.as_ref().map(|state| state.metrics.clone());
+    let method = edge::method_label(req.method());
     let request_id = req
         .extensions()
         .get::<tracing_actix_web::RequestId>()
         .map(ToString::to_string);
-    let mut response = next.call(req).await?.map_into_boxed_body();
+    let head_limit = state
+        .as_ref()
+        .map_or(usize::MAX, |state| state.max_request_header_bytes);
+    let refusal = if edge::head_size(&req) > head_limit {
+        Some(ApiError::header_fields_too_large(head_limit))
+    } else if crate::routes::ops::on_ops_listener(req.request())
+        && !crate::routes::ops::OPS_PATHS.contains(&req.path())
+    {
+        // The operations listener serves operations only.
+        Some(ApiError::no_route())
+    } else {
+        None
+    };
+    let mut response = if let Some(refusal) = refusal {
+        let (request, _) = req.into_parts();
+        ServiceResponse::new(request, refusal.error_response())
+    } else {
+        next.call(req).await?.map_into_boxed_body()
+    };
     if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
         response
             .headers_mut()
@@ -70,14 +99,14 @@ pub async fn observe(
     let route = response
         .request()
         .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+        .unwrap_or_else(|| edge::UNMATCHED.to_owned());
     let status = response.status();
     let seconds = started.elapsed().as_secs_f64();
     if let Some(metrics) = metrics {
-        metrics.observe_request(&route, &method, status.as_u16(), seconds);
+        metrics.observe_request(&route, method, status.as_u16(), seconds);
     }
     tracing::info!(
-        http.method = %method,
+        http.method = method,
         http.route = %route,
         http.status = status.as_u16(),
         latency_ms = seconds * 1000.0,
@@ -94,6 +123,7 @@ pub async fn observe(
                 404 => "not_found",
                 405 => "method_not_allowed",
                 413 => "payload_too_large",
+                431 => "request_header_fields_too_large",
                 415 => "unsupported_media_type",
                 500..=599 => "internal",
                 _ => "invalid_request",

@@ -96,6 +96,8 @@ pub fn options(settings: &Settings) -> Result<WebhookOptions, WebhookError> {
     options.poll_interval = Duration::from_millis(hooks.poll_interval_milliseconds);
     options.leader_retry = Duration::from_millis(settings.projections.leader_retry_milliseconds);
     options.max_connections = settings.database.pools.webhooks;
+    // `/metrics` counts the delivered and skipped rows (the whole outbox) at most this often.
+    options.terminal_counts_ttl = Duration::from_secs(30);
     Ok(options)
 }
 
@@ -152,6 +154,7 @@ impl From<WebhookError> for ApiError {
             WebhookError::Invalid(detail) => unprocessable("invalid_subscription", detail),
             WebhookError::UrlRefused(_) => unprocessable("url_refused", error.to_string()),
             WebhookError::NotFound(what) => Self::not_found(what),
+            WebhookError::IdempotencyKeyReused => Self::idempotency_key_reused(),
             WebhookError::Conflict(detail) => Self::new(
                 StatusCode::CONFLICT,
                 "delivery_state",

@@ -59,6 +59,8 @@ impl Anslut {
             .env("ANSLUT_DATA_DIR", data.path())
             .env("ANSLUT_HOST", "127.0.0.1")
             .env("ANSLUT_PORT", port.to_string())
+            // The bench measures throughput from one provider token: no per-caller limit.
+            .env("ANSLUT_LIMITS__COMMANDS_PER_SECOND", "0")
             .env_remove("ANSLUT_CONFIG")
             .env_remove("ANSLUT_ENV")
             .stdin(Stdio::null())

@@ -51,7 +51,7 @@ pub mod testing;
 pub use error::ProjectionError;
 pub use name::ProjectionName;
 pub use personal::erase_personal;
-pub use read_models::{Cursor, Page, PageRequest, ReadModels, Tabular, Tenancy, to_csv};
+pub use read_models::{Cursor, Page, PageRequest, ReadModels, Tabular, Tenancy, csv_cell, to_csv};
 pub use rebuild::{Difference, RebuildReport, TableKind, VerifyOutcome, VerifyReport};
 pub use runtime::{
     Activity, Leader, Progress, ProjectionOptions, ProjectionStatus, Projections, ProjectionsHandle,

@@ -41,6 +41,10 @@ use serde_json::Value;
 use store::testing::TestDatabase;
 use store::{EventStore, StoreOptions};
 
+/// The operations token every instance is started with (`ANSLUT_OPS__TOKEN`): `/metrics`
+/// answers only with it.
+pub const OPS_TOKEN: &str = "system-test-operations-token-0123456789";
+
 /// How long an instance may take to start and become ready.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -295,6 +299,7 @@ impl Deployment {
             .env("ANSLUT_HOST", "127.0.0.1")
             .env("ANSLUT_SHUTDOWN_TIMEOUT_SECONDS", "1")
             .env("RUST_LOG", "info")
+            .env("ANSLUT_OPS__TOKEN", OPS_TOKEN)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(stderr);
@@ -410,6 +415,7 @@ impl Server {
         let text = self
             .client
             .get(self.url("/metrics"))
+            .bearer_auth(OPS_TOKEN)
             .send()
             .await
             .expect("the metrics answer")

@@ -129,6 +129,8 @@ pub(crate) struct Claimed {
     pub url: String,
     pub secret_key_id: String,
     pub secret_sealed: String,
+    /// The secret before the last rotation, while it still signs: key id, sealed, expiry.
+    pub previous_secret: Option<(String, String, i64)>,
 }
 
 /// A row whose lease expired, returned to pending (or parked) by the sweep.
@@ -315,11 +317,13 @@ where
         event_types: &str,
         secret_key_id: &str,
         secret_sealed: &str,
+        idempotency: Option<(&str, &str)>,
     ) -> Result<(), WebhookError> {
         sqlx::query(
             "INSERT INTO webhook_subscriptions (id, region, url, event_types, description, \
-             active, start_after, secret_key_id, secret_sealed, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             active, start_after, secret_key_id, secret_sealed, created_at, created_by, \
+             idempotency_key, idempotency_fingerprint) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(subscription.id.to_string())
         .bind(subscription.region.clone())
@@ -332,9 +336,66 @@ where
         .bind(secret_sealed.to_owned())
         .bind(micros(subscription.created_at))
         .bind(subscription.created_by.clone())
+        .bind(idempotency.map(|(key, _)| key.to_owned()))
+        .bind(idempotency.map(|(_, fingerprint)| fingerprint.to_owned()))
         .execute(conn)
         .await?;
         Ok(())
+    }
+
+    /// The subscription `created_by` registered in `region` with the idempotency `key`, and
+    /// the fingerprint of that request.
+    pub async fn subscription_by_key(
+        conn: &mut DB::Connection,
+        region: &str,
+        created_by: &str,
+        key: &str,
+    ) -> Result<Option<(Subscription, String)>, WebhookError> {
+        let sql = format!(
+            "SELECT {SUBSCRIPTION_COLUMNS}, idempotency_fingerprint FROM webhook_subscriptions \
+             WHERE region = $1 AND created_by = $2 AND idempotency_key = $3"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(region.to_owned())
+            .bind(created_by.to_owned())
+            .bind(key.to_owned())
+            .fetch_optional(conn)
+            .await?;
+        row.map(|row| {
+            let fingerprint: String = row.try_get("idempotency_fingerprint")?;
+            Ok((Self::decode_subscription(&row)?, fingerprint))
+        })
+        .transpose()
+    }
+
+    /// Makes the sealed `secret` the subscription's, keeping the current one as the previous
+    /// secret until `previous_expires_at` (a previous secret from an earlier rotation is
+    /// dropped). False when no active subscription of the region has the id.
+    pub async fn rotate_secret(
+        conn: &mut DB::Connection,
+        region: &str,
+        id: SubscriptionId,
+        secret_key_id: &str,
+        secret_sealed: &str,
+        previous_expires_at: i64,
+        now: i64,
+    ) -> Result<bool, WebhookError> {
+        let done = sqlx::query(
+            "UPDATE webhook_subscriptions SET previous_secret_key_id = secret_key_id, \
+             previous_secret_sealed = secret_sealed, previous_secret_expires_at = $1, \
+             secret_key_id = $2, secret_sealed = $3, secret_rotated_at = $4 \
+             WHERE region = $5 AND id = $6 AND active = $7 RETURNING id",
+        )
+        .bind(previous_expires_at)
+        .bind(secret_key_id.to_owned())
+        .bind(secret_sealed.to_owned())
+        .bind(now)
+        .bind(region.to_owned())
+        .bind(id.to_string())
+        .bind(true)
+        .fetch_optional(conn)
+        .await?;
+        Ok(done.is_some())
     }
 
     pub async fn subscriptions(
@@ -494,7 +555,8 @@ where
     ) -> Result<Vec<Claimed>, WebhookError> {
         let sql = format!(
             "SELECT d.id, d.subscription_id, d.position, d.event_id, d.attempts, s.url, \
-                    s.secret_key_id, s.secret_sealed \
+                    s.secret_key_id, s.secret_sealed, s.previous_secret_key_id, \
+                    s.previous_secret_sealed, s.previous_secret_expires_at \
              FROM webhook_deliveries d \
              JOIN webhook_subscriptions s ON s.id = d.subscription_id \
              WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND s.active = $2 \
@@ -528,6 +590,14 @@ where
                 url: row.try_get(5)?,
                 secret_key_id: row.try_get(6)?,
                 secret_sealed: row.try_get(7)?,
+                previous_secret: match (
+                    row.try_get::<Option<String>, _>(8)?,
+                    row.try_get::<Option<String>, _>(9)?,
+                    row.try_get::<Option<i64>, _>(10)?,
+                ) {
+                    (Some(key_id), Some(sealed), Some(expires)) => Some((key_id, sealed, expires)),
+                    _ => None,
+                },
             });
         }
         if claimed.is_empty() {
@@ -798,27 +868,54 @@ where
         Ok(())
     }
 
-    /// Outbox rows per status, and the earliest due time of pending rows.
-    pub async fn counts(
+    /// Outbox rows that are not done (pending, delivering, parked), and the earliest due time
+    /// of pending rows. Each count reads a partial index of its status only, so it costs what
+    /// waits, however many rows were delivered before.
+    pub async fn live_counts(
         conn: &mut DB::Connection,
-    ) -> Result<(Vec<(DeliveryStatus, u64)>, Option<i64>), WebhookError> {
-        let rows = sqlx::query(
-            "SELECT status, COUNT(*) FROM webhook_deliveries GROUP BY status ORDER BY status",
+    ) -> Result<(LiveCounts, Option<i64>), WebhookError> {
+        let row = sqlx::query(
+            "SELECT \
+             (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'), \
+             (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivering'), \
+             (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'parked')",
         )
-        .fetch_all(&mut *conn)
+        .fetch_one(&mut *conn)
         .await?;
-        let mut counts = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let status: String = row.try_get(0)?;
-            let status = DeliveryStatus::parse(&status)
-                .ok_or_else(|| WebhookError::Corrupt(format!("delivery status {status:?}")))?;
-            counts.push((
-                status,
-                u64::try_from(row.try_get::<i64, _>(1)?).unwrap_or_default(),
-            ));
-        }
+        let count = |i: usize| -> Result<u64, WebhookError> {
+            Ok(u64::try_from(row.try_get::<i64, _>(i)?).unwrap_or_default())
+        };
+        let counts = LiveCounts {
+            pending: count(0)?,
+            delivering: count(1)?,
+            parked: count(2)?,
+        };
         Ok((counts, Self::next_due(conn).await?))
     }
+
+    /// Rows done for good (delivered, skipped): these grow with every delivery and are never
+    /// pruned, so counting them reads the whole outbox; callers cache the answer.
+    pub async fn terminal_counts(conn: &mut DB::Connection) -> Result<(u64, u64), WebhookError> {
+        let row = sqlx::query(
+            "SELECT \
+             (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered'), \
+             (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'skipped')",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok((
+            u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or_default(),
+            u64::try_from(row.try_get::<i64, _>(1)?).unwrap_or_default(),
+        ))
+    }
+}
+
+/// The outbox rows still in play.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LiveCounts {
+    pub pending: u64,
+    pub delivering: u64,
+    pub parked: u64,
 }
 
 /// The crate's pools: on PostgreSQL one pool; on SQLite a single writing connection (one

@@ -29,6 +29,11 @@ pub enum WebhookError {
     #[error("{0}")]
     Conflict(String),
 
+    /// The `Idempotency-Key` was used by the same caller for a registration with other
+    /// content.
+    #[error("this Idempotency-Key was used for another subscription request")]
+    IdempotencyKeyReused,
+
     /// The region already has as many subscriptions as allowed.
     #[error("the region already has {0} active subscriptions, the most allowed")]
     TooMany(usize),
@@ -65,6 +70,7 @@ impl WebhookError {
             Self::NotFound(_) => "webhooks.not_found",
             Self::Conflict(_) => "webhooks.conflict",
             Self::TooMany(_) => "webhooks.too_many",
+            Self::IdempotencyKeyReused => "webhooks.idempotency_key_reused",
             Self::Key(_) => "webhooks.key",
             Self::Corrupt(_) => "webhooks.corrupt",
             Self::Unavailable(_) => "webhooks.unavailable",

@@ -92,7 +92,7 @@ pub use filter::{EventTypeFilter, MAX_PATTERNS};
 pub use model::{
     Attempt, AttemptOutcome, Caller, Delivery, DeliveryDetail, DeliveryId, DeliveryPage,
     DeliveryQuery, DeliveryStatus, Intervention, InterventionKind, Leader, Registered,
-    Subscription, SubscriptionId, SubscriptionSpec, WebhookStatus,
+    Registration, Rotated, Subscription, SubscriptionId, SubscriptionSpec, WebhookStatus,
 };
 pub use retry::RetryPolicy;
 pub use secret::{KEY_BYTES, SECRET_PREFIX, SecretKey, SigningSecret};

@@ -97,6 +97,24 @@ pub struct Registered {
     pub secret: SigningSecret,
 }
 
+/// The answer to a registration with an idempotency key.
+#[derive(Debug, Clone)]
+pub enum Registration {
+    /// The first request with the key: created, with its secret.
+    Created(Registered),
+    /// A retry: the subscription the key created before. Its secret is not shown again.
+    Existing(Subscription),
+}
+
+/// The answer to a secret rotation: the new secret, shown this once, and until when the
+/// previous one keeps signing beside it.
+#[derive(Debug, Clone)]
+pub struct Rotated {
+    pub subscription: Subscription,
+    pub secret: SigningSecret,
+    pub previous_expires_at: DateTime<Utc>,
+}
+
 /// Where an outbox row stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -284,12 +302,14 @@ pub struct WebhookStatus {
     pub projector_error: Option<String>,
     /// Whether this process runs the projector and workers.
     pub running: bool,
-    /// Outbox rows per status, over all subscriptions.
+    /// Outbox rows per status, over all subscriptions. Delivered and skipped rows are counted
+    /// only by `Webhooks::status` (they grow with every delivery; `Webhooks::health` leaves
+    /// them out).
     pub pending: u64,
     pub delivering: u64,
-    pub delivered: u64,
+    pub delivered: Option<u64>,
     pub parked: u64,
-    pub skipped: u64,
+    pub skipped: Option<u64>,
     /// How long the earliest due pending row has been due; 0 when none is. Rows waiting
     /// behind an earlier event of their case (parked or being retried) count as due, so a
     /// growing figure means deliveries are stuck, whatever the reason.

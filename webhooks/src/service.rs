@@ -18,8 +18,8 @@ use crate::error::WebhookError;
 use crate::filter::EventTypeFilter;
 use crate::model::{
     Caller, Delivery, DeliveryDetail, DeliveryId, DeliveryPage, DeliveryQuery, DeliveryStatus,
-    InterventionKind, Leader, Registered, Subscription, SubscriptionId, SubscriptionSpec,
-    WebhookStatus,
+    InterventionKind, Leader, Registered, Registration, Rotated, Subscription, SubscriptionId,
+    SubscriptionSpec, WebhookStatus,
 };
 use crate::retry::RetryPolicy;
 use crate::secret::{SecretKey, SigningSecret};
@@ -66,6 +66,9 @@ pub struct WebhookOptions {
     pub acquire_timeout: Duration,
     /// This instance's name in leases and the attempt log.
     pub instance: String,
+    /// How long [`Webhooks::status`] reuses its delivered and skipped counts (each count reads
+    /// the whole outbox, which is never pruned); zero counts every time.
+    pub terminal_counts_ttl: Duration,
 }
 
 impl std::fmt::Debug for WebhookOptions {
@@ -104,6 +107,7 @@ impl WebhookOptions {
                 "instance-{}",
                 &uuid::Uuid::new_v4().simple().to_string()[..12]
             ),
+            terminal_counts_ttl: Duration::ZERO,
         }
     }
 
@@ -146,6 +150,8 @@ pub(crate) struct Shared {
     /// Bumped when the outbox may hold claimable rows: wakes the workers.
     pub outbox_moved: watch::Sender<u64>,
     pub local: Mutex<LocalState>,
+    /// The last delivered and skipped counts, and when they were counted.
+    pub terminal: Mutex<Option<(std::time::Instant, (u64, u64))>>,
 }
 
 impl Shared {
@@ -199,6 +205,23 @@ fn http_client(options: &WebhookOptions) -> Result<reqwest::Client, WebhookError
         .map_err(|e| WebhookError::Invalid(format!("the HTTP client: {e}")))
 }
 
+/// What an idempotency key was first used for: SHA-256 over the request's content.
+fn fingerprint(spec: &SubscriptionSpec) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(spec.url.as_bytes());
+    for pattern in &spec.event_types {
+        hasher.update([0x1f]);
+        hasher.update(pattern.as_bytes());
+    }
+    hasher.update([0x1e]);
+    if let Some(description) = &spec.description {
+        hasher.update([0x01]);
+        hasher.update(description.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
 fn validate_description(description: Option<&String>) -> Result<(), WebhookError> {
     if let Some(text) = description
         && (text.chars().count() > MAX_DESCRIPTION || text.chars().any(char::is_control))
@@ -241,6 +264,7 @@ impl Webhooks {
                 log_moved: watch::channel(0).0,
                 outbox_moved: watch::channel(0).0,
                 local: Mutex::new(LocalState::default()),
+                terminal: Mutex::new(None),
             }),
         })
     }
@@ -258,6 +282,62 @@ impl Webhooks {
         caller: &Caller,
         spec: SubscriptionSpec,
     ) -> Result<Registered, WebhookError> {
+        match self.register_with(caller, spec, None).await? {
+            Registration::Created(registered) => Ok(registered),
+            Registration::Existing(_) => Err(WebhookError::Corrupt(
+                "a registration without a key found an existing one".into(),
+            )),
+        }
+    }
+
+    /// [`Webhooks::register`] with the caller's idempotency `key`: the first request creates
+    /// the subscription (with its secret); a retry with the same key and content answers
+    /// [`Registration::Existing`], the subscription without its secret (it is never shown
+    /// again: rotate it for a new one); the same key with other content is
+    /// [`WebhookError::IdempotencyKeyReused`]. Keys belong to the caller (region and subject).
+    #[tracing::instrument(skip_all, fields(region = %caller.region))]
+    pub async fn register_idempotent(
+        &self,
+        caller: &Caller,
+        spec: SubscriptionSpec,
+        key: &str,
+    ) -> Result<Registration, WebhookError> {
+        match self.register_with(caller, spec.clone(), Some(key)).await {
+            // Two first requests at once: the unique index lets one in, and the other's insert
+            // fails; it then finds the subscription the first created.
+            Err(error @ (WebhookError::Database(_) | WebhookError::Store(_))) => {
+                match self.existing(caller, &spec, key).await? {
+                    Some(existing) => Ok(Registration::Existing(existing)),
+                    None => Err(error),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The subscription `caller` registered with `key`, if the content matches.
+    async fn existing(
+        &self,
+        caller: &Caller,
+        spec: &SubscriptionSpec,
+        key: &str,
+    ) -> Result<Option<Subscription>, WebhookError> {
+        let found = on_read!(&self.shared.db, conn, S => {
+            S::subscription_by_key(conn, &caller.region, &caller.subject, key).await
+        })?;
+        match found {
+            Some((subscription, stored)) if stored == fingerprint(spec) => Ok(Some(subscription)),
+            Some(_) => Err(WebhookError::IdempotencyKeyReused),
+            None => Ok(None),
+        }
+    }
+
+    async fn register_with(
+        &self,
+        caller: &Caller,
+        spec: SubscriptionSpec,
+        key: Option<&str>,
+    ) -> Result<Registration, WebhookError> {
         let options = &self.shared.options;
         let url = options.url_policy.check(&spec.url)?;
         let filter =
@@ -268,6 +348,17 @@ impl Webhooks {
                 "the caller has no region or subject".into(),
             ));
         }
+        if let Some(key) = key {
+            if key.is_empty() || key.len() > 255 {
+                return Err(WebhookError::Invalid(
+                    "an idempotency key is 1 to 255 bytes".into(),
+                ));
+            }
+            if let Some(existing) = self.existing(caller, &spec, key).await? {
+                return Ok(Registration::Existing(existing));
+            }
+        }
+        let key_fingerprint = key.map(|key| (key, fingerprint(&spec)));
         let id = SubscriptionId(uuid::Uuid::now_v7());
         let secret = SigningSecret::generate()?;
         let sealed = options.secret_key.seal(&id.to_string(), &secret)?;
@@ -297,12 +388,56 @@ impl Webhooks {
         };
         on_tx!(&mut tx, conn, S => S::insert_subscription(
             conn, &subscription, &filter.to_stored(), options.secret_key.id(), &sealed,
+            key_fingerprint.as_ref().map(|(key, print)| (*key, print.as_str())),
         ).await)?;
         tx.commit().await?;
         tracing::info!(subscription = %id, starts_after = %head, "webhook subscription registered");
-        Ok(Registered {
+        Ok(Registration::Created(Registered {
             subscription,
             secret,
+        }))
+    }
+
+    /// Gives an active subscription of the caller's region a new signing secret, shown this
+    /// once. The previous secret keeps signing beside it (deliveries carry both signatures)
+    /// for `overlap`, so the receiver can switch without losing a delivery; then only the
+    /// new one signs. Rotating again during an overlap drops the oldest secret at once. A
+    /// deactivated subscription is a conflict; another region's is not found.
+    #[tracing::instrument(skip_all, fields(region = %caller.region, subscription = %id))]
+    pub async fn rotate_secret(
+        &self,
+        caller: &Caller,
+        id: SubscriptionId,
+        overlap: Duration,
+    ) -> Result<Rotated, WebhookError> {
+        let options = &self.shared.options;
+        let secret = SigningSecret::generate()?;
+        let sealed = options.secret_key.seal(&id.to_string(), &secret)?;
+        let now = micros(Utc::now());
+        let expires = now.saturating_add(i64::try_from(overlap.as_micros()).unwrap_or(i64::MAX));
+        let mut tx = self.shared.db.begin_write().await?;
+        let rotated = on_tx!(&mut tx, conn, S => {
+            let done = S::rotate_secret(&mut *conn, &caller.region, id, options.secret_key.id(), &sealed, expires, now).await?;
+            S::subscription(&mut *conn, &caller.region, id).await.map(|found| (done, found))
+        })?;
+        tx.commit().await?;
+        let subscription = match rotated {
+            (true, Some(subscription)) => subscription,
+            (false, Some(_)) => {
+                return Err(WebhookError::Conflict(
+                    "the subscription is deactivated: nothing is signed for it".into(),
+                ));
+            }
+            (_, None) => return Err(WebhookError::NotFound("subscription")),
+        };
+        tracing::info!(
+            overlap_seconds = overlap.as_secs(),
+            "webhook signing secret rotated"
+        );
+        Ok(Rotated {
+            subscription,
+            secret,
+            previous_expires_at: db::at_micros(expires),
         })
     }
 
@@ -460,11 +595,21 @@ impl Webhooks {
 
     /// The projector's checkpoint and leadership, and the outbox by status.
     pub async fn status(&self) -> Result<WebhookStatus, WebhookError> {
+        let mut status = self.health().await?;
+        let (delivered, skipped) = self.terminal_counts().await?;
+        status.delivered = Some(delivered);
+        status.skipped = Some(skipped);
+        Ok(status)
+    }
+
+    /// [`Webhooks::status`] without the delivered and skipped counts: what readiness needs,
+    /// reading only the rows still in play.
+    pub async fn health(&self) -> Result<WebhookStatus, WebhookError> {
         let local = self.shared.local();
         let head = self.shared.store.head().await?;
         let ((checkpoint, stored_error), (counts, next_due)) = on_read!(&self.shared.db, conn, S => {
             let checkpoint = S::checkpoint(&mut *conn, false).await?;
-            Ok::<_, WebhookError>((checkpoint, S::counts(&mut *conn).await?))
+            Ok::<_, WebhookError>((checkpoint, S::live_counts(&mut *conn).await?))
         })?;
         let checkpoint = Position(u64::try_from(checkpoint).unwrap_or_default());
         let leader = if local.leading {
@@ -479,12 +624,6 @@ impl Webhooks {
         } else {
             Leader::Nobody
         };
-        let count = |status| {
-            counts
-                .iter()
-                .find(|(s, _)| *s == status)
-                .map_or(0, |(_, n)| *n)
-        };
         let now = micros(Utc::now());
         #[allow(clippy::cast_precision_loss)]
         let oldest_due_seconds = next_due
@@ -497,13 +636,29 @@ impl Webhooks {
             leader,
             projector_error: local.projector_error.or(stored_error),
             running: local.running,
-            pending: count(DeliveryStatus::Pending),
-            delivering: count(DeliveryStatus::Delivering),
-            delivered: count(DeliveryStatus::Delivered),
-            parked: count(DeliveryStatus::Parked),
-            skipped: count(DeliveryStatus::Skipped),
+            pending: counts.pending,
+            delivering: counts.delivering,
+            delivered: None,
+            parked: counts.parked,
+            skipped: None,
             oldest_due_seconds,
         })
+    }
+
+    /// The delivered and skipped counts, counted again only when the last count is older than
+    /// `terminal_counts_ttl`.
+    async fn terminal_counts(&self) -> Result<(u64, u64), WebhookError> {
+        let ttl = self.shared.options.terminal_counts_ttl;
+        if !ttl.is_zero()
+            && let Some((at, counts)) = *self.shared.terminal.lock().expect("counts poisoned")
+            && at.elapsed() < ttl
+        {
+            return Ok(counts);
+        }
+        let counts = on_read!(&self.shared.db, conn, S => S::terminal_counts(conn).await)?;
+        *self.shared.terminal.lock().expect("counts poisoned") =
+            Some((std::time::Instant::now(), counts));
+        Ok(counts)
     }
 
     /// Starts the outbox projector, the delivery workers and their wake-ups. Dropping the

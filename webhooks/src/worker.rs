@@ -283,8 +283,27 @@ async fn send(shared: &Shared, row: &Claimed, body: Vec<u8>) -> Sent {
         }
     };
     let webhook_id = row.event_id.to_string();
-    let timestamp = Utc::now().timestamp();
-    let signature = secret.sign(&webhook_id, timestamp, &body);
+    let now = Utc::now();
+    let timestamp = now.timestamp();
+    let mut signature = secret.sign(&webhook_id, timestamp, &body);
+    // During a rotation's overlap the previous secret signs too (Standard Webhooks: several
+    // signatures, space-separated); the receiver accepts the delivery if any one verifies.
+    if let Some((key_id, sealed, expires)) = &row.previous_secret
+        && *expires > crate::db::micros(now)
+    {
+        match options
+            .secret_key
+            .open(&row.subscription_id.to_string(), key_id, sealed)
+        {
+            Ok(previous) => {
+                signature.push(' ');
+                signature.push_str(&previous.sign(&webhook_id, timestamp, &body));
+            }
+            Err(error) => {
+                tracing::error!(subscription = %row.subscription_id, %error, "webhooks: the previous signing secret does not open; signing with the current one only");
+            }
+        }
+    }
     let response = shared
         .client
         .post(url)

@@ -117,6 +117,46 @@ impl From<Registered> for CreatedSubscriptionView {
     }
 }
 
+/// The default overlap of a secret rotation: a day.
+pub const DEFAULT_ROTATION_OVERLAP_SECONDS: u64 = 24 * 3600;
+/// The longest overlap of a secret rotation: a week.
+pub const MAX_ROTATION_OVERLAP_SECONDS: u64 = 7 * 24 * 3600;
+
+/// How long the previous secret keeps signing after a rotation.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretQuery {
+    /// Seconds the previous secret keeps signing beside the new one, 0 to 604800 (a week);
+    /// 86400 (a day) by default. 0 stops it at once.
+    #[param(example = 86400, minimum = 0, maximum = 604_800)]
+    pub overlap_seconds: Option<u64>,
+}
+
+/// The answer to a rotation: the subscription, its new signing secret (shown this once), and
+/// until when the previous secret signs too.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RotatedSecretView {
+    pub subscription: SubscriptionView,
+    /// The new Standard Webhooks signing secret, `whsec_` and base64 of 32 random bytes. Shown
+    /// only here.
+    #[schema(example = "whsec_Q2hhbmdlZCBzZWNyZXQgZm9yIHRoZSBleGFtcGxlIQ==")]
+    pub secret: String,
+    /// Until this time deliveries carry the previous secret's signature beside the new one's.
+    #[schema(example = "2026-05-05T09:12:00Z")]
+    pub previous_secret_expires_at: DateTime<Utc>,
+}
+
+impl From<::webhooks::Rotated> for RotatedSecretView {
+    fn from(rotated: ::webhooks::Rotated) -> Self {
+        Self {
+            secret: rotated.secret.expose(),
+            previous_secret_expires_at: rotated.previous_expires_at,
+            subscription: rotated.subscription.into(),
+        }
+    }
+}
+
 /// The region's subscriptions, active or not, oldest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SubscriptionListView {

@@ -14,15 +14,15 @@
 //! * **Work.** The tenancy test needs the metadata alone: a page of rows is read, each row's
 //!   metadata tested, and only the events returned are decoded and decrypted.
 //! * **Long poll.** With `wait=N` and nothing to show, the request waits (at most `N` ≤ 30
-//!   seconds) for the log to grow: [`FeedSignal`] is woken by this process's commits and, on
-//!   PostgreSQL, by every process's (`LISTEN`), through one listener for all requests.
+//!   seconds) for the log to grow: `long_poll::FeedSignal` is woken by this process's commits
+//!   and, on PostgreSQL, by every process's (`LISTEN`), through one listener for all requests,
+//!   coalesced; `long_poll::LongPolls` caps the polls waiting at once (429 beyond).
 
 use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, get, web};
 use store::{EventStore, Position, RecordedEvent};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::auth::Principal;
@@ -41,74 +41,6 @@ pub const CLOUDEVENTS_BATCH: &str = "application/cloudevents-batch+json";
 pub const CURSOR_HEADER: &str = "anslut-feed-cursor";
 /// The most events one request scans, visible or not.
 pub const MAX_SCAN: u64 = 10_000;
-
-/// Wakes waiting feed requests when the log may have grown. Cheap to clone; one
-/// [`FeedSignal::pump`] task drives it from the store's wake-ups.
-#[derive(Debug, Clone)]
-pub struct FeedSignal {
-    sender: std::sync::Arc<watch::Sender<u64>>,
-}
-
-impl Default for FeedSignal {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl FeedSignal {
-    pub fn new() -> Self {
-        Self {
-            sender: std::sync::Arc::new(watch::channel(0).0),
-        }
-    }
-
-    /// A receiver that has seen everything so far: its `changed()` completes at the next
-    /// wake-up.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.sender.subscribe()
-    }
-
-    fn wake(&self) {
-        self.sender
-            .send_modify(|count| *count = count.wrapping_add(1));
-    }
-
-    /// Forwards the store's wake-ups (this process's commits; on PostgreSQL also every other
-    /// process's `NOTIFY`) until `shutdown` completes. A lost listener connection is
-    /// re-established after a second.
-    pub async fn pump(self, store: EventStore, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            let listened = tokio::select! {
-                () = &mut shutdown => return,
-                listened = store.listen() => listened,
-            };
-            match listened {
-                Ok(mut wakeups) => loop {
-                    tokio::select! {
-                        () = &mut shutdown => return,
-                        woke = wakeups.wait() => match woke {
-                            Ok(()) => self.wake(),
-                            Err(error) => {
-                                tracing::warn!(code = error.code(), %error, "the feed's listener failed; listening again");
-                                break;
-                            }
-                        },
-                    }
-                },
-                Err(error) => {
-                    tracing::warn!(code = error.code(), %error, "the feed cannot listen for new events; retrying");
-                }
-            }
-            // Wake waiters anyway: they rescan, and nothing is missed while reconnecting.
-            self.wake();
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
-    }
-}
 
 /// What one scan found.
 struct Scan {
@@ -213,6 +145,12 @@ pub async fn feed(
             format!("must be 0 to {MAX_FEED_WAIT} seconds"),
         ));
     }
+    // A place among the long polls waiting, held until the answer (429 when there is none).
+    let _place = if wait > 0 {
+        Some(state.long_polls.admit(&auth.principal)?)
+    } else {
+        None
+    };
     let deadline = Instant::now() + Duration::from_secs(wait.into());
     // Subscribed before the first scan, so that a commit after it always wakes us.
     let mut wakeups = state.feed.subscribe();

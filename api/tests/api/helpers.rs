@@ -67,12 +67,16 @@ pub fn logs() -> String {
 }
 
 pub const JAMTLAND: &str = "jamtland-harjedalen";
+/// The operations token every test application is given (`ops.token`).
+pub const OPS_TOKEN: &str = "test-operations-token-0123456789abcdef";
 pub const ORG: &str = "556677-8899";
 pub const OTHER_ORG: &str = "559123-4561";
 
 /// A running application.
 pub struct TestApp {
     pub address: String,
+    /// `http://127.0.0.1:PORT` of the operations listener, when `ops.listen` is set.
+    pub ops_address: Option<String>,
     pub client: reqwest::Client,
     pub key: DevKey,
     pub settings: Settings,
@@ -108,17 +112,22 @@ pub async fn spawn_with(database: TestDatabase, adjust: impl FnOnce(&mut Setting
         shutdown_timeout_seconds: 1,
         ..Settings::default()
     };
+    settings.ops.token = Some(api::config::Secret::new(OPS_TOKEN.to_owned()));
     adjust(&mut settings);
     let application = Application::build(&settings)
         .await
         .expect("building the application");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let ops_address = application
+        .ops_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let state = application.state();
     let handle = application.handle();
     tokio::spawn(application.run_until_stopped());
     let (key, _) = DevKey::load(None, dir.path()).expect("the development key");
     TestApp {
         address,
+        ops_address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
@@ -189,6 +198,16 @@ impl TestApp {
                 ttl: Duration::from_secs(600),
             })
             .expect("minting a token")
+    }
+
+    /// `path` (`/metrics`, `/readyz`) with the operations token.
+    pub async fn ops_get(&self, path: &str) -> Answer {
+        self.send(
+            self.client
+                .get(format!("{}{path}", self.address))
+                .bearer_auth(OPS_TOKEN),
+        )
+        .await
     }
 
     pub fn officer(&self) -> String {

@@ -4,6 +4,7 @@
 mod audit_cli;
 mod budget;
 mod disclosure;
+mod edge;
 mod errors;
 mod feed;
 mod fixtures;

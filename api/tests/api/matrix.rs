@@ -116,6 +116,7 @@ enum Hook {
     Delivery,
     Redeliver,
     Skip,
+    Rotate,
 }
 
 struct Fixture {
@@ -173,6 +174,10 @@ impl Op {
                 Hook::Delivery => format!("/v1/webhooks/deliveries/{}", f.delivery),
                 Hook::Redeliver => format!("/v1/webhooks/deliveries/{}/redeliver", f.delivery),
                 Hook::Skip => format!("/v1/webhooks/deliveries/{}/skip", f.delivery),
+                Hook::Rotate => format!(
+                    "/v1/webhooks/subscriptions/{}/rotate-secret",
+                    f.subscription
+                ),
             },
             Self::Forget => format!("/v1/privacy/subjects/{}/forget", f.subject),
             Self::Lookup => "/v1/privacy/subjects/lookup".into(),
@@ -187,7 +192,9 @@ impl Op {
                 | Self::CaseCommand(_)
                 | Self::Report
                 | Self::IncidentCommand(..)
-                | Self::Webhook(Hook::Create | Hook::Deactivate | Hook::Redeliver | Hook::Skip)
+                | Self::Webhook(
+                    Hook::Create | Hook::Deactivate | Hook::Redeliver | Hook::Skip | Hook::Rotate
+                )
                 | Self::Forget
                 | Self::Lookup
         )
@@ -346,7 +353,8 @@ async fn domain_status(
                 200
             }
         }
-        Op::Webhook(Hook::Redeliver) => 409,
+        // The fixture's subscription is deactivated: it has no secret to rotate.
+        Op::Webhook(Hook::Redeliver | Hook::Rotate) => 409,
         Op::Webhook(Hook::Skip) => {
             let delivery = app
                 .state
@@ -579,6 +587,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         Op::Webhook(Hook::Redeliver),
         Op::Webhook(Hook::Skip),
         Op::Webhook(Hook::Deactivate),
+        Op::Webhook(Hook::Rotate),
         Op::Lookup,
         Op::Forget,
         Op::CommandStatus,
@@ -596,7 +605,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         "every documented operation but the operations endpoints is in the matrix, and the \
          two time-travel reads"
     );
-    assert_eq!(operations.len(), 4 + 25 + 6 + 10 + 9 + 8 + 2 + 1);
+    assert_eq!(operations.len(), 4 + 25 + 6 + 10 + 9 + 9 + 2 + 1);
 
     let mut cells = 0;
     let mut tally: BTreeMap<u16, usize> = BTreeMap::new();
@@ -678,7 +687,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         }
     }
     assert_eq!(cells, operations.len() * Role::ALL.len() * TENANCIES.len());
-    assert_eq!(cells, 1170);
+    assert_eq!(cells, 1188);
     for status in [200, 201, 403, 404, 409] {
         assert!(
             tally.get(&status).is_some_and(|n| *n > 0),

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{logs, spawn_app, today};
+use crate::helpers::{OPS_TOKEN, logs, spawn_app, today};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_readiness_answer_and_readiness_reports_the_log_head() {
@@ -15,7 +15,11 @@ async fn health_and_readiness_answer_and_readiness_reports_the_log_head() {
     assert_eq!(health.json(), json!({"status": "ok"}));
     app.submit_jamtland().await;
     let ready = app
-        .send(app.client.get(format!("{}/readyz", app.address)))
+        .send(
+            app.client
+                .get(format!("{}/readyz", app.address))
+                .bearer_auth(OPS_TOKEN),
+        )
         .await;
     assert_eq!(ready.status, 200, "{}", ready.text);
     assert_eq!(ready.json()["head"], 1);
@@ -35,7 +39,11 @@ async fn metrics_count_requests_by_route_template_and_status_and_appends() {
     )
     .await;
     let metrics = app
-        .send(app.client.get(format!("{}/metrics", app.address)))
+        .send(
+            app.client
+                .get(format!("{}/metrics", app.address))
+                .bearer_auth(OPS_TOKEN),
+        )
         .await;
     assert_eq!(metrics.status, 200);
     let text = metrics.text;

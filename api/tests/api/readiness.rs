@@ -11,11 +11,15 @@ use serde_json::{Value, json};
 use store::testing::TestDatabase;
 use store::{AppendRequest, EventMetadata, ExpectedVersion, NewEvent, Position, StreamRef};
 
-use crate::helpers::{Answer, TestApp, jamtland_application, spawn_app, spawn_with};
+use crate::helpers::{Answer, OPS_TOKEN, TestApp, jamtland_application, spawn_app, spawn_with};
 
 async fn readyz(app: &TestApp) -> Answer {
-    app.send(app.client.get(format!("{}/readyz", app.address)))
-        .await
+    app.send(
+        app.client
+            .get(format!("{}/readyz", app.address))
+            .bearer_auth(OPS_TOKEN),
+    )
+    .await
 }
 
 /// Polls `/readyz` until `done` holds for its answer, for at most `within`.
@@ -142,7 +146,11 @@ async fn readyz_names_a_projection_whose_leader_in_another_instance_is_stuck_unt
     let ready = readyz_until(&app, Duration::from_secs(15), |a| a.status == 200).await;
     assert_eq!(ready.status, 200, "{}", ready.text);
     let metrics = app
-        .send(app.client.get(format!("{}/metrics", app.address)))
+        .send(
+            app.client
+                .get(format!("{}/metrics", app.address))
+                .bearer_auth(OPS_TOKEN),
+        )
         .await;
     assert!(
         metrics
@@ -216,7 +224,11 @@ async fn metrics_export_lag_checkpoint_and_leadership_per_projection() {
         .await
         .unwrap();
     let metrics = app
-        .send(app.client.get(format!("{}/metrics", app.address)))
+        .send(
+            app.client
+                .get(format!("{}/metrics", app.address))
+                .bearer_auth(OPS_TOKEN),
+        )
         .await;
     assert_eq!(metrics.status, 200);
     for name in ProjectionName::ALL {

@@ -17,7 +17,9 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use store::testing::TestDatabase;
 
-use crate::helpers::{Answer, JAMTLAND, TestApp, logs, spawn_app, spawn_app_sqlite, spawn_with};
+use crate::helpers::{
+    Answer, JAMTLAND, OPS_TOKEN, TestApp, logs, spawn_app, spawn_app_sqlite, spawn_with,
+};
 
 /// One request as the receiver got it.
 #[derive(Debug, Clone)]
@@ -345,7 +347,11 @@ async fn a_subscription_created_over_http_receives_signed_deliveries_of_commands
 
     // Operations see the deliveries.
     let metrics = app
-        .send(app.client.get(format!("{}/metrics", app.address)))
+        .send(
+            app.client
+                .get(format!("{}/metrics", app.address))
+                .bearer_auth(OPS_TOKEN),
+        )
         .await;
     assert!(
         metrics
@@ -356,7 +362,11 @@ async fn a_subscription_created_over_http_receives_signed_deliveries_of_commands
     );
     assert!(metrics.text.contains("anslut_webhook_leader 1"));
     let ready = app
-        .send(app.client.get(format!("{}/readyz", app.address)))
+        .send(
+            app.client
+                .get(format!("{}/readyz", app.address))
+                .bearer_auth(OPS_TOKEN),
+        )
         .await;
     assert_eq!(ready.status, 200, "{}", ready.text);
     assert_eq!(ready.json()["webhooks"]["parked"], 0);
@@ -405,12 +415,20 @@ async fn a_parked_delivery_is_skipped_and_redelivered_over_http() {
 
     // Parked deliveries wait on a receiver: reported, never a reason to be unready.
     let ready = app
-        .send(app.client.get(format!("{}/readyz", app.address)))
+        .send(
+            app.client
+                .get(format!("{}/readyz", app.address))
+                .bearer_auth(OPS_TOKEN),
+        )
         .await;
     assert_eq!(ready.status, 200, "{}", ready.text);
     assert_eq!(ready.json()["webhooks"]["parked"], 1);
     let metrics = app
-        .send(app.client.get(format!("{}/metrics", app.address)))
+        .send(
+            app.client
+                .get(format!("{}/metrics", app.address))
+                .bearer_auth(OPS_TOKEN),
+        )
         .await;
     assert!(
         metrics
@@ -688,4 +706,163 @@ async fn anslut_migrate_creates_the_webhook_tables_and_the_development_key() {
             .join(api::webhook_setup::SECRET_KEY_FILE)
             .exists()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_signs_beside_the_previous_one_until_the_overlap_ends() {
+    let receiver = Receiver::start(204);
+    let app = spawn_app().await;
+    let token = region_it(&app, JAMTLAND);
+    let created = subscribe(&app, &receiver.url, &["se.anslut.connection_case.*"]).await;
+    let old = created["secret"].as_str().unwrap().to_owned();
+    let id = created["subscription"]["subscription_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotate = format!("/v1/webhooks/subscriptions/{id}/rotate-secret");
+
+    let rotated = post_empty(&app, &format!("{rotate}?overlap_seconds=3"), &token).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    assert_eq!(rotated.header("cache-control").as_deref(), Some("no-store"));
+    let new = rotated.json()["secret"].as_str().unwrap().to_owned();
+    assert!(new.starts_with("whsec_") && new != old);
+    assert_eq!(
+        rotated.json()["subscription"]["subscription_id"],
+        id.as_str()
+    );
+    assert!(rotated.json()["previous_secret_expires_at"].is_string());
+    let read = app
+        .get(&format!("/v1/webhooks/subscriptions/{id}"), &token)
+        .await;
+    assert!(!read.text.contains(&new[6..]) && !read.text.contains(&old[6..]));
+
+    // During the overlap: two signatures, each secret verifies.
+    app.submit_jamtland().await;
+    let hits = receiver.wait_for(1).await;
+    assert_eq!(hits[0].signature.split(' ').count(), 2, "{:?}", hits[0]);
+    assert!(verify(&new, &hits[0]), "the new secret verifies");
+    assert!(verify(&old, &hits[0]), "the previous secret verifies");
+
+    // After it: the new secret only.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    app.submit_jamtland().await;
+    let hits = receiver.wait_for(2).await;
+    assert_eq!(hits[1].signature.split(' ').count(), 1, "{:?}", hits[1]);
+    assert!(verify(&new, &hits[1]));
+    assert!(
+        !verify(&old, &hits[1]),
+        "the previous secret no longer signs"
+    );
+
+    // Bad overlaps, another region's subscription, a deactivated one.
+    post_empty(&app, &format!("{rotate}?overlap_seconds=604801"), &token)
+        .await
+        .assert_problem(400, "invalid_query");
+    post_empty(&app, &rotate, &region_it(&app, "dalarna"))
+        .await
+        .assert_problem(404, "not_found");
+    assert_eq!(
+        delete(&app, &format!("/v1/webhooks/subscriptions/{id}"), &token)
+            .await
+            .status,
+        200
+    );
+    post_empty(&app, &rotate, &token)
+        .await
+        .assert_problem(409, "delivery_state");
+    let logs = logs();
+    assert!(!logs.contains(&new[6..]) && !logs.contains(&old[6..]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_creation_with_an_idempotency_key_finds_the_subscription_without_its_secret() {
+    let app = spawn_app().await;
+    let token = region_it(&app, JAMTLAND);
+    let body = json!({"url": "https://hooks.example.se/anslut", "event_types": ["se.anslut.connection_case.*"], "description": "Case system"});
+    let create = |token: String, body: Value| {
+        let app = &app;
+        async move {
+            app.post(
+                "/v1/webhooks/subscriptions",
+                &token,
+                &body,
+                None,
+                Some("create-1"),
+            )
+            .await
+        }
+    };
+    let first = create(token.clone(), body.clone()).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let secret = first.json()["secret"].as_str().unwrap().to_owned();
+    let id = first.json()["subscription"]["subscription_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let retried = create(token.clone(), body.clone()).await;
+    retried.assert_problem(409, "subscription_exists");
+    assert_eq!(retried.json()["subscription_id"], id.as_str());
+    assert_eq!(
+        retried.header("location"),
+        Some(format!("/v1/webhooks/subscriptions/{id}"))
+    );
+    assert!(
+        !retried.text.contains(&secret[6..]),
+        "the secret is not replayed"
+    );
+    let list = app.get("/v1/webhooks/subscriptions", &token).await.json();
+    assert_eq!(list["subscriptions"].as_array().unwrap().len(), 1);
+
+    // Concurrent retries: still one subscription.
+    let racing: Vec<Answer> =
+        futures_util::future::join_all((0..4).map(|_| create(token.clone(), body.clone()))).await;
+    assert!(racing.iter().all(|a| a.status == 409), "{racing:?}");
+
+    // The same key with another body is refused; another caller's key is its own.
+    let mut other = body.clone();
+    other["url"] = json!("https://hooks.example.se/other");
+    create(token.clone(), other)
+        .await
+        .assert_problem(422, "idempotency_key_reused");
+    let integration = app.token("integration", JAMTLAND, None);
+    assert_eq!(create(integration, body.clone()).await.status, 201);
+
+    // Two first requests at once create one subscription.
+    let racing: Vec<Answer> = futures_util::future::join_all((0..4).map(|_| {
+        let app = &app;
+        let token = token.clone();
+        let body = body.clone();
+        async move {
+            app.post(
+                "/v1/webhooks/subscriptions",
+                &token,
+                &body,
+                None,
+                Some("create-2"),
+            )
+            .await
+        }
+    }))
+    .await;
+    let statuses: Vec<u16> = racing.iter().map(|a| a.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| [201, 409].contains(s)),
+        "{racing:?}"
+    );
+
+    // The way to a secret after a lost answer: rotate.
+    let rotated = post_empty(
+        &app,
+        &format!("/v1/webhooks/subscriptions/{id}/rotate-secret?overlap_seconds=0"),
+        &token,
+    )
+    .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    assert_ne!(rotated.json()["secret"], secret.as_str());
 }

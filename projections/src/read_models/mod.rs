@@ -153,23 +153,16 @@ pub trait Tabular {
 }
 
 /// Renders rows as CSV (RFC 4180: CRLF line ends, fields quoted when they hold a comma,
-/// quote or line break), with a header line.
+/// quote or line break), with a header line. Cells are neutralised against formula injection
+/// (OWASP's rule, see [`csv_cell`]): the text comes from providers, and a spreadsheet runs a
+/// cell starting with `=` as a formula.
 pub fn to_csv<T: Tabular>(rows: &[T]) -> String {
-    fn field(out: &mut String, value: &str) {
-        if value.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&value.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(value);
-        }
-    }
     let mut out = String::new();
     for (i, header) in T::HEADERS.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        field(&mut out, header);
+        out.push_str(&csv_cell(header));
     }
     out.push_str("\r\n");
     for row in rows {
@@ -177,11 +170,42 @@ pub fn to_csv<T: Tabular>(rows: &[T]) -> String {
             if i > 0 {
                 out.push(',');
             }
-            field(&mut out, cell);
+            out.push_str(&csv_cell(cell));
         }
         out.push_str("\r\n");
     }
     out
+}
+
+/// One CSV field: a value starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a
+/// leading `'` (so a spreadsheet shows it as text instead of running it), unless it is a plain
+/// number (`-12`, `-3.5`: a formula cannot hide in one, and numeric columns stay numeric); then
+/// the field is quoted when it holds a comma, quote or line break, or begins or ends with
+/// white space, quotes doubled.
+pub fn csv_cell(value: &str) -> String {
+    let formula = value.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(value);
+    let text = if formula {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    let padded = text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace);
+    if padded || text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+/// `-12`, `-3.50`, `+7`: a sign, digits, at most one decimal point between digits.
+fn is_plain_number(value: &str) -> bool {
+    let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
+    let mut parts = digits.splitn(2, '.');
+    let whole = parts.next().unwrap_or_default();
+    let fraction = parts.next();
+    !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
 }
 
 pub(crate) fn opt<T: ToString>(value: Option<T>) -> String {
@@ -343,5 +367,56 @@ pub(crate) fn median(sorted: &[i64]) -> Option<f64> {
             sorted[n / 2 - 1] as f64,
             sorted[n / 2] as f64,
         )),
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised_and_quoted_by_owasps_rule() {
+        for (value, expected) in [
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"",
+            ),
+            ("+1+1", "'+1+1"),
+            ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+            ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "\"'\r=1\""),
+            ("=1,2", "\"'=1,2\""),
+            ("-12", "-12"),
+            ("-3.50", "-3.50"),
+            ("-", "'-"),
+            ("-1.", "'-1."),
+            (
+                "Östersundshälsan Vårdcentral",
+                "Östersundshälsan Vårdcentral",
+            ),
+            ("a \"quoted\" word", "\"a \"\"quoted\"\" word\""),
+            (" padded", "\" padded\""),
+            ("", ""),
+        ] {
+            assert_eq!(csv_cell(value), expected, "{value:?}");
+        }
+    }
+
+    struct Row(&'static str);
+
+    impl Tabular for Row {
+        const HEADERS: &'static [&'static str] = &["unit_name", "n"];
+        fn cells(&self) -> Vec<String> {
+            vec![self.0.to_owned(), "-1".to_owned()]
+        }
+    }
+
+    #[test]
+    fn every_cell_of_an_export_goes_through_the_rule() {
+        assert_eq!(
+            to_csv(&[Row("=cmd|'/C calc'!A0")]),
+            "unit_name,n\r\n'=cmd|'/C calc'!A0,-1\r\n"
+        );
     }
 }

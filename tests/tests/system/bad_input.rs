@@ -335,6 +335,15 @@ async fn hostile_requests_are_refused_and_the_server_stays_up() {
             code: None,
         },
         Case {
+            what: "a 100 KB Authorization header",
+            request: client.get(server.url("/v1/cases")).header(
+                "authorization",
+                format!("Bearer {}", "a".repeat(100 * 1024)),
+            ),
+            statuses: &[431],
+            code: Some("request_header_fields_too_large"),
+        },
+        Case {
             what: "a negative page size",
             request: client
                 .get(server.url("/v1/cases?limit=-1"))
