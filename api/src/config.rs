@@ -795,6 +795,31 @@ mod tests {
     }
 
     #[test]
+    fn the_operations_token_and_the_edge_limits_are_checked() {
+        let mut settings = Settings::default();
+        settings.ops.token = Some(Secret::new("short".into()));
+        assert!(settings.validate().is_err(), "a guessable token is refused");
+        settings.ops.token = Some(Secret::new("o".repeat(MIN_OPS_TOKEN)));
+        settings.validate().unwrap();
+        settings.ops.listen = Some("not an address".into());
+        assert!(settings.validate().is_err());
+        settings.ops.listen = Some("127.0.0.1:9464".into());
+        settings.validate().unwrap();
+        settings.limits.max_request_header_bytes = MAX_REQUEST_HEADER_BYTES + 1;
+        assert!(
+            settings.validate().is_err(),
+            "beyond what the HTTP layer reads"
+        );
+        settings.limits = LimitSettings {
+            commands_burst: 0,
+            ..LimitSettings::default()
+        };
+        assert!(settings.validate().is_err());
+        settings.limits.commands_per_second = 0;
+        settings.validate().unwrap();
+    }
+
+    #[test]
     fn leeway_is_bounded() {
         let mut settings = Settings::default();
         settings.auth.leeway_seconds = 61;

@@ -10,9 +10,12 @@
 //! * **The request head** (request line and headers) is limited to
 //!   `limits.max_request_header_bytes`; a larger one gets 431
 //!   `request_header_fields_too_large` as problem+json before any handler or token check. Heads
-//!   over 128 KiB, and requests the HTTP layer cannot parse, are refused by actix-http itself
-//!   with an empty 431 or 400 and a closed connection: it answers those before any application
-//!   code runs and offers no hook to shape the body.
+//!   over 128 KiB or with more than 96 headers, and requests the HTTP layer cannot parse (a
+//!   header line without a colon, say), are refused by actix-http's dispatcher itself with an
+//!   empty 431 or 400 and a closed connection: it answers those before any service or
+//!   middleware runs, and offers no hook to shape the body (`HttpServer` has no setting for
+//!   the head's size either). A reverse proxy in front, with smaller limits, answers them
+//!   first.
 //! * **Every answer** carries `X-Content-Type-Options: nosniff` and, unless its handler chose
 //!   another, `Cache-Control: no-store` (any answer under `/v1` may carry personal data, and
 //!   an error body names what was asked for).

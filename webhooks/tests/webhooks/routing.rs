@@ -435,6 +435,10 @@ pub async fn status_reports_the_checkpoint_lag_leadership_and_the_outbox(db: Tes
     );
     assert_eq!(status.projector_error, None);
     assert!(status.oldest_due_seconds.abs() < f64::EPSILON);
+    // Readiness's health counts only the rows still in play, never the delivered history.
+    let health = webhooks.health().await.unwrap();
+    assert_eq!((health.delivered, health.skipped), (None, None));
+    assert_eq!((health.pending, health.lag_events), (0, 0));
     drop(handle);
     eventually("nobody leads once stopped", ALL, || async {
         let status = webhooks.status().await.unwrap();
