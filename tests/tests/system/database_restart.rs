@@ -86,10 +86,14 @@ impl Load {
             seen.last_ack = Some(Instant::now());
             return serde_json::from_str(&text).ok();
         }
+        // `outcome_unknown` when the database went away while a commit was in flight; the
+        // writer's retry with the same key then learns the outcome (database_crash and
+        // commit_cut check that contract in detail).
         let expected = status == reqwest::StatusCode::SERVICE_UNAVAILABLE
             && content_type == "application/problem+json"
             && retry_after.is_some()
-            && serde_json::from_str::<Value>(&text).is_ok_and(|p| p["code"] == "unavailable");
+            && serde_json::from_str::<Value>(&text)
+                .is_ok_and(|p| p["code"] == "unavailable" || p["code"] == "outcome_unknown");
         if !expected {
             seen.unexpected.push(format!(
                 "{status} {content_type} Retry-After {retry_after:?}: {text}"

@@ -92,7 +92,7 @@ async fn concurrent_commands_on_one_case_apply_once() {
     let started = Instant::now();
     let server = deployment.serve("storm").await;
     let store = deployment.store().await;
-    for n in (0..STORM).chain([100, 200, 201]) {
+    for n in (0..STORM * ROUNDS).chain([400, 450, 451]) {
         deployment.forbid_personnummer(&personnummer(n));
     }
     let provider = deployment.token("provider", REGION, Some(ORG));
@@ -154,7 +154,12 @@ async fn concurrent_commands_on_one_case_apply_once() {
                         ("If-Match".to_owned(), format!("\"{version}\"")),
                         ("Idempotency-Key".to_owned(), format!("storm-a{round}-{n}")),
                     ],
-                    staff_commitment(&format!("A{round}N{n}"), &personnummer(n), n % 2 == 0),
+                    // A person per request: a case records one commitment of a kind per person.
+                    staff_commitment(
+                        &format!("A{round}N{n}"),
+                        &personnummer(round * STORM + n),
+                        n % 2 == 0,
+                    ),
                 )
             })
             .collect();
@@ -194,7 +199,7 @@ async fn concurrent_commands_on_one_case_apply_once() {
                     ("If-Match".to_owned(), "*".to_owned()),
                     ("Idempotency-Key".to_owned(), "storm-b".to_owned()),
                 ],
-                staff_commitment("B", &personnummer(100), false),
+                staff_commitment("B", &personnummer(400), false),
             )
         })
         .collect();
@@ -219,7 +224,7 @@ async fn concurrent_commands_on_one_case_apply_once() {
                     ("If-Match".to_owned(), "*".to_owned()),
                     ("Idempotency-Key".to_owned(), "storm-c".to_owned()),
                 ],
-                staff_commitment(&format!("C{}", n % 2), &personnummer(200 + n % 2), false),
+                staff_commitment(&format!("C{}", n % 2), &personnummer(450 + n % 2), false),
             )
         })
         .collect();
