@@ -55,6 +55,20 @@ pub enum Command {
     Privacy(crate::privacy_cli::PrivacyCommand),
 }
 
+impl Command {
+    /// The log level when `RUST_LOG` does not say. `token` prints a token to capture in a
+    /// shell variable and nothing else (only errors are logged: the notice that it generated
+    /// the development key is `serve`'s to give, and `serve` gives it); `openapi` and
+    /// `catalogues` print documents and log warnings; the rest report progress.
+    pub const fn default_log_level(&self) -> &'static str {
+        match self {
+            Self::Token(_) => "error",
+            Self::Openapi | Self::Catalogues(_) => "warn",
+            _ => "info",
+        }
+    }
+}
+
 /// How a command ended when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -8,7 +8,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(error) = telemetry::init(telemetry::subscriber("info", std::io::stderr)) {
+    let level = cli.command.default_log_level();
+    if let Err(error) = telemetry::init(telemetry::subscriber(level, std::io::stderr)) {
         eprintln!("anslut: logging could not start: {error}");
         return ExitCode::FAILURE;
     }
