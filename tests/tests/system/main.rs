@@ -8,6 +8,7 @@ mod database_crash;
 mod database_restart;
 mod database_roles;
 mod failover;
+mod independent_verifier;
 mod kill_loop;
 mod pg_client;
 mod schemathesis;
