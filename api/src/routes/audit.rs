@@ -217,7 +217,9 @@ in the tree of `tree_size` events (the latest checkpoint's size by default). To 
 leaf hash is `SHA-256(0x00 || chain hash)`; fold the path from leaf index `position - 1` with \
 `SHA-256(0x01 || left || right)` as RFC 9162 §2.1.3.2 says; the result must equal the root of \
 a checkpoint of `tree_size` whose signature verifies with the well-known key. The chain hash \
-commits to the event's stored contents and metadata (ARCHITECTURE.md, \"Tamper evidence\").\n\n\
+commits to the event's stored contents and metadata (ARCHITECTURE.md, \"Tamper evidence\", \
+specifies the bytes); the case's or incident's `audit-export` holds every field needed to \
+recompute it.\n\n\
 Only for an event of a case or incident the caller may see: otherwise, and for a position \
 without an event, 404. A position past `tree_size`, or a `tree_size` the tree does not cover \
 yet, is 422 `out_of_range`. Auditors, officers, region IT and integrations.",
