@@ -686,6 +686,17 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
                         "another region's subscription listed"
                     );
                 }
+                if matches!(op, Op::CaseExport | Op::IncidentExport) && expected == 200 {
+                    // The export is the JSON Lines of `anslut audit export`, and checks out.
+                    let report = audit::verify_export(
+                        answer.text.as_bytes(),
+                        app.state.audit.verifier_key(),
+                    )
+                    .unwrap();
+                    assert!(report.is_valid(), "{op:?} as {role}: {report:?}");
+                    assert!(report.events_checked > 0);
+                    assert_eq!(answer.headers["content-type"], "application/jsonl");
+                }
                 if matches!(op, Op::ReadModel(_)) && foreign(role, tenancy) {
                     for secret in ["Östersundshälsan", ORG] {
                         assert!(!answer.text.contains(secret), "{op:?} leaked {secret}");
