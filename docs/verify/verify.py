@@ -22,6 +22,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import sys
 import urllib.request
 
@@ -126,7 +127,7 @@ def open_checkpoint(note, key):
     if not verified:
         raise Bad("the checkpoint carries no signature by the key")
     lines = text[:-1].split("\n")
-    if len(lines) != 3 or lines[0] != name or not lines[1].isdigit():
+    if len(lines) != 3 or lines[0] != name or not re.fullmatch("0|[1-9][0-9]*", lines[1]):
         raise Bad("the checkpoint: expected origin, tree size and root")
     root = base64.b64decode(lines[2], validate=True)
     if len(root) != 32:

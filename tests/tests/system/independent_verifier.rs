@@ -226,4 +226,40 @@ async fn the_python_verifier_checks_an_http_export_and_names_a_changed_byte() {
     );
     let anslut = deployment.anslut(&["audit", "verify-export", export_file, "--key", key_file]);
     assert_eq!(anslut.status.code(), Some(1));
+
+    // One byte of the checkpoint's signature changed: the note no longer verifies.
+    let mut header: Value = serde_json::from_str(lines[0]).unwrap();
+    let note = header["checkpoint"].as_str().unwrap();
+    let signature = note.rfind(' ').unwrap() + 1;
+    let mut forged = note.to_owned().into_bytes();
+    forged[signature + 10] = if forged[signature + 10] == b'A' {
+        b'B'
+    } else {
+        b'A'
+    };
+    header["checkpoint"] = Value::String(String::from_utf8(forged).unwrap());
+    let mut forged = serde_json::to_string(&header).unwrap();
+    for line in &lines[1..] {
+        forged.push('\n');
+        forged.push_str(line);
+    }
+    forged.push('\n');
+    assert_ne!(forged, export);
+    std::fs::write(export_file, forged).unwrap();
+    let caught = verify(&python, &[export_file, "--key", key_file]);
+    let stdout = String::from_utf8_lossy(&caught.stdout);
+    assert_eq!(caught.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("NOT INTACT: the checkpoint"), "{stdout}");
+
+    // Another region's auditor gets no export: 404, as for a case that does not exist.
+    let foreign = deployment.token("auditor", "dalarna", None);
+    let answer = server
+        .client()
+        .get(server.url(&export_path))
+        .bearer_auth(&foreign)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
+    assert!(!answer.text().await.unwrap().contains("sealed"));
 }
