@@ -94,6 +94,8 @@ def canonical(value):
 # --- Signed notes (c2sp.org/signed-note) and the checkpoint --------------------------------
 
 def parse_key(vkey):
+    if vkey.count("+") < 2:
+        raise ValueError("not a verifier key (name+keyid+base64 key)")
     name, key_id, typed = vkey.strip().split("+", 2)
     typed = base64.b64decode(typed, validate=True)
     if len(typed) != 33 or typed[0] != 0x01:
@@ -201,11 +203,16 @@ def check_line(number, line, stream, previous, tree_size, root):
     return line["version"], hash_
 
 
-def verify(text, key):
-    """Checks the export; returns a summary, raises Bad with the first problem."""
-    if not text.endswith("\n"):
+def verify(data, key):
+    """Checks the export's bytes; returns a summary, raises Bad with the first problem."""
+    if not data.endswith(b"\n"):
         raise Bad("the export does not end with a newline (truncated?)")
-    lines = text[:-1].split("\n")
+    lines = []
+    for number, raw in enumerate(data[:-1].split(b"\n"), start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise Bad("line %d: not UTF-8: %s" % (number, error)) from None
     try:
         header = json.loads(lines[0])
     except ValueError as error:
@@ -235,14 +242,14 @@ def verify(text, key):
 
 
 def read(source, token=None):
-    """A file's text, or a URL's body (with the bearer token, if any)."""
+    """A file's bytes, or a URL's body (with the bearer token, if any)."""
     if source.startswith(("http://", "https://")):
         request = urllib.request.Request(source)
         if token:
             request.add_header("Authorization", "Bearer " + token)
         with urllib.request.urlopen(request, timeout=60) as response:
-            return response.read().decode("utf-8")
-    with open(source, encoding="utf-8", newline="") as file:
+            return response.read()
+    with open(source, "rb") as file:
         return file.read()
 
 
@@ -255,7 +262,7 @@ def main():
     args = parser.parse_args()
     try:
         is_source = args.key.startswith(("http://", "https://")) or os.path.isfile(args.key)
-        vkey = read(args.key) if is_source else args.key
+        vkey = read(args.key).decode("utf-8") if is_source else args.key
         key = parse_key(vkey)
         text = read(args.export, args.token)
     except (OSError, ValueError) as error:
