@@ -227,6 +227,14 @@ async fn the_python_verifier_checks_an_http_export_and_names_a_changed_byte() {
     let anslut = deployment.anslut(&["audit", "verify-export", export_file, "--key", key_file]);
     assert_eq!(anslut.status.code(), Some(1));
 
+    // A byte that makes the line invalid UTF-8 is named too.
+    tampered[at] = 0xff;
+    std::fs::write(export_file, &tampered).unwrap();
+    let caught = verify(&python, &[export_file, "--key", key_file]);
+    let stdout = String::from_utf8_lossy(&caught.stdout);
+    assert_eq!(caught.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("NOT INTACT: line 2: not UTF-8"), "{stdout}");
+
     // One byte of the checkpoint's signature changed: the note no longer verifies.
     let mut header: Value = serde_json::from_str(lines[0]).unwrap();
     let note = header["checkpoint"].as_str().unwrap();
