@@ -11,9 +11,13 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, Header};
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use audit::SignedCheckpoint;
+use cqrs_es::Aggregate;
+use domain::case::ConnectionCase;
 use domain::ids::{CaseId, IncidentId};
-use store::Position;
+use domain::incident::SecurityIncident;
+use store::{Position, StreamRef};
 use utoipa_actix_web::UtoipaApp;
+use uuid::Uuid;
 
 use crate::authz::{self, Authorized};
 use crate::checkpoints::out_of_range;
@@ -28,7 +32,13 @@ use crate::state::AppState;
 /// The media type of a signed note.
 const NOTE: &str = "text/plain; charset=utf-8";
 
-/// Registers `/v1/audit` (the well-known key is registered at the root by `routes`).
+/// The media type of an audit export: JSON Lines (jsonlines.org), UTF-8, `\n` after every
+/// line. `application/jsonl` rather than `application/x-ndjson`: the export is specified as
+/// JSON Lines (one terminator, `\n`, never `\r\n`), and `x-` names are deprecated (RFC 6648).
+pub const JSON_LINES: &str = "application/jsonl";
+
+/// Registers `/v1/audit` (the well-known key is registered at the root by `routes`, the
+/// exports in the `/v1/cases` and `/v1/incidents` scopes).
 pub fn register<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
 where
     T: ServiceFactory<
@@ -207,7 +217,9 @@ in the tree of `tree_size` events (the latest checkpoint's size by default). To 
 leaf hash is `SHA-256(0x00 || chain hash)`; fold the path from leaf index `position - 1` with \
 `SHA-256(0x01 || left || right)` as RFC 9162 §2.1.3.2 says; the result must equal the root of \
 a checkpoint of `tree_size` whose signature verifies with the well-known key. The chain hash \
-commits to the event's stored contents and metadata (ARCHITECTURE.md, \"Tamper evidence\").\n\n\
+commits to the event's stored contents and metadata (ARCHITECTURE.md, \"Tamper evidence\", \
+specifies the bytes); the case's or incident's `audit-export` holds every field needed to \
+recompute it.\n\n\
 Only for an event of a case or incident the caller may see: otherwise, and for a position \
 without an event, 404. A position past `tree_size`, or a `tree_size` the tree does not cover \
 yet, is 422 `out_of_range`. Auditors, officers, region IT and integrations.",
@@ -313,4 +325,118 @@ pub async fn consistency_proof(
     };
     let proof = state.audit.consistency_proof(query.from, to).await?;
     Ok(HttpResponse::Ok().json(ConsistencyProofView::from(&proof)))
+}
+
+/// An example export (one event; proofs shortened).
+const EXPORT_EXAMPLE: &str = concat!(
+    r#"{"format":"anslut-audit-export/1","origin":"anslut.localhost/development","stream_type":"connection_case","stream_id":"0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e","events":1,"checkpoint":"anslut.localhost/development\n60\nM+QPHJ9kfkQZa9f1LX2sRb9DjlA+GK5uB1l2EVkykxA=\n\n— anslut.localhost/development HP+b0Xr9gA7mcQaCJQd218j1DhfJlW4lM73gDEYLsQbw4Sx2iSa2oZJwk/5YUXuoZPxZlse212LgGZwaGfDHUyNf+ww=\n","verifier_key":"anslut.localhost/development+1cff9bd1+AbF54ilzAva61TmPdpoV2bLq5gi42lfXUWv/a4edbb1J"}"#,
+    "\n",
+    r#"{"position":59,"stream_type":"connection_case","stream_id":"0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e","version":1,"event_id":"0196a3c2-4f1f-7a10-8c2d-1e2f3a4b5c6d","event_type":"ApplicationSubmitted","event_version":"1","payload":{"at":"2026-02-16T08:02:11.101204Z","change":{"ApplicationSubmitted":{"contacts":[{"email":{"pii":{"sealed":"1:q2V0aGlzIGlzIGFuIGV4YW1wbGU=","subject":"0196a3c2-4f1f-7a10-8c2d-000000000001"}},"role":"it_contact"}],"unit_name":"Östersundshälsan Vårdcentral"}}},"metadata":{"command_id":"1f3c1c0e-8a0e-5b7d-9f6e-2d1c0b9a8f7e","correlation_id":"0196a3c2-4f1e-7c3a-9b2d-000000000001","causation_id":null,"actor":{"subject":"SE5566778899-k.lindqvist","role":"provider","region":"jamtland-harjedalen","provider_org":"556677-8899"},"extra":{}},"recorded_at":"2026-02-16T08:02:11.120331Z","prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"8420b5a10a0bb7afa53891756e526d8128652953470dd5a264380cd11d8a6f8f","inclusion_proof":["vjqZer4XykqD9RF9Uv6E4/l+dILRxgNo0TmAftmwgzw=","LAEtEhelkx3NXtMcjENPk3mYrwKrcT9YaqfPwHXKE3s="]}"#,
+    "\n",
+);
+
+/// The export of one stream as JSON Lines, with a file name for saving it.
+async fn export(
+    state: &AppState,
+    stream: &StreamRef,
+    name: &str,
+) -> Result<HttpResponse, ApiError> {
+    let mut body = Vec::new();
+    state.audit.export_stream(stream, &mut body).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(JSON_LINES)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"{name}-{}.audit.jsonl\"",
+                stream.stream_id
+            ),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+/// `GET /v1/cases/{case_id}/audit-export`
+#[utoipa::path(
+    tag = "audit",
+    summary = "Export a case's history with proofs",
+    description = "The case's events exactly as stored, with their chain hashes and an RFC 9162 \
+inclusion proof each, and the signed checkpoint the proofs lead to: the same JSON Lines as \
+`anslut audit export`, for an auditor who has HTTP access only. Line 1 is a header (`format` \
+`anslut-audit-export/1`, `origin`, `stream_type`, `stream_id`, `events`, the `checkpoint` note \
+and, for information only, the `verifier_key`); every further line is one event in version \
+order: `position`, `stream_type`, `stream_id`, `version`, `event_id`, `event_type`, \
+`event_version`, the `payload` as stored (personal data sealed: `{\"pii\": {\"subject\", \
+\"sealed\"}}`, so erasure changes nothing here), the `metadata` that is hashed (`command_id`, \
+`correlation_id`, `causation_id`, `actor`, `extra`), `recorded_at`, hex `prev_hash` and `hash`, \
+and the base64 `inclusion_proof`.\n\nTo check it without Anslut: verify the checkpoint with the \
+key from `/.well-known/anslut-checkpoint-key` (fetched and kept, not the header's copy), \
+recompute each event's canonical bytes and chain hash, and fold each proof up to the signed \
+root; ARCHITECTURE.md, \"Tamper evidence\", specifies every byte and `docs/verify/verify.py` \
+does it in Python. Signs a fresh checkpoint when the latest does not cover the case's last \
+event. Another region's or another provider's case, and a case that does not exist, answer \
+404. Auditors, officers, region IT and integrations.",
+    params(("case_id" = Uuid, Path, description = "The case id.")),
+    responses(
+        (status = 200, description = "The export: JSON Lines, a header and one line per event.",
+            body = String, content_type = "application/jsonl",
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"case-<id>.audit.jsonl\"`.")),
+            example = json!(EXPORT_EXAMPLE)),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 422, response = crate::openapi::OutOfRange),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/{case_id}/audit-export")]
+#[tracing::instrument(name = "case-audit-export", skip_all, fields(case_id = %case_id))]
+pub async fn case_export(
+    auth: Authorized<authz::ReadAudit>,
+    state: web::Data<AppState>,
+    case_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let case_id = CaseId::from_uuid(case_id.into_inner());
+    commands::load_case(&state, &auth.principal, case_id).await?;
+    let stream = StreamRef::new(ConnectionCase::TYPE, case_id.to_string());
+    export(&state, &stream, "case").await
+}
+
+/// `GET /v1/incidents/{incident_id}/audit-export`
+#[utoipa::path(
+    tag = "audit",
+    summary = "Export an incident's history with proofs",
+    description = "The incident's events exactly as stored, with their chain hashes, an \
+inclusion proof each and the signed checkpoint: the same JSON Lines as a case's export \
+(`GET /v1/cases/{case_id}/audit-export` describes the lines; ARCHITECTURE.md, \"Tamper \
+evidence\", the hashed bytes). Another tenant's incident, and one that does not exist, answer \
+404. Auditors, officers, region IT and integrations.",
+    params(("incident_id" = Uuid, Path, description = "The incident id.")),
+    responses(
+        (status = 200, description = "The export: JSON Lines, a header and one line per event.",
+            body = String, content_type = "application/jsonl",
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"incident-<id>.audit.jsonl\"`.")),
+            example = json!(EXPORT_EXAMPLE)),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 422, response = crate::openapi::OutOfRange),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/{incident_id}/audit-export")]
+#[tracing::instrument(name = "incident-audit-export", skip_all, fields(incident_id = %incident_id))]
+pub async fn incident_export(
+    auth: Authorized<authz::ReadAudit>,
+    state: web::Data<AppState>,
+    incident_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let incident_id = IncidentId::from_uuid(incident_id.into_inner());
+    commands::load_incident(&state, &auth.principal, incident_id).await?;
+    let stream = StreamRef::new(SecurityIncident::TYPE, incident_id.to_string());
+    export(&state, &stream, "incident").await
 }

@@ -270,6 +270,7 @@ macro_rules! case_commands {
                     .service(get_case)
                     .service(super::read_models::get_case_overview)
                     .service(super::history::case_history)
+                    .service(super::audit::case_export)
                     .service(super::incidents::report_incident)
                     $(.service($name))*
             )

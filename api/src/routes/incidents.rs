@@ -39,6 +39,7 @@ where
             .service(super::read_models::get_incident_summary)
             .service(get_incident)
             .service(super::history::incident_history)
+            .service(super::audit::incident_export)
             .service(assess_incident)
             .service(record_incident_action)
             .service(close_incident),

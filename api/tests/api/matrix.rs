@@ -88,6 +88,10 @@ enum Op {
     Audit(&'static str),
     /// The inclusion proof of the case's first event.
     InclusionProof,
+    /// The case's audit export (JSON Lines with proofs; `ReadAudit`, tenanted like the case).
+    CaseExport,
+    /// The incident's audit export.
+    IncidentExport,
     /// The case's read-model overview, read once it is projected.
     CaseOverview,
     /// A read-model list or aggregate: tenancy filters its rows.
@@ -161,6 +165,8 @@ impl Op {
             Self::InclusionProof => {
                 format!("/v1/audit/proofs/inclusion?position={}", f.case_position)
             }
+            Self::CaseExport => format!("/v1/cases/{}/audit-export", f.case),
+            Self::IncidentExport => format!("/v1/incidents/{}/audit-export", f.incident),
             Self::CaseOverview => format!("/v1/cases/{}/overview?min_position={}", f.case, f.head),
             Self::ReadModel(path) => format!("{path}?min_position={}", f.head),
             Self::Webhook(hook) => match hook {
@@ -203,7 +209,9 @@ impl Op {
     /// Whether the role may call the operation at all (else 403).
     fn admits(&self, role: Role) -> bool {
         match self {
-            Self::Audit(_) | Self::InclusionProof => ReadAudit::admits(role),
+            Self::Audit(_) | Self::InclusionProof | Self::CaseExport | Self::IncidentExport => {
+                ReadAudit::admits(role)
+            }
             Self::Webhook(_) => ManageWebhooks::admits(role),
             Self::Forget | Self::Lookup => ForgetSubject::admits(role),
             _ => self
@@ -548,7 +556,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
     let mut operations = vec![Op::Submit, Op::GetCase, Op::Report, Op::GetIncident];
     for (path, _) in spec["paths"].as_object().unwrap() {
         if let Some(name) = path.strip_prefix("/v1/cases/{case_id}/")
-            && !["incidents", "history", "overview"].contains(&name)
+            && !["incidents", "history", "overview", "audit-export"].contains(&name)
         {
             operations.push(Op::CaseCommand(name.to_owned()));
         }
@@ -570,6 +578,8 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         Op::Audit(checkpoint_at),
         Op::Audit("/v1/audit/proofs/consistency?from=1"),
         Op::InclusionProof,
+        Op::CaseExport,
+        Op::IncidentExport,
         Op::CaseOverview,
         Op::ReadModel("/v1/cases"),
         Op::ReadModel("/v1/pipeline"),
@@ -605,7 +615,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         "every documented operation but the operations endpoints is in the matrix, and the \
          two time-travel reads"
     );
-    assert_eq!(operations.len(), 4 + 25 + 6 + 10 + 9 + 9 + 2 + 1);
+    assert_eq!(operations.len(), 4 + 25 + 6 + 12 + 9 + 9 + 2 + 1);
 
     let mut cells = 0;
     let mut tally: BTreeMap<u16, usize> = BTreeMap::new();
@@ -676,6 +686,17 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
                         "another region's subscription listed"
                     );
                 }
+                if matches!(op, Op::CaseExport | Op::IncidentExport) && expected == 200 {
+                    // The export is the JSON Lines of `anslut audit export`, and checks out.
+                    let report = audit::verify_export(
+                        answer.text.as_bytes(),
+                        app.state.audit.verifier_key(),
+                    )
+                    .unwrap();
+                    assert!(report.is_valid(), "{op:?} as {role}: {report:?}");
+                    assert!(report.events_checked > 0);
+                    assert_eq!(answer.headers["content-type"], "application/jsonl");
+                }
                 if matches!(op, Op::ReadModel(_)) && foreign(role, tenancy) {
                     for secret in ["Östersundshälsan", ORG] {
                         assert!(!answer.text.contains(secret), "{op:?} leaked {secret}");
@@ -687,7 +708,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         }
     }
     assert_eq!(cells, operations.len() * Role::ALL.len() * TENANCIES.len());
-    assert_eq!(cells, 1188);
+    assert_eq!(cells, 1224);
     for status in [200, 201, 403, 404, 409] {
         assert!(
             tally.get(&status).is_some_and(|n| *n > 0),

@@ -9,6 +9,7 @@ mod database_restart;
 mod database_roles;
 mod failover;
 mod first_minute;
+mod independent_verifier;
 mod kill_loop;
 mod pg_client;
 mod schemathesis;
