@@ -1,25 +1,26 @@
 //! Every refusal the API gives, as an RFC 9457 `application/problem+json` body with a stable
-//! `code`. This is the one place where domain, store, authentication and extractor errors
-//! become HTTP statuses.
+//! `code`, a [`ProblemCode`]. This is the one place where domain, store, authentication,
+//! extractor, webhook, audit and privacy errors become HTTP statuses: every
+//! `From<_> for ApiError` is here.
 //!
 //! | status | codes |
 //! | --- | --- |
-//! | 400 | `invalid_body`, `invalid_path`, `invalid_query`, `invalid_header` |
+//! | 400 | `invalid_body`, `invalid_path`, `invalid_query`, `invalid_header`, `invalid_request` (a framework refusal without a code of its own) |
 //! | 401 | `unauthenticated` (no token), `invalid_token` |
 //! | 403 | `forbidden` (the role lacks the permission), the domain's `not_permitted` |
 //! | 404 | `not_found` (also for another tenant's resources) |
 //! | 405 | `method_not_allowed` |
 //! | 408 | `request_timeout` (the body did not arrive within `request_body_timeout_milliseconds`) |
-//! | 409 | the domain's conflicts (`wrong_phase`, `go_live_blocked` with `unmet`, ...) |
+//! | 409 | the domain's conflicts (`wrong_phase`, `go_live_blocked` with `unmet`, ...), `subscription_exists`, `delivery_state`, `too_many_subscriptions`, `shared_subject` |
 //! | 412 | `precondition_failed` (stale `If-Match`, or a write in between) |
 //! | 413 | `payload_too_large` |
 //! | 415 | `unsupported_media_type` |
-//! | 422 | the domain's content rules (`invalid_application`, ...), `idempotency_key_reused` |
+//! | 422 | the domain's content rules (`invalid_application`, ...), `idempotency_key_reused`, `beyond_the_log`, `out_of_range`, `invalid_subscription`, `url_refused` |
 //! | 428 | `precondition_required` (a command without `If-Match`) |
 //! | 429 | `too_many_requests` (a rate limit: failed authentication per client address, commands or data-subject lookups per caller), `too_many_long_polls`, both with `Retry-After`; `lookup_limit_reached` (a caller's data-subject lookups for the day are used up; `Retry-After`) |
 //! | 431 | `request_header_fields_too_large` |
 //! | 500 | `internal` (nothing leaked; the cause chain is logged) |
-//! | 503 | `unavailable`, `projection_lagging` (a read's `min_position` not reached in time), `not_ready` (`/readyz`), all with `Retry-After` |
+//! | 503 | `unavailable`, `outcome_unknown`, `projection_lagging` (a read's `min_position` not reached in time), `not_ready` (`/readyz`), all with `Retry-After` |
 
 use std::error::Error as StdError;
 use std::fmt;
