@@ -14,7 +14,7 @@ use actix_web::http::StatusCode;
 use audit::{AuditConfig, AuditError, Auditor, CheckpointSigner};
 
 use crate::config::Settings;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 
 /// The file name of the development checkpoint signing key in the data directory.
 pub const SIGNING_KEY_FILE: &str = "checkpoint-signing-key";
@@ -78,23 +78,11 @@ pub async fn open(settings: &Settings) -> Result<Auditor, AuditError> {
     Ok(auditor)
 }
 
-impl From<AuditError> for ApiError {
-    fn from(error: AuditError) -> Self {
-        match error {
-            AuditError::Store(error) => error.into(),
-            AuditError::Unavailable(_) => Self::unavailable(),
-            AuditError::OutOfRange(detail) => out_of_range(detail),
-            AuditError::NoSuchStream(_) => Self::not_found("stream"),
-            other => Self::internal(other),
-        }
-    }
-}
-
 /// 422 `out_of_range`: a tree size or position the tree does not (yet) cover.
 pub fn out_of_range(detail: impl Into<String>) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "out_of_range",
+        ProblemCode::OutOfRange,
         "Outside the tree",
         detail,
     )

@@ -20,7 +20,7 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::config::DEFAULT_BODY_LIMIT;
-use crate::problem::{ApiError, FieldError};
+use crate::problem::{ApiError, FieldError, ProblemCode};
 use crate::state::AppState;
 
 /// A JSON request body, parsed strictly, with its bytes (for the idempotency fingerprint).
@@ -183,7 +183,7 @@ pub fn path_error(error: PathError, _: &HttpRequest) -> actix_web::Error {
         _ => "the path is not valid".to_owned(),
     };
     ApiError::invalid(
-        "invalid_path",
+        ProblemCode::InvalidPath,
         format!("a path parameter is not valid: {message}"),
         &[FieldError {
             path: "path".into(),
@@ -201,7 +201,7 @@ pub fn query_error(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Erro
         _ => "the query string is not valid".to_owned(),
     };
     ApiError::invalid(
-        "invalid_query",
+        ProblemCode::InvalidQuery,
         format!("the query is not valid: {message}"),
         &[FieldError {
             path: "query".into(),

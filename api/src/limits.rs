@@ -29,7 +29,7 @@ use governor::{Quota, RateLimiter};
 
 use crate::auth::Principal;
 use crate::config::LimitSettings;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 
 /// Keys above which a limiter drops the keys whose state is back to full.
 const RETAIN_ABOVE: usize = 10_000;
@@ -132,7 +132,7 @@ impl Limits {
         let mut blocked = self.blocked();
         match blocked.get(&address) {
             Some(until) if *until > now => Err(ApiError::too_many_requests(
-                "too_many_requests",
+                ProblemCode::TooManyRequests,
                 "too many requests from this address failed authentication; wait before \
                  trying again",
                 *until - now,
@@ -185,7 +185,7 @@ impl Limits {
         };
         limit.take(&caller_key(principal)).map_err(|wait| {
             ApiError::too_many_requests(
-                "too_many_requests",
+                ProblemCode::TooManyRequests,
                 format!("this caller sent too many {what}; wait before sending more"),
                 wait,
             )

@@ -21,7 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::auth::Principal;
 use crate::limits::caller_key;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 
 /// Wakes waiting feed requests when the log may have grown. Cheap to clone; one
 /// [`FeedSignal::pump`] task drives it from the store's wake-ups.
@@ -165,7 +165,11 @@ impl LongPolls {
     /// instance or the caller has as many waiting as allowed.
     pub fn admit(&self, principal: &Principal) -> Result<LongPollPermit, ApiError> {
         let busy = |detail: &str| {
-            ApiError::too_many_requests("too_many_long_polls", detail, Duration::from_secs(1))
+            ApiError::too_many_requests(
+                ProblemCode::TooManyLongPolls,
+                detail,
+                Duration::from_secs(1),
+            )
         };
         let caller = caller_key(principal);
         let mut counts = self
@@ -215,7 +219,7 @@ mod tests {
         let _second = polls.admit(&a).unwrap();
         let refused = polls.admit(&a).unwrap_err();
         assert_eq!(
-            (refused.status().as_u16(), refused.code()),
+            (refused.status().as_u16(), refused.code().as_str()),
             (429, "too_many_long_polls")
         );
         let _third = polls.admit(&b).unwrap();

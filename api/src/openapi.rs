@@ -16,7 +16,7 @@ use utoipa::openapi::{
 use utoipa::{PartialSchema, ToResponse, ToSchema};
 use utoipa_actix_web::AppExt;
 
-use crate::problem::{FieldError, PROBLEM_JSON, ProblemDoc, UnmetCondition};
+use crate::problem::{FieldError, PROBLEM_JSON, ProblemCode, ProblemDoc, UnmetCondition};
 
 /// The document served at `/openapi.json` and printed by `anslut openapi`.
 pub fn spec() -> OpenApi {
@@ -230,7 +230,7 @@ fn problem_response(description: &str, example: serde_json::Value) -> RefOr<Resp
 }
 
 macro_rules! problem_responses {
-    ($($name:ident, $status:literal, $code:literal, $description:literal, $example:tt;)*) => {
+    ($($name:ident, $status:literal, $code:ident, $description:literal, $example:tt;)*) => {
         $(
             #[doc = $description]
             #[derive(Debug)]
@@ -239,9 +239,9 @@ macro_rules! problem_responses {
             impl<'r> ToResponse<'r> for $name {
                 fn response() -> (&'r str, RefOr<Response>) {
                     let mut example = json!($example);
-                    example["type"] = json!(concat!("urn:anslut:problem:", $code));
+                    example["type"] = json!(format!("urn:anslut:problem:{}", ProblemCode::$code.as_str()));
                     example["status"] = json!($status);
-                    example["code"] = json!($code);
+                    example["code"] = json!(ProblemCode::$code.as_str());
                     (stringify!($name), problem_response($description, example))
                 }
             }
@@ -250,86 +250,86 @@ macro_rules! problem_responses {
 }
 
 problem_responses! {
-    BadRequest, 400, "invalid_body",
+    BadRequest, 400, InvalidBody,
     "The request is malformed: `invalid_body` (malformed JSON, a wrong type, an unknown field or a value a parser refuses, each with its JSON path in `errors`), `invalid_path`, `invalid_query` or `invalid_header`. Values sent are never repeated.",
     {"title": "The request is malformed", "detail": "org_number: organisationsnummer has a wrong check digit", "errors": [{"path": "org_number", "message": "organisationsnummer has a wrong check digit"}]};
 
-    Unauthorized, 401, "invalid_token",
+    Unauthorized, 401, InvalidToken,
     "No bearer token (`unauthenticated`), or one that is malformed, expired, not yet valid, for another audience or issuer, or not signed by a trusted key (`invalid_token`; `WWW-Authenticate: Bearer error=\"invalid_token\"`).",
     {"title": "The bearer token is not valid", "detail": "the token has expired"};
 
-    Forbidden, 403, "forbidden",
+    Forbidden, 403, Forbidden,
     "The caller's role lacks the permission the operation needs. Checked before any resource is read, so it reveals nothing about one.",
     {"title": "The caller's role may not do this", "detail": "the role auditor lacks the permission decide"};
 
-    NotFound, 404, "not_found",
+    NotFound, 404, NotFound,
     "No such resource, or one in another region or of another provider: both answer alike.",
     {"title": "Not found", "detail": "no case with this id is visible to the caller"};
 
-    Conflict, 409, "go_live_blocked",
+    Conflict, 409, GoLiveBlocked,
     "The case's state does not allow the command now (the domain's `code`: `wrong_phase`, `go_live_blocked` with every unmet condition in `unmet`, `open_demands`, ...).",
     {"title": "The current state does not allow this command", "detail": "go-live is blocked: demand 1 is open", "unmet": [{"condition": "demand_open", "finding": 1, "message": "demand 1 is open"}]};
 
-    PreconditionFailed, 412, "precondition_failed",
+    PreconditionFailed, 412, PreconditionFailed,
     "`If-Match` names a version that is no longer current, or another command changed the resource meanwhile. The current version is in `current_version` and `ETag`.",
     {"title": "The resource has changed", "detail": "the resource is at version 7; read it again and decide anew", "current_version": 7};
 
-    PayloadTooLarge, 413, "payload_too_large",
+    PayloadTooLarge, 413, PayloadTooLarge,
     "The body exceeds the limit (256 KiB by default, `ANSLUT_BODY_LIMIT`).",
     {"title": "The request body is too large", "detail": "request bodies are limited to 262144 bytes"};
 
-    UnsupportedMediaType, 415, "unsupported_media_type",
+    UnsupportedMediaType, 415, UnsupportedMediaType,
     "The body is not sent as `application/json`.",
     {"title": "The body must be JSON", "detail": "send the body with Content-Type: application/json"};
 
-    Unprocessable, 422, "invalid_application",
+    Unprocessable, 422, InvalidApplication,
     "The command breaks a rule whatever the state (the domain's `code`, with its details), or the `Idempotency-Key` was used for another request (`idempotency_key_reused`).",
     {"title": "The command breaks a rule", "detail": "the application is incomplete: no system_administrator named", "problems": [{"problem": "missing_contact", "role": "system_administrator"}]};
 
-    OutOfRange, 422, "out_of_range",
+    OutOfRange, 422, OutOfRange,
     "A tree size or position outside the Merkle tree: a position past the tree size, a consistency proof from 0 or backwards, or a tree size the tree does not cover yet (it follows the log about once a second).",
     {"title": "Outside the tree", "detail": "the tree has 1290 leaves, not 1300"};
 
-    PreconditionRequired, 428, "precondition_required",
+    PreconditionRequired, 428, PreconditionRequired,
     "A command to an existing resource without `If-Match`.",
     {"title": "If-Match is required", "detail": "commands to an existing resource need If-Match with its ETag (or *), so that nobody acts on a stale view by accident"};
 
-    Unavailable, 503, "unavailable",
+    Unavailable, 503, Unavailable,
     "The database could not be reached in time; `Retry-After` says when to try again.",
     {"title": "The service is unavailable", "detail": "the database could not be reached in time and nothing was written; retry later (with the same Idempotency-Key, a retry is safe)"};
 
-    CommandUnavailable, 503, "outcome_unknown",
+    CommandUnavailable, 503, OutcomeUnknown,
     "The command could not be completed. `unavailable`: the database could not be reached in time and nothing was written; retry (with the same `Idempotency-Key`, a retry is always safe). `outcome_unknown`: the database failed while committing and it cannot be told whether the command was recorded; `GET /v1/commands/{command_id}` (the id is in `command_id` and `Command-Id`) answers once the service is back, or send the request again with the same `Idempotency-Key`, which replays the original answer if it was recorded. Never resend under a new key. `Retry-After` says when to try again.",
     {"title": "The outcome of the command is unknown", "detail": "the database failed while committing and it cannot be told whether the command was recorded; ask GET /v1/commands/0196a3c2-5b7d-7e21-8f3a-2c4d6e8f0a1b once the service is back, or send the request again with the same Idempotency-Key (both are safe; never resend it under a new key)", "command_id": "0196a3c2-5b7d-7e21-8f3a-2c4d6e8f0a1b"};
 
-    ProjectionLagging, 503, "projection_lagging",
+    ProjectionLagging, 503, ProjectionLagging,
     "The read asked for `min_position` and the read model did not reach that position within the wait bound (5 s by default, `ANSLUT_PROJECTIONS__WAIT_MILLISECONDS`): `projection` names it, `checkpoint` is how far it got; `Retry-After` says when to try again. Also `unavailable` when the database could not be reached in time.",
     {"title": "The read model has not caught up", "detail": "the read model case_overview has projected the log up to position 1286, not yet 1287; retry later", "projection": "case_overview", "checkpoint": 1286, "min_position": 1287};
 
-    BeyondTheLog, 422, "beyond_the_log",
+    BeyondTheLog, 422, BeyondTheLog,
     "`min_position` is past the last position of the log: no write was answered with it, so no read model will reach it. `head` is the log's last position.",
     {"title": "Beyond the end of the log", "detail": "min_position is past the end of the log (its last position is 1290); use the position a write was answered with", "head": 1290};
 
-    WebhookUnprocessable, 422, "url_refused",
+    WebhookUnprocessable, 422, UrlRefused,
     "The subscription breaks a rule: `url_refused` (not https, or in development not http to a loopback host; credentials or a fragment in the URL; in production a private, loopback or reserved address) or `invalid_subscription` (no event types, more than 64, a malformed pattern or one that matches no event type this system records, a description over 200 characters), or a creation's `Idempotency-Key` was used for another body (`idempotency_key_reused`). The value sent is never repeated.",
     {"title": "The subscription is not acceptable", "detail": "the endpoint URL is refused: it must use https (http only to a loopback host in development)"};
 
-    WebhookConflict, 409, "delivery_state",
+    WebhookConflict, 409, DeliveryState,
     "The delivery's state does not allow the request (`delivery_state`: redelivering a pending or delivering delivery, or one of a deactivated subscription; skipping one that is not parked; rotating a deactivated subscription's secret), the region has as many active subscriptions as allowed (`too_many_subscriptions`), or a creation retried with its `Idempotency-Key` found the subscription it created (`subscription_exists`, with `subscription_id` and `Location`; the secret is not shown again).",
     {"title": "The delivery's state does not allow this", "detail": "a pending delivery cannot be redelivered"};
 
-    LookupLimited, 429, "lookup_limit_reached",
+    LookupLimited, 429, LookupLimitReached,
     "The caller looked up as many data subjects as it may in 24 hours (100); every lookup, found or not, counts and is recorded. `Retry-After` says when to try again.",
     {"title": "Too many lookups", "detail": "a caller may look up 100 data subjects a day"};
-    TooManyRequests, 429, "too_many_requests",
+    TooManyRequests, 429, TooManyRequests,
     "A rate limit was reached (`too_many_requests`): too many requests from this client address failed authentication (then every request of the address that needs a token is refused until the limit refills, before its token is looked at), or this caller sent too many commands or data-subject lookups. Or, for the feed's long polls, `too_many_long_polls`: the caller or the server has as many waiting as allowed. `Retry-After` says when to try again, in seconds.",
     {"title": "Too many requests", "detail": "this caller sent too many commands; wait before sending more"};
 
-    OpsUnauthorized, 401, "unauthenticated",
+    OpsUnauthorized, 401, Unauthenticated,
     "The operations token is missing or wrong (`WWW-Authenticate: Bearer realm=\"anslut-ops\"`).",
     {"title": "Authentication is required", "detail": "metrics need the operations token as a bearer token"};
 
-    NotReady, 503, "not_ready",
+    NotReady, 503, NotReady,
     "Not ready to serve. With the operations token (or on the operations listener) the problem says why: a read model stopped on an event it cannot apply, or lags beyond the configured thresholds (`projections` lists each with its `reason`, `stopped` or `lagging`, checkpoint, lag and last error), or the webhook outbox projector (`webhooks`); also `unavailable` when the database could not be reached in time. Without, only the status and `code`. `Retry-After` says when to look again.",
     {"title": "Not ready", "detail": "read models stopped or behind the log: findings", "projections": [{"projection": "findings", "reason": "lagging", "checkpoint": 1180, "head": 1290, "lag_events": 110, "lag_seconds": 74.2, "last_error": null}]};
 }

@@ -1,25 +1,26 @@
 //! Every refusal the API gives, as an RFC 9457 `application/problem+json` body with a stable
-//! `code`. This is the one place where domain, store, authentication and extractor errors
-//! become HTTP statuses.
+//! `code`, a [`ProblemCode`]. This is the one place where domain, store, authentication,
+//! extractor, webhook, audit and privacy errors become HTTP statuses: every
+//! `From<_> for ApiError` is here.
 //!
 //! | status | codes |
 //! | --- | --- |
-//! | 400 | `invalid_body`, `invalid_path`, `invalid_query`, `invalid_header` |
+//! | 400 | `invalid_body`, `invalid_path`, `invalid_query`, `invalid_header`, `invalid_request` (a framework refusal without a code of its own) |
 //! | 401 | `unauthenticated` (no token), `invalid_token` |
 //! | 403 | `forbidden` (the role lacks the permission), the domain's `not_permitted` |
 //! | 404 | `not_found` (also for another tenant's resources) |
 //! | 405 | `method_not_allowed` |
 //! | 408 | `request_timeout` (the body did not arrive within `request_body_timeout_milliseconds`) |
-//! | 409 | the domain's conflicts (`wrong_phase`, `go_live_blocked` with `unmet`, ...) |
+//! | 409 | the domain's conflicts (`wrong_phase`, `go_live_blocked` with `unmet`, ...), `subscription_exists`, `delivery_state`, `too_many_subscriptions`, `shared_subject` |
 //! | 412 | `precondition_failed` (stale `If-Match`, or a write in between) |
 //! | 413 | `payload_too_large` |
 //! | 415 | `unsupported_media_type` |
-//! | 422 | the domain's content rules (`invalid_application`, ...), `idempotency_key_reused` |
+//! | 422 | the domain's content rules (`invalid_application`, ...), `idempotency_key_reused`, `beyond_the_log`, `out_of_range`, `invalid_subscription`, `url_refused` |
 //! | 428 | `precondition_required` (a command without `If-Match`) |
 //! | 429 | `too_many_requests` (a rate limit: failed authentication per client address, commands or data-subject lookups per caller), `too_many_long_polls`, both with `Retry-After`; `lookup_limit_reached` (a caller's data-subject lookups for the day are used up; `Retry-After`) |
 //! | 431 | `request_header_fields_too_large` |
 //! | 500 | `internal` (nothing leaked; the cause chain is logged) |
-//! | 503 | `unavailable`, `projection_lagging` (a read's `min_position` not reached in time), `not_ready` (`/readyz`), all with `Retry-After` |
+//! | 503 | `unavailable`, `outcome_unknown`, `projection_lagging` (a read's `min_position` not reached in time), `not_ready` (`/readyz`), all with `Retry-After` |
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -28,13 +29,152 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use cqrs_es::AggregateError;
-use domain::case::{Blocker, CaseError, ErrorClass};
+use domain::case::{Blocker, CaseError};
 use domain::incident::IncidentError;
+use domain::subject::SubjectError;
+use domain::{DomainError, ErrorClass};
 use projections::ProjectionError;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use store::StoreError;
 use utoipa::ToSchema;
+
+/// Defines [`ProblemCode`]: each variant with its string, which is also its serialised form.
+macro_rules! problem_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $code:literal,)*) => {
+        /// Every problem code the API answers with: the API's own and every domain refusal's.
+        /// Serialised as its `snake_case` string; the OpenAPI `Problem.code` lists them all.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ProblemCode {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl ProblemCode {
+            /// Every code, in the order of the schema's enum.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
+
+            /// The code as it appears in `code` and in `type` (`urn:anslut:problem:<code>`).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    // The request's form (400).
+    /// A body that is not valid JSON or breaks a field's rule.
+    InvalidBody = "invalid_body",
+    /// A path parameter that does not parse.
+    InvalidPath = "invalid_path",
+    /// A query string or parameter that does not parse.
+    InvalidQuery = "invalid_query",
+    /// A header that does not parse.
+    InvalidHeader = "invalid_header",
+    /// A client error the server's framework answered without a code of its own.
+    InvalidRequest = "invalid_request",
+    // Authentication and authorisation (401, 403).
+    Unauthenticated = "unauthenticated",
+    InvalidToken = "invalid_token",
+    Forbidden = "forbidden",
+    // HTTP (404, 405, 408, 412, 413, 415, 422, 428, 431).
+    NotFound = "not_found",
+    MethodNotAllowed = "method_not_allowed",
+    RequestTimeout = "request_timeout",
+    PreconditionFailed = "precondition_failed",
+    PreconditionRequired = "precondition_required",
+    PayloadTooLarge = "payload_too_large",
+    UnsupportedMediaType = "unsupported_media_type",
+    IdempotencyKeyReused = "idempotency_key_reused",
+    RequestHeaderFieldsTooLarge = "request_header_fields_too_large",
+    // Limits (429).
+    TooManyRequests = "too_many_requests",
+    TooManyLongPolls = "too_many_long_polls",
+    LookupLimitReached = "lookup_limit_reached",
+    // The server (500, 503).
+    Internal = "internal",
+    Unavailable = "unavailable",
+    OutcomeUnknown = "outcome_unknown",
+    ProjectionLagging = "projection_lagging",
+    NotReady = "not_ready",
+    // Reads of the log and the audit tree (422).
+    BeyondTheLog = "beyond_the_log",
+    OutOfRange = "out_of_range",
+    // Webhooks (409, 422).
+    InvalidSubscription = "invalid_subscription",
+    UrlRefused = "url_refused",
+    DeliveryState = "delivery_state",
+    TooManySubscriptions = "too_many_subscriptions",
+    SubscriptionExists = "subscription_exists",
+    // Privacy (409).
+    SharedSubject = "shared_subject",
+    // The domain's refusals (403, 409, 422), by `domain::DomainError::CODES`.
+    NotPermitted = "not_permitted",
+    WrongPhase = "wrong_phase",
+    UnknownProgramme = "unknown_programme",
+    NoCatalogueInForce = "no_catalogue_in_force",
+    ProgrammeOfOtherRegion = "programme_of_other_region",
+    OrganisationMismatch = "organisation_mismatch",
+    InvalidApplication = "invalid_application",
+    LeadTimeTooShort = "lead_time_too_short",
+    InvalidDate = "invalid_date",
+    RequirementNotInCatalogue = "requirement_not_in_catalogue",
+    NotAnAgreement = "not_an_agreement",
+    AgreementAlreadySigned = "agreement_already_signed",
+    SelfDeclarationNotExpected = "self_declaration_not_expected",
+    NoSelfDeclarationToReview = "no_self_declaration_to_review",
+    IncompleteAnswers = "incomplete_answers",
+    NonCompliantWithoutDeviation = "non_compliant_without_deviation",
+    DeviationNotNeeded = "deviation_not_needed",
+    DeviationAlreadyAgreed = "deviation_already_agreed",
+    CommitmentAlreadyRecorded = "commitment_already_recorded",
+    MilestoneAlreadyRecorded = "milestone_already_recorded",
+    TrainingAlreadyCompleted = "training_already_completed",
+    FinalVerificationNotPending = "final_verification_not_pending",
+    FinalVerificationNotHeld = "final_verification_not_held",
+    OpenDemands = "open_demands",
+    FindingNotFound = "finding_not_found",
+    FindingAlreadyResolved = "finding_already_resolved",
+    FinalVerificationNotApproved = "final_verification_not_approved",
+    FinalContractAlreadySigned = "final_contract_already_signed",
+    GoLiveBlocked = "go_live_blocked",
+    ServiceRequestNotFound = "service_request_not_found",
+    ServiceRequestAlreadyDecided = "service_request_already_decided",
+    CatalogueVersionNotNewer = "catalogue_version_not_newer",
+    UnknownCatalogueVersion = "unknown_catalogue_version",
+    CatalogueVersionNotInForce = "catalogue_version_not_in_force",
+    WrongStatus = "wrong_status",
+    OccurredAfterDetection = "occurred_after_detection",
+    OccurredAfterConnectionEnded = "occurred_after_connection_ended",
+    AlreadyForgotten = "already_forgotten",
+    WrongSubject = "wrong_subject",
+}
+
+impl ProblemCode {
+    /// The one mapping of a domain error's code into the enum; `None` for a code the enum
+    /// lacks (a test keeps every code of `domain::DomainError::CODES` in it).
+    pub fn from_domain(code: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|known| known.as_str() == code)
+    }
+}
+
+impl PartialEq<&str> for ProblemCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -105,9 +245,9 @@ pub struct ProblemDoc {
     /// What went wrong in this occurrence.
     #[schema(example = "go-live is blocked: demand 1 is open")]
     pub detail: String,
-    /// A stable, machine-readable code.
-    #[schema(example = "go_live_blocked")]
-    pub code: String,
+    /// A stable, machine-readable code: one of the API's own or a domain refusal's.
+    #[schema(inline, example = "go_live_blocked")]
+    pub code: ProblemCode,
     /// For `invalid_*`: each field and what is wrong with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
@@ -134,7 +274,7 @@ pub struct ApiError(Box<Inner>);
 
 struct Inner {
     status: StatusCode,
-    code: String,
+    code: ProblemCode,
     title: &'static str,
     detail: String,
     extensions: Map<String, Value>,
@@ -170,13 +310,13 @@ impl StdError for ApiError {}
 impl ApiError {
     pub fn new(
         status: StatusCode,
-        code: impl Into<String>,
+        code: ProblemCode,
         title: &'static str,
         detail: impl Into<String>,
     ) -> Self {
         Self(Box::new(Inner {
             status,
-            code: code.into(),
+            code,
             title,
             detail: detail.into(),
             extensions: Map::new(),
@@ -201,12 +341,12 @@ impl ApiError {
         self.0.status
     }
 
-    pub fn code(&self) -> &str {
-        &self.0.code
+    pub const fn code(&self) -> ProblemCode {
+        self.0.code
     }
 
     /// 400 with one error per field.
-    pub fn invalid(code: &'static str, detail: impl Into<String>, errors: &[FieldError]) -> Self {
+    pub fn invalid(code: ProblemCode, detail: impl Into<String>, errors: &[FieldError]) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             code,
@@ -222,13 +362,13 @@ impl ApiError {
             [one] => format!("{}: {}", one.path, one.message),
             _ => format!("{} fields are not valid", errors.len()),
         };
-        Self::invalid("invalid_body", detail, errors)
+        Self::invalid(ProblemCode::InvalidBody, detail, errors)
     }
 
     pub fn invalid_header(name: &str, message: impl Into<String>) -> Self {
         let message = message.into();
         Self::invalid(
-            "invalid_header",
+            ProblemCode::InvalidHeader,
             format!("{name}: {message}"),
             &[FieldError {
                 path: name.to_owned(),
@@ -241,7 +381,7 @@ impl ApiError {
     pub fn unauthenticated() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthenticated",
+            ProblemCode::Unauthenticated,
             "Authentication is required",
             "send a bearer token in the Authorization header",
         )
@@ -256,7 +396,7 @@ impl ApiError {
     pub fn invalid_token(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_token",
+            ProblemCode::InvalidToken,
             "The bearer token is not valid",
             detail,
         )
@@ -269,7 +409,7 @@ impl ApiError {
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ProblemCode::Forbidden,
             "The caller's role may not do this",
             detail,
         )
@@ -279,7 +419,7 @@ impl ApiError {
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ProblemCode::NotFound,
             "Not found",
             format!("no {what} with this id is visible to the caller"),
         )
@@ -288,7 +428,7 @@ impl ApiError {
     pub fn no_route() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ProblemCode::NotFound,
             "Not found",
             "there is no resource at this path",
         )
@@ -297,7 +437,7 @@ impl ApiError {
     pub fn precondition_failed(current_version: u64) -> Self {
         Self::new(
             StatusCode::PRECONDITION_FAILED,
-            "precondition_failed",
+            ProblemCode::PreconditionFailed,
             "The resource has changed",
             format!("the resource is at version {current_version}; read it again and decide anew"),
         )
@@ -308,7 +448,7 @@ impl ApiError {
     pub fn precondition_required() -> Self {
         Self::new(
             StatusCode::PRECONDITION_REQUIRED,
-            "precondition_required",
+            ProblemCode::PreconditionRequired,
             "If-Match is required",
             "commands to an existing resource need If-Match with its ETag (or *), so that \
              nobody acts on a stale view by accident",
@@ -318,7 +458,7 @@ impl ApiError {
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ProblemCode::PayloadTooLarge,
             "The request body is too large",
             format!("request bodies are limited to {limit} bytes"),
         )
@@ -328,7 +468,7 @@ impl ApiError {
     pub fn request_timeout() -> Self {
         Self::new(
             StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
+            ProblemCode::RequestTimeout,
             "The request body did not arrive in time",
             "the body was not received within the server's time limit; send it again",
         )
@@ -337,7 +477,7 @@ impl ApiError {
     pub fn unsupported_media_type() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ProblemCode::UnsupportedMediaType,
             "The body must be JSON",
             "send the body with Content-Type: application/json",
         )
@@ -346,7 +486,7 @@ impl ApiError {
     pub fn idempotency_key_reused() -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
+            ProblemCode::IdempotencyKeyReused,
             "The Idempotency-Key was used for another request",
             "this Idempotency-Key was already used with a different request; use a new key",
         )
@@ -355,7 +495,7 @@ impl ApiError {
     pub fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            ProblemCode::Unavailable,
             "The service is unavailable",
             "the database could not be reached in time and nothing was written; retry later \
              (with the same Idempotency-Key, a retry is safe)",
@@ -370,7 +510,7 @@ impl ApiError {
     pub fn outcome_unknown() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "outcome_unknown",
+            ProblemCode::OutcomeUnknown,
             "The outcome of the command is unknown",
             "the database failed while committing and it cannot be told whether the command \
              was recorded; ask GET /v1/commands/{command_id} once the service is back, or \
@@ -384,7 +524,7 @@ impl ApiError {
     /// `Command-Id` header; `outcome_unknown`'s detail names the URL to ask.
     #[must_use]
     pub fn with_command_id(mut self, command_id: uuid::Uuid) -> Self {
-        if self.0.code == "outcome_unknown" {
+        if self.0.code == ProblemCode::OutcomeUnknown {
             self.0.detail = self
                 .0
                 .detail
@@ -405,7 +545,7 @@ impl ApiError {
     pub fn internal(cause: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
         let mut error = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ProblemCode::Internal,
             "Internal error",
             "the server failed to answer; the error was logged",
         );
@@ -416,7 +556,7 @@ impl ApiError {
     pub fn method_not_allowed(allow: &str) -> Self {
         let mut error = Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ProblemCode::MethodNotAllowed,
             "Method not allowed",
             format!("this resource answers {allow}"),
         );
@@ -429,7 +569,7 @@ impl ApiError {
     /// 429: a rate limit or a cap on concurrent work was reached; `Retry-After` says when to
     /// try again, in whole seconds (at least 1).
     pub fn too_many_requests(
-        code: &'static str,
+        code: ProblemCode,
         detail: impl Into<String>,
         retry_after: std::time::Duration,
     ) -> Self {
@@ -448,7 +588,7 @@ impl ApiError {
     pub fn header_fields_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "request_header_fields_too_large",
+            ProblemCode::RequestHeaderFieldsTooLarge,
             "The request's headers are too large",
             format!("the request line and headers together are limited to {limit} bytes"),
         )
@@ -456,7 +596,7 @@ impl ApiError {
 
     /// A domain refusal: 403, 409 or 422 by its class, its `code`, and its fields as
     /// extension members (for `go_live_blocked`, `unmet` lists each condition).
-    fn domain(class: ErrorClass, code: &str, detail: String, fields: Value) -> Self {
+    fn domain(class: ErrorClass, code: ProblemCode, detail: String, fields: Value) -> Self {
         let (status, title) = match class {
             ErrorClass::Forbidden => (StatusCode::FORBIDDEN, "The caller's role may not do this"),
             ErrorClass::Conflict => (
@@ -538,10 +678,26 @@ pub fn cause_chain(error: &(dyn StdError + 'static)) -> String {
     text
 }
 
+impl ApiError {
+    /// Any domain refusal: 403, 409 or 422 by its class, its code (mapped by
+    /// [`ProblemCode::from_domain`]), and its fields as extension members.
+    fn refusal<E: DomainError>(error: &E) -> Self {
+        let fields = serde_json::to_value(error).unwrap_or(Value::Null);
+        let code = ProblemCode::from_domain(error.code()).unwrap_or_else(|| {
+            // Unreachable while `every_domain_code_is_a_problem_code` passes.
+            tracing::error!(
+                code = error.code(),
+                "a domain code missing from ProblemCode"
+            );
+            ProblemCode::Internal
+        });
+        Self::domain(error.class(), code, error.to_string(), fields)
+    }
+}
+
 impl From<CaseError> for ApiError {
     fn from(error: CaseError) -> Self {
-        let fields = serde_json::to_value(&error).unwrap_or(Value::Null);
-        let mut api = Self::domain(error.class(), error.code(), error.to_string(), fields);
+        let mut api = Self::refusal(&error);
         if let CaseError::GoLiveBlocked { unmet } = &error {
             let unmet: Vec<UnmetCondition> = unmet.iter().map(UnmetCondition::from).collect();
             api = api.with("unmet", json!(unmet));
@@ -552,15 +708,75 @@ impl From<CaseError> for ApiError {
 
 impl From<IncidentError> for ApiError {
     fn from(error: IncidentError) -> Self {
-        let fields = serde_json::to_value(&error).unwrap_or(Value::Null);
-        Self::domain(error.class(), error.code(), error.to_string(), fields)
+        Self::refusal(&error)
     }
 }
 
-impl From<domain::subject::SubjectError> for ApiError {
-    fn from(error: domain::subject::SubjectError) -> Self {
-        let fields = serde_json::to_value(&error).unwrap_or(Value::Null);
-        Self::domain(error.class(), error.code(), error.to_string(), fields)
+impl From<SubjectError> for ApiError {
+    fn from(error: SubjectError) -> Self {
+        Self::refusal(&error)
+    }
+}
+
+impl From<crate::auth::token::AuthError> for ApiError {
+    fn from(error: crate::auth::token::AuthError) -> Self {
+        Self::invalid_token(error.to_string())
+    }
+}
+
+impl From<::audit::AuditError> for ApiError {
+    fn from(error: ::audit::AuditError) -> Self {
+        match error {
+            ::audit::AuditError::Store(error) => error.into(),
+            ::audit::AuditError::Unavailable(_) => Self::unavailable(),
+            ::audit::AuditError::OutOfRange(detail) => crate::checkpoints::out_of_range(detail),
+            ::audit::AuditError::NoSuchStream(_) => Self::not_found("stream"),
+            other => Self::internal(other),
+        }
+    }
+}
+
+/// 422 for a subscription the crate refuses: `invalid_subscription` (the field and the rule)
+/// or `url_refused` (which URL rule; the URL is never repeated).
+fn subscription_refused(code: ProblemCode, detail: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        code,
+        "The subscription is not acceptable",
+        detail,
+    )
+}
+
+impl From<::webhooks::WebhookError> for ApiError {
+    fn from(error: ::webhooks::WebhookError) -> Self {
+        match error {
+            ::webhooks::WebhookError::Invalid(detail) => {
+                subscription_refused(ProblemCode::InvalidSubscription, detail)
+            }
+            ::webhooks::WebhookError::UrlRefused(_) => {
+                subscription_refused(ProblemCode::UrlRefused, error.to_string())
+            }
+            ::webhooks::WebhookError::NotFound(what) => Self::not_found(what),
+            ::webhooks::WebhookError::IdempotencyKeyReused => Self::idempotency_key_reused(),
+            ::webhooks::WebhookError::Conflict(detail) => Self::new(
+                StatusCode::CONFLICT,
+                ProblemCode::DeliveryState,
+                "The delivery's state does not allow this",
+                detail,
+            ),
+            ::webhooks::WebhookError::TooMany(_) => Self::new(
+                StatusCode::CONFLICT,
+                ProblemCode::TooManySubscriptions,
+                "The region has the most subscriptions allowed",
+                error.to_string(),
+            ),
+            ::webhooks::WebhookError::Unavailable(_) => {
+                tracing::warn!(error = %cause_chain(&error), "the webhook tables are unavailable");
+                Self::unavailable()
+            }
+            ::webhooks::WebhookError::Store(store) => store.into(),
+            other => Self::internal(other),
+        }
     }
 }
 
@@ -605,7 +821,7 @@ impl From<ProjectionError> for ApiError {
                 let seconds = retry_after.as_secs_f64().ceil().max(1.0);
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "projection_lagging",
+                    ProblemCode::ProjectionLagging,
                     "The read model has not caught up",
                     format!(
                         "the read model {projection} has projected the log up to position \
@@ -622,7 +838,7 @@ impl From<ProjectionError> for ApiError {
                 )
             }
             ProjectionError::InvalidCursor => Self::invalid(
-                "invalid_query",
+                ProblemCode::InvalidQuery,
                 "cursor: not a cursor this list handed out",
                 &[FieldError {
                     path: "cursor".into(),
@@ -649,7 +865,7 @@ where
             // A write between our load and our commit: the caller's view is stale.
             AggregateError::AggregateConflict => Self::new(
                 StatusCode::PRECONDITION_FAILED,
-                "precondition_failed",
+                ProblemCode::PreconditionFailed,
                 "The resource has changed",
                 "another command changed the resource meanwhile; read it again and decide anew",
             ),
@@ -723,5 +939,90 @@ mod tests {
     fn internal_errors_show_nothing_of_their_cause() {
         let error = ApiError::internal("password authentication failed for user x");
         assert!(!error.body().to_string().contains("password"));
+    }
+
+    #[test]
+    fn crate_errors_become_stable_problems() {
+        let cases: [(::webhooks::WebhookError, u16, &str); 5] = [
+            (
+                ::webhooks::WebhookError::Invalid("event_types[0] ...".into()),
+                422,
+                "invalid_subscription",
+            ),
+            (
+                ::webhooks::WebhookError::UrlRefused("it must use https".into()),
+                422,
+                "url_refused",
+            ),
+            (
+                ::webhooks::WebhookError::NotFound("subscription"),
+                404,
+                "not_found",
+            ),
+            (
+                ::webhooks::WebhookError::Conflict("a pending delivery".into()),
+                409,
+                "delivery_state",
+            ),
+            (
+                ::webhooks::WebhookError::TooMany(50),
+                409,
+                "too_many_subscriptions",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let api = ApiError::from(error);
+            assert_eq!((api.status().as_u16(), api.code().as_str()), (status, code));
+        }
+    }
+
+    #[test]
+    fn every_domain_code_is_a_problem_code() {
+        let domain_codes = [
+            <CaseError as DomainError>::CODES,
+            <IncidentError as DomainError>::CODES,
+            <SubjectError as DomainError>::CODES,
+        ];
+        for code in domain_codes.concat() {
+            assert!(
+                ProblemCode::from_domain(code).is_some(),
+                "the domain's code {code} is not in ProblemCode"
+            );
+        }
+    }
+
+    #[test]
+    fn each_code_serialises_as_its_string_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in ProblemCode::ALL {
+            assert_eq!(json!(code), json!(code.as_str()));
+            assert!(seen.insert(code.as_str()), "{code} is listed twice");
+        }
+    }
+
+    #[test]
+    fn the_openapi_problem_code_lists_every_code() {
+        let spec: Value = serde_json::from_str(&crate::openapi::spec_json()).unwrap();
+        let code = &spec["components"]["schemas"]["Problem"]["properties"]["code"];
+        // Inlined with its own description: `{"allOf": [{"enum": [...]}], ...}`.
+        let schema = code["allOf"]
+            .as_array()
+            .and_then(|all| all.iter().find(|schema| schema["enum"].is_array()))
+            .unwrap_or(code);
+        let listed: Vec<&str> = schema["enum"]
+            .as_array()
+            .expect("Problem.code is an enum")
+            .iter()
+            .map(|code| code.as_str().unwrap())
+            .collect();
+        let known: Vec<&str> = ProblemCode::ALL.iter().map(|code| code.as_str()).collect();
+        assert_eq!(listed, known);
+    }
+
+    #[test]
+    fn an_answer_carries_its_code_in_code_and_type() {
+        let body = ApiError::not_found("case").body();
+        assert_eq!(body["code"], "not_found");
+        assert_eq!(body["type"], "urn:anslut:problem:not_found");
     }
 }

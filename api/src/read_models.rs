@@ -19,7 +19,7 @@ use serde_json::json;
 use store::{EventStore, Position};
 
 use crate::config::{ProjectionSettings, Settings};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 use crate::state::AppState;
 
 /// The projections' options from the configuration.
@@ -75,7 +75,7 @@ pub async fn wait_for(
 fn beyond_the_log(head: u64) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "beyond_the_log",
+        ProblemCode::BeyondTheLog,
         "Beyond the end of the log",
         format!(
             "min_position is past the end of the log (its last position is {head}); use the \
@@ -132,7 +132,7 @@ pub fn not_ready(unready: &[Unready]) -> ApiError {
     let names: Vec<&str> = unready.iter().map(|u| u.projection.as_str()).collect();
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "not_ready",
+        ProblemCode::NotReady,
         "Not ready",
         format!(
             "read models stopped or behind the log: {}",

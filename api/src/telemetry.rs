@@ -20,7 +20,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::edge;
-use crate::problem::{ApiError, PROBLEM_JSON};
+use crate::problem::{ApiError, PROBLEM_JSON, ProblemCode};
 use crate::state::AppState;
 
 /// A JSON-lines subscriber writing to `writer`, filtered by `RUST_LOG` or `default_filter`.
@@ -120,13 +120,13 @@ async fn answer(
         let problem = ApiError::new(
             status,
             match status.as_u16() {
-                404 => "not_found",
-                405 => "method_not_allowed",
-                413 => "payload_too_large",
-                431 => "request_header_fields_too_large",
-                415 => "unsupported_media_type",
-                500..=599 => "internal",
-                _ => "invalid_request",
+                404 => ProblemCode::NotFound,
+                405 => ProblemCode::MethodNotAllowed,
+                413 => ProblemCode::PayloadTooLarge,
+                431 => ProblemCode::RequestHeaderFieldsTooLarge,
+                415 => ProblemCode::UnsupportedMediaType,
+                500..=599 => ProblemCode::Internal,
+                _ => ProblemCode::InvalidRequest,
             },
             "The request could not be served",
             status.canonical_reason().unwrap_or("error").to_lowercase(),

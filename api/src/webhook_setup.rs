@@ -31,7 +31,7 @@ use serde_json::json;
 use store::EventStore;
 
 use crate::config::{ProjectionSettings, Settings};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 
 /// The file name of the development webhook secret key in the data directory.
 pub const SECRET_KEY_FILE: &str = "webhook-secret-key";
@@ -129,52 +129,12 @@ pub fn unready(status: &WebhookStatus, settings: &ProjectionSettings) -> Option<
 pub fn not_ready(reason: &str, status: &WebhookStatus) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "not_ready",
+        ProblemCode::NotReady,
         "Not ready",
         format!("the webhook outbox projector is {reason}"),
     )
     .with("webhooks", json!({"reason": reason, "status": status}))
     .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
-}
-
-/// 422 for a subscription the crate refuses: `invalid_subscription` (the field and the rule)
-/// or `url_refused` (which URL rule; the URL is never repeated).
-fn unprocessable(code: &'static str, detail: String) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        code,
-        "The subscription is not acceptable",
-        detail,
-    )
-}
-
-impl From<WebhookError> for ApiError {
-    fn from(error: WebhookError) -> Self {
-        match error {
-            WebhookError::Invalid(detail) => unprocessable("invalid_subscription", detail),
-            WebhookError::UrlRefused(_) => unprocessable("url_refused", error.to_string()),
-            WebhookError::NotFound(what) => Self::not_found(what),
-            WebhookError::IdempotencyKeyReused => Self::idempotency_key_reused(),
-            WebhookError::Conflict(detail) => Self::new(
-                StatusCode::CONFLICT,
-                "delivery_state",
-                "The delivery's state does not allow this",
-                detail,
-            ),
-            WebhookError::TooMany(_) => Self::new(
-                StatusCode::CONFLICT,
-                "too_many_subscriptions",
-                "The region has the most subscriptions allowed",
-                error.to_string(),
-            ),
-            WebhookError::Unavailable(_) => {
-                tracing::warn!(error = %crate::problem::cause_chain(&error), "the webhook tables are unavailable");
-                Self::unavailable()
-            }
-            WebhookError::Store(store) => store.into(),
-            other => Self::internal(other),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -227,32 +187,5 @@ mod tests {
         settings.env = crate::config::Environment::Development;
         let generated = secret_key(&settings).unwrap();
         assert_eq!(secret_key(&settings).unwrap().id(), generated.id());
-    }
-
-    #[test]
-    fn crate_errors_become_stable_problems() {
-        let cases: [(WebhookError, u16, &str); 5] = [
-            (
-                WebhookError::Invalid("event_types[0] ...".into()),
-                422,
-                "invalid_subscription",
-            ),
-            (
-                WebhookError::UrlRefused("it must use https".into()),
-                422,
-                "url_refused",
-            ),
-            (WebhookError::NotFound("subscription"), 404, "not_found"),
-            (
-                WebhookError::Conflict("a pending delivery".into()),
-                409,
-                "delivery_state",
-            ),
-            (WebhookError::TooMany(50), 409, "too_many_subscriptions"),
-        ];
-        for (error, status, code) in cases {
-            let api = ApiError::from(error);
-            assert_eq!((api.status().as_u16(), api.code()), (status, code));
-        }
     }
 }

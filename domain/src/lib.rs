@@ -13,6 +13,7 @@ pub mod clock;
 pub mod contact;
 pub mod costs;
 pub mod disclosure;
+pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod incident;
@@ -24,4 +25,5 @@ pub mod text;
 
 pub use actor::{Actor, Party, Role};
 pub use clock::{Clock, FixedClock};
+pub use error::{DomainError, ErrorClass};
 pub use personal::Personal;

@@ -142,6 +142,56 @@ impl SubjectError {
     }
 }
 
+impl crate::error::DomainError for SubjectError {
+    const CODES: &'static [&'static str] = &["not_permitted", "already_forgotten", "wrong_subject"];
+
+    fn code(&self) -> &'static str {
+        Self::code(self)
+    }
+
+    fn class(&self) -> ErrorClass {
+        Self::class(self)
+    }
+}
+
+#[cfg(test)]
+mod codes {
+    use super::*;
+
+    #[test]
+    fn codes_lists_exactly_the_codes_of_the_variants() {
+        let by = Actor::new(
+            crate::actor::Subject::parse("officer-1").unwrap(),
+            Role::Officer,
+            crate::ids::RegionId::parse("dalarna").unwrap(),
+            None,
+        )
+        .unwrap();
+        let all = [
+            SubjectError::NotPermitted {
+                command: "c",
+                role: Role::Officer,
+            },
+            SubjectError::AlreadyForgotten {
+                forgotten: Box::new(Forgotten {
+                    at: DateTime::<Utc>::UNIX_EPOCH,
+                    by,
+                }),
+            },
+            SubjectError::WrongSubject,
+        ];
+        // Fails to compile when a variant is added: give it an instance above.
+        for error in &all {
+            match error {
+                SubjectError::NotPermitted { .. }
+                | SubjectError::AlreadyForgotten { .. }
+                | SubjectError::WrongSubject => {}
+            }
+        }
+        crate::error::assert_codes_match(&all);
+    }
+}
+
 /// What a data subject needs from outside: the time.
 #[derive(Clone)]
 pub struct SubjectServices {

@@ -13,7 +13,6 @@ use serde::Deserialize;
 use super::Principal;
 use super::jwks::JwksCache;
 use crate::config::MAX_LEEWAY_SECONDS;
-use crate::problem::ApiError;
 
 /// Why a token was refused. Every variant is a 401; none reveals a key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,12 +39,6 @@ pub enum AuthError {
     MissingClaim(String),
     #[error("the token's {0} claim is missing or not valid")]
     Claim(&'static str),
-}
-
-impl From<AuthError> for ApiError {
-    fn from(error: AuthError) -> Self {
-        Self::invalid_token(error.to_string())
-    }
 }
 
 /// Where verification keys come from.

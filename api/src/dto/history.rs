@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::incidents::IncidentView;
 use super::views::CaseView;
-use crate::problem::{ApiError, FieldError};
+use crate::problem::{ApiError, FieldError, ProblemCode};
 
 /// The most events one history page holds.
 pub const MAX_HISTORY_LIMIT: u32 = 500;
@@ -192,7 +192,8 @@ pub fn int64_param(parameter: &str, value: u64) -> Result<u64, ApiError> {
 
 /// The same bound for a path parameter: 400 `invalid_path` naming it.
 pub fn int64_path(parameter: &str, value: u64) -> Result<u64, ApiError> {
-    within_int64(value).ok_or_else(|| invalid_field("invalid_path", parameter, int64_range()))
+    within_int64(value)
+        .ok_or_else(|| invalid_field(ProblemCode::InvalidPath, parameter, int64_range()))
 }
 
 fn within_int64(value: u64) -> Option<u64> {
@@ -205,11 +206,11 @@ fn int64_range() -> String {
 
 /// 400 `invalid_query` naming one parameter.
 pub fn invalid_query(parameter: &str, message: impl Into<String>) -> ApiError {
-    invalid_field("invalid_query", parameter, message.into())
+    invalid_field(ProblemCode::InvalidQuery, parameter, message.into())
 }
 
 /// 400 with `code`, naming one parameter.
-fn invalid_field(code: &'static str, parameter: &str, message: String) -> ApiError {
+fn invalid_field(code: ProblemCode, parameter: &str, message: String) -> ApiError {
     ApiError::invalid(
         code,
         format!("{parameter}: {message}"),

@@ -112,7 +112,12 @@ fn checkpoint_response(
 }
 
 fn no_checkpoint(detail: String) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found", detail)
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        crate::problem::ProblemCode::NotFound,
+        "Not found",
+        detail,
+    )
 }
 
 /// The latest checkpoint, or 404 while none is signed.

@@ -8,7 +8,7 @@ use utoipa_actix_web::UtoipaApp;
 
 use crate::authz::{self, Authorized};
 use crate::dto::catalogues::{CatalogueDiffView, CatalogueListView, CatalogueView, DiffQuery};
-use crate::problem::{ApiError, FieldError};
+use crate::problem::{ApiError, FieldError, ProblemCode};
 use crate::state::AppState;
 
 /// Registers the `/v1/catalogues` scope.
@@ -33,7 +33,7 @@ where
 fn programme(raw: &str) -> Result<ProgrammeId, ApiError> {
     ProgrammeId::parse(raw).map_err(|error| {
         ApiError::invalid(
-            "invalid_path",
+            ProblemCode::InvalidPath,
             format!("programme: {error}"),
             &[FieldError {
                 path: "programme".into(),

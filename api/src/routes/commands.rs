@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::authz::{self, Authorized};
 use crate::commands::{self, Executed};
 use crate::dto::views::{CommandOutcome, CommandResult, CommandStatusView};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 use crate::state::AppState;
 use crate::tenancy;
 
@@ -36,7 +36,7 @@ where
 fn not_recorded() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "not_found",
+        ProblemCode::NotFound,
         "Not found",
         "no command with this id is recorded that is visible to the caller; a command whose \
          outcome was unknown and that is not found here was not recorded, and no attempt that \

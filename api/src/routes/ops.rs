@@ -18,7 +18,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::dto::webhooks::WebhookHealthView;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 use crate::read_models;
 use crate::state::AppState;
 use crate::webhook_setup;
@@ -138,7 +138,7 @@ pub async fn readyz(
 fn bare_not_ready() -> ApiError {
     ApiError::new(
         actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-        "not_ready",
+        ProblemCode::NotReady,
         "Not ready",
         "this instance is not ready to serve",
     )
@@ -213,7 +213,7 @@ pub async fn metrics(
         return Err(if state.ops_token.is_some() {
             ApiError::new(
                 actix_web::http::StatusCode::UNAUTHORIZED,
-                "unauthenticated",
+                ProblemCode::Unauthenticated,
                 "Authentication is required",
                 "metrics need the operations token as a bearer token",
             )
@@ -224,14 +224,14 @@ pub async fn metrics(
         } else if listener {
             ApiError::new(
                 actix_web::http::StatusCode::NOT_FOUND,
-                "not_found",
+                ProblemCode::NotFound,
                 "Not found",
                 "metrics are served on the operations listener",
             )
         } else {
             ApiError::new(
                 actix_web::http::StatusCode::NOT_FOUND,
-                "not_found",
+                ProblemCode::NotFound,
                 "Not found",
                 "metrics are not served: configure ops.token or ops.listen",
             )

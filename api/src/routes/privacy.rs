@@ -45,7 +45,7 @@ use crate::authz::{self, Authorized};
 use crate::commands::OPERATION_KEY;
 use crate::dto::identity_message;
 use crate::extract::{JsonBody, RequestContext};
-use crate::problem::{ApiError, FieldError};
+use crate::problem::{ApiError, FieldError, ProblemCode};
 use crate::state::AppState;
 use crate::tenancy::TENANT_REGION;
 
@@ -330,7 +330,7 @@ pub async fn lookup_subject(
     {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "lookup_limit_reached",
+            ProblemCode::LookupLimitReached,
             "Too many lookups",
             format!("a caller may look up {LOOKUPS_PER_DAY} data subjects a day"),
         )
@@ -376,7 +376,7 @@ const LOOKUP_RETRY_AFTER: &str = "3600";
 fn shared_subject() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
-        "shared_subject",
+        ProblemCode::SharedSubject,
         "The data subject is shared",
         "this data subject was recorded before subjects were per region and is named by more \
          than one region's records; forgetting it here would erase another controller's \

@@ -36,7 +36,7 @@ use crate::dto::webhooks::{
     SubscriptionView,
 };
 use crate::extract::{CommandHeaders, JsonBody};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 use crate::state::AppState;
 
 /// Registers the `/v1/webhooks` scope.
@@ -168,7 +168,7 @@ fn subscription_exists(subscription: &Subscription) -> ApiError {
     let location = format!("/v1/webhooks/subscriptions/{}", subscription.id);
     let mut error = ApiError::new(
         actix_web::http::StatusCode::CONFLICT,
-        "subscription_exists",
+        ProblemCode::SubscriptionExists,
         "The subscription exists",
         "a subscription was created with this Idempotency-Key; its secret was shown once and is \
          not shown again: rotate it (POST .../rotate-secret) for a new one",

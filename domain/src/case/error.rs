@@ -135,6 +135,209 @@ pub enum CaseError {
     },
 }
 
+impl crate::error::DomainError for CaseError {
+    const CODES: &'static [&'static str] = &[
+        "not_permitted",
+        "wrong_phase",
+        "unknown_programme",
+        "no_catalogue_in_force",
+        "programme_of_other_region",
+        "organisation_mismatch",
+        "invalid_application",
+        "lead_time_too_short",
+        "invalid_date",
+        "requirement_not_in_catalogue",
+        "not_an_agreement",
+        "agreement_already_signed",
+        "self_declaration_not_expected",
+        "no_self_declaration_to_review",
+        "incomplete_answers",
+        "non_compliant_without_deviation",
+        "deviation_not_needed",
+        "deviation_already_agreed",
+        "commitment_already_recorded",
+        "milestone_already_recorded",
+        "training_already_completed",
+        "final_verification_not_pending",
+        "final_verification_not_held",
+        "open_demands",
+        "finding_not_found",
+        "finding_already_resolved",
+        "final_verification_not_approved",
+        "final_contract_already_signed",
+        "go_live_blocked",
+        "service_request_not_found",
+        "service_request_already_decided",
+        "catalogue_version_not_newer",
+        "unknown_catalogue_version",
+        "catalogue_version_not_in_force",
+    ];
+
+    fn code(&self) -> &'static str {
+        Self::code(self)
+    }
+
+    fn class(&self) -> ErrorClass {
+        Self::class(self)
+    }
+}
+
+#[cfg(test)]
+mod codes {
+    use super::*;
+
+    /// One error of every variant; the match below fails to compile when a variant is added,
+    /// so that it gets an instance here and its code a place in `CODES`.
+    fn every_variant() -> Vec<CaseError> {
+        let programme = ProgrammeId::parse("test-programme").unwrap();
+        let region = RegionId::parse("dalarna").unwrap();
+        let requirement = RequirementId::parse("DBUP-014").unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let finding = FindingNo::new(1);
+        let request = ServiceRequestNo::new(1);
+        let all = vec![
+            CaseError::NotPermitted {
+                command: "c",
+                role: Role::Officer,
+            },
+            CaseError::WrongPhase {
+                command: "c",
+                phase: Phase::New,
+            },
+            CaseError::UnknownProgramme {
+                programme: programme.clone(),
+            },
+            CaseError::NoCatalogueInForce {
+                programme: programme.clone(),
+                on: date,
+            },
+            CaseError::ProgrammeOfOtherRegion {
+                programme: programme.clone(),
+                programme_region: region.clone(),
+                actor_region: region,
+            },
+            CaseError::OrganisationMismatch,
+            CaseError::InvalidApplication { problems: vec![] },
+            CaseError::LeadTimeTooShort {
+                requested: date,
+                earliest: date,
+                months: 1,
+            },
+            CaseError::InvalidDate {
+                field: "f",
+                date,
+                problem: DateProblem::InFuture,
+            },
+            CaseError::RequirementNotInCatalogue {
+                requirement: requirement.clone(),
+            },
+            CaseError::NotAnAgreement {
+                requirement: requirement.clone(),
+            },
+            CaseError::AgreementAlreadySigned {
+                agreement: requirement.clone(),
+            },
+            CaseError::SelfDeclarationNotExpected {
+                status: DeclarationStatus::NotSubmitted,
+            },
+            CaseError::NoSelfDeclarationToReview {
+                status: DeclarationStatus::NotSubmitted,
+            },
+            CaseError::IncompleteAnswers {
+                missing: vec![],
+                unknown: vec![],
+                duplicated: vec![],
+                undescribed: vec![],
+            },
+            CaseError::NonCompliantWithoutDeviation {
+                requirements: vec![],
+            },
+            CaseError::DeviationNotNeeded {
+                requirement: requirement.clone(),
+            },
+            CaseError::DeviationAlreadyAgreed { requirement },
+            CaseError::CommitmentAlreadyRecorded {
+                kind: CommitmentKind::ResponsibilityCommitment,
+            },
+            CaseError::MilestoneAlreadyRecorded {
+                milestone: MilestoneKind::NetworkConnected,
+            },
+            CaseError::TrainingAlreadyCompleted,
+            CaseError::FinalVerificationNotPending {
+                round: 1,
+                state: "s",
+            },
+            CaseError::FinalVerificationNotHeld {
+                scheduled_for: date,
+            },
+            CaseError::OpenDemands { findings: vec![] },
+            CaseError::FindingNotFound { finding },
+            CaseError::FindingAlreadyResolved { finding },
+            CaseError::FinalVerificationNotApproved,
+            CaseError::FinalContractAlreadySigned,
+            CaseError::GoLiveBlocked { unmet: vec![] },
+            CaseError::ServiceRequestNotFound { request },
+            CaseError::ServiceRequestAlreadyDecided { request },
+            CaseError::CatalogueVersionNotNewer {
+                held: 1,
+                requested: 1,
+            },
+            CaseError::UnknownCatalogueVersion {
+                programme,
+                version: 1,
+            },
+            CaseError::CatalogueVersionNotInForce {
+                version: 1,
+                effective_from: date,
+            },
+        ];
+        for error in &all {
+            match error {
+                CaseError::NotPermitted { .. }
+                | CaseError::WrongPhase { .. }
+                | CaseError::UnknownProgramme { .. }
+                | CaseError::NoCatalogueInForce { .. }
+                | CaseError::ProgrammeOfOtherRegion { .. }
+                | CaseError::OrganisationMismatch
+                | CaseError::InvalidApplication { .. }
+                | CaseError::LeadTimeTooShort { .. }
+                | CaseError::InvalidDate { .. }
+                | CaseError::RequirementNotInCatalogue { .. }
+                | CaseError::NotAnAgreement { .. }
+                | CaseError::AgreementAlreadySigned { .. }
+                | CaseError::SelfDeclarationNotExpected { .. }
+                | CaseError::NoSelfDeclarationToReview { .. }
+                | CaseError::IncompleteAnswers { .. }
+                | CaseError::NonCompliantWithoutDeviation { .. }
+                | CaseError::DeviationNotNeeded { .. }
+                | CaseError::DeviationAlreadyAgreed { .. }
+                | CaseError::CommitmentAlreadyRecorded { .. }
+                | CaseError::MilestoneAlreadyRecorded { .. }
+                | CaseError::TrainingAlreadyCompleted
+                | CaseError::FinalVerificationNotPending { .. }
+                | CaseError::FinalVerificationNotHeld { .. }
+                | CaseError::OpenDemands { .. }
+                | CaseError::FindingNotFound { .. }
+                | CaseError::FindingAlreadyResolved { .. }
+                | CaseError::FinalVerificationNotApproved
+                | CaseError::FinalContractAlreadySigned
+                | CaseError::GoLiveBlocked { .. }
+                | CaseError::ServiceRequestNotFound { .. }
+                | CaseError::ServiceRequestAlreadyDecided { .. }
+                | CaseError::CatalogueVersionNotNewer { .. }
+                | CaseError::UnknownCatalogueVersion { .. }
+                | CaseError::CatalogueVersionNotInForce { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn codes_lists_exactly_the_codes_of_the_variants() {
+        crate::error::assert_codes_match(&every_variant());
+    }
+}
+
 /// What is wrong with a date in a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -269,6 +269,58 @@ impl IncidentError {
     }
 }
 
+impl crate::error::DomainError for IncidentError {
+    const CODES: &'static [&'static str] = &[
+        "not_permitted",
+        "wrong_status",
+        "invalid_date",
+        "occurred_after_detection",
+        "occurred_after_connection_ended",
+    ];
+
+    fn code(&self) -> &'static str {
+        Self::code(self)
+    }
+
+    fn class(&self) -> crate::case::ErrorClass {
+        Self::class(self)
+    }
+}
+
+#[cfg(test)]
+mod codes {
+    use super::*;
+
+    #[test]
+    fn codes_lists_exactly_the_codes_of_the_variants() {
+        let date = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let all = [
+            IncidentError::NotPermitted {
+                command: "c",
+                role: crate::actor::Role::Officer,
+            },
+            IncidentError::WrongStatus {
+                command: "c",
+                status: IncidentStatus::New,
+            },
+            IncidentError::InFuture { field: "f" },
+            IncidentError::OccurredAfterDetection,
+            IncidentError::OccurredAfterConnectionEnded { ended_on: date },
+        ];
+        // Fails to compile when a variant is added: give it an instance above.
+        for error in &all {
+            match error {
+                IncidentError::NotPermitted { .. }
+                | IncidentError::WrongStatus { .. }
+                | IncidentError::InFuture { .. }
+                | IncidentError::OccurredAfterDetection
+                | IncidentError::OccurredAfterConnectionEnded { .. } => {}
+            }
+        }
+        crate::error::assert_codes_match(&all);
+    }
+}
+
 /// Where an incident stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
