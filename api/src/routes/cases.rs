@@ -90,7 +90,9 @@ pub async fn submit_application(
         headers,
         body: body.bytes,
     };
-    submit(&state, &input, body.value).await
+    submit(&state, &input, body.value)
+        .await
+        .map_err(|error| error.with_command_id(input.command_id()))
 }
 
 /// Submits an application through the pipeline (also used by the demo).
@@ -244,11 +246,16 @@ macro_rules! case_commands {
                 headers: CommandHeaders,
             ) -> Result<HttpResponse, ApiError> {
                 let case_id = CaseId::from_uuid(case_id.into_inner());
-                let conversion = Conversion { today: state.clock.today(), subjects: &state.subjects };
-                let command = body.value.into_command(&conversion)?;
-                let command = assign_subjects(&state.subject_keys, &state.subjects, auth.principal.region(), command).await?;
                 let input = CommandInput { principal: auth.principal, context, headers, body: body.bytes };
-                commands::run_case_command(&state, &input, case_id, command).await
+                // Every answer names the command, also a refusal before the pipeline.
+                async {
+                    let conversion = Conversion { today: state.clock.today(), subjects: &state.subjects };
+                    let command = body.value.into_command(&conversion)?;
+                    let command = assign_subjects(&state.subject_keys, &state.subjects, input.principal.region(), command).await?;
+                    commands::run_case_command(&state, &input, case_id, command).await
+                }
+                .await
+                .map_err(|error| error.with_command_id(input.command_id()))
             }
         )*
 

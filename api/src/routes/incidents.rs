@@ -100,7 +100,9 @@ pub async fn report_incident(
         headers,
         body: body.bytes,
     };
-    report(&state, &input, case_id, body.value).await
+    report(&state, &input, case_id, body.value)
+        .await
+        .map_err(|error| error.with_command_id(input.command_id()))
 }
 
 /// Reports an incident through the pipeline (also used by the demo).
@@ -258,7 +260,9 @@ macro_rules! incident_commands {
             ) -> Result<HttpResponse, ApiError> {
                 let incident_id = IncidentId::from_uuid(incident_id.into_inner());
                 let input = CommandInput { principal: auth.principal, context, headers, body: body.bytes };
-                run_incident_command(&state, &input, incident_id, body.value).await
+                run_incident_command(&state, &input, incident_id, body.value)
+                    .await
+                    .map_err(|error| error.with_command_id(input.command_id()))
             }
         )*
     };
