@@ -46,6 +46,7 @@ macro_rules! problem_codes {
         /// Serialised as its `snake_case` string; the OpenAPI `Problem.code` lists them all.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
         #[serde(rename_all = "snake_case")]
+        #[schema(example = "go_live_blocked")]
         pub enum ProblemCode {
             $($(#[doc = $doc])* $variant,)*
         }
@@ -245,8 +246,10 @@ pub struct ProblemDoc {
     /// What went wrong in this occurrence.
     #[schema(example = "go-live is blocked: demand 1 is open")]
     pub detail: String,
-    /// A stable, machine-readable code: one of the API's own or a domain refusal's.
-    #[schema(inline, example = "go_live_blocked")]
+    // A stable, machine-readable code: one of the API's own or a domain refusal's. The
+    // description and example are the enum's own: a field-level one would make utoipa wrap
+    // the enum in an `allOf` with an object schema, which no code string matches.
+    #[schema(inline)]
     pub code: ProblemCode,
     /// For `invalid_*`: each field and what is wrong with it.
     #[serde(skip_serializing_if = "Option::is_none")]
