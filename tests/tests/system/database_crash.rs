@@ -25,7 +25,8 @@ use serde_json::{Value, json};
 use tests::{Cluster, Deployment};
 
 use crate::support::{
-    ORG, REGION, application, assert_projections_converge, recorded_events, stored_events, until,
+    ORG, REGION, application, assert_projections_converge, assert_the_log_is_what_was_acknowledged,
+    recorded_events, until,
 };
 
 const WRITERS: usize = 8;
@@ -291,21 +292,7 @@ async fn after_every_crash_each_client_learns_exactly_what_was_recorded() {
 
     // Every acknowledged command is in the log, once; nothing else is.
     let store = deployment.store().await;
-    let mut by_case: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
-    for (case, events) in &seen.acks {
-        by_case
-            .entry(case.clone())
-            .or_default()
-            .extend(events.iter().cloned());
-    }
-    let mut acknowledged = 0;
-    for (case, mut acked) in by_case.clone() {
-        acked.sort();
-        assert_eq!(stored_events(&store, &case).await, acked, "case {case}");
-        acknowledged += acked.len() as u64;
-    }
-    let head = store.head().await.unwrap().get();
-    assert_eq!(head, acknowledged, "no event without an acknowledgement");
+    let (cases, head) = assert_the_log_is_what_was_acknowledged(&store, &seen.acks).await;
 
     let caught_up = assert_projections_converge(&deployment, &server, head).await;
     let verified = deployment.anslut(&["audit", "verify"]);
@@ -323,7 +310,7 @@ async fn after_every_crash_each_client_learns_exactly_what_was_recorded() {
          checked as not recorded; acknowledged again {resumed:?} after each restart; read \
          models at the head {caught_up:?} later; {lines} log lines clean; {:?} in all",
         seen.acks.len(),
-        by_case.len(),
+        cases,
         seen.answers,
         seen.unknown_recorded,
         seen.unknown_absent,

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use tests::{Cluster, Deployment};
 
 use crate::support::{
-    ORG, REGION, application, assert_projections_converge, personnummer, recorded_events,
-    staff_commitment, stored_events, until,
+    ORG, REGION, application, assert_projections_converge, assert_the_log_is_what_was_acknowledged,
+    personnummer, recorded_events, staff_commitment, until,
 };
 
 const WRITERS: usize = 3;
@@ -243,21 +243,7 @@ async fn the_server_answers_503_while_the_database_is_down_and_recovers_by_itsel
 
     // Every acknowledged command is in the log, once; nothing else is.
     let store = deployment.store().await;
-    let mut by_case: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
-    for (case, events) in &seen.acks {
-        by_case
-            .entry(case.clone())
-            .or_default()
-            .extend(events.iter().cloned());
-    }
-    let mut acknowledged = 0;
-    for (case, mut acked) in by_case.clone() {
-        acked.sort();
-        assert_eq!(stored_events(&store, &case).await, acked, "case {case}");
-        acknowledged += acked.len() as u64;
-    }
-    let head = store.head().await.unwrap().get();
-    assert_eq!(head, acknowledged, "no event without an acknowledgement");
+    let (cases, head) = assert_the_log_is_what_was_acknowledged(&store, &seen.acks).await;
     let caught_up = assert_projections_converge(&deployment, &server, head).await;
     let lines = deployment.assert_logs_clean();
     eprintln!(
@@ -266,7 +252,7 @@ async fn the_server_answers_503_while_the_database_is_down_and_recovers_by_itsel
          commands acknowledged again {resumed:?} and /readyz 200 {ready:?} after the restart; \
          read models at the head {caught_up:?} later; {lines} log lines clean; {:?} in all",
         seen.acks.len(),
-        by_case.len(),
+        cases,
         seen.statuses,
         started.elapsed()
     );

@@ -103,6 +103,33 @@ pub async fn stored_events(store: &EventStore, case: &str) -> Vec<(u64, String)>
         .collect()
 }
 
+/// Checks that the log holds exactly what was acknowledged: each case's stream is the events
+/// its acknowledgements named, once each, and the log's head is their number (no event without
+/// an acknowledgement). `acks` are (case, events) as [`recorded_events`] reads answers.
+/// Returns how many cases and events that is.
+pub async fn assert_the_log_is_what_was_acknowledged(
+    store: &EventStore,
+    acks: &[(String, Vec<(u64, String)>)],
+) -> (usize, u64) {
+    let mut by_case: std::collections::BTreeMap<&str, Vec<(u64, String)>> =
+        std::collections::BTreeMap::new();
+    for (case, events) in acks {
+        by_case
+            .entry(case.as_str())
+            .or_default()
+            .extend(events.iter().cloned());
+    }
+    let mut acknowledged = 0;
+    for (case, acked) in &mut by_case {
+        acked.sort();
+        assert_eq!(&stored_events(store, case).await, acked, "case {case}");
+        acknowledged += acked.len() as u64;
+    }
+    let head = store.head().await.expect("the log's head").get();
+    assert_eq!(head, acknowledged, "no event without an acknowledgement");
+    (by_case.len(), head)
+}
+
 /// Polls until `done`, at most `within`; how long it took.
 pub async fn until<F: Future<Output = bool>>(
     within: Duration,
