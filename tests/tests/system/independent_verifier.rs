@@ -10,11 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::{ORG, REGION, application};
 use serde_json::{Value, json};
 use tests::{Deployment, Server, workspace};
-
-const REGION: &str = "jamtland-harjedalen";
-const ORG: &str = "556677-8899";
 
 /// `bin/python` of a virtual environment with `docs/verify/requirements.txt` installed.
 fn verifier_python() -> PathBuf {
@@ -111,26 +109,7 @@ async fn the_python_verifier_checks_an_http_export_and_names_a_changed_byte() {
     let auditor = deployment.token("auditor", REGION, None);
 
     // A case naming two people (personal data, sealed in the store), approved.
-    let submitted = post(
-        &server,
-        "/v1/cases",
-        &provider,
-        &json!({
-            "programme": "jamtland-halsoval",
-            "unit_name": "Östersundshälsan Vårdcentral",
-            "org_number": ORG,
-            "service_packages": ["vardutbud-bas", "stodapplikationer"],
-            "workstations": 12,
-            "listed_patients": 4200,
-            "contacts": [
-                {"role": "it_contact", "name": "Karin Lindqvist", "email": "karin.lindqvist@ostersundshalsan.se"},
-                {"role": "system_administrator", "name": "Jonas Ek", "email": "jonas.ek@ostersundshalsan.se"}
-            ],
-            "requested_go_live": "2099-01-15",
-            "call_measurement_system": "Telia Touchpoint"
-        }),
-    )
-    .await;
+    let submitted = post(&server, "/v1/cases", &provider, &application()).await;
     let case = submitted["case_id"].as_str().unwrap().to_owned();
     post(
         &server,

@@ -24,13 +24,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use crate::support::{ORG, REGION, application};
+use serde_json::Value;
 use tests::{Deployment, Server};
 
 /// The Schemathesis release the test runs; change it deliberately.
 const VERSION: &str = "4.32.5";
-const REGION: &str = "jamtland-harjedalen";
-const ORG: &str = "556677-8899";
 /// Per role: at most this many generated cases per operation, and this many seconds.
 const MAX_EXAMPLES: &str = "8";
 const MAX_SECONDS: &str = "25";
@@ -90,20 +89,7 @@ async fn seed_case(server: &Server, provider: &str) -> String {
         .post(server.url("/v1/cases"))
         .bearer_auth(provider)
         .header("Idempotency-Key", "schemathesis-seed")
-        .json(&json!({
-            "programme": "jamtland-halsoval",
-            "unit_name": "Östersundshälsan Vårdcentral",
-            "org_number": ORG,
-            "service_packages": ["vardutbud-bas", "stodapplikationer"],
-            "workstations": 12,
-            "listed_patients": 4200,
-            "contacts": [
-                {"role": "it_contact", "name": "Karin Lindqvist", "email": "karin.lindqvist@ostersundshalsan.se"},
-                {"role": "system_administrator", "name": "Jonas Ek", "email": "jonas.ek@ostersundshalsan.se"}
-            ],
-            "requested_go_live": "2099-01-15",
-            "call_measurement_system": "Telia Touchpoint"
-        }))
+        .json(&application())
         .send()
         .await
         .unwrap();
