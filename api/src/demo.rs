@@ -8,6 +8,7 @@
 
 use chrono::{Duration, NaiveDate};
 use domain::catalogue::Catalogue;
+use domain::process::{ProcessDefinition, Step, StepKind};
 use domain::ids::{CaseId, ProgrammeId};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -134,7 +135,17 @@ impl Demo<'_> {
             .ok_or_else(|| DemoError::Setup(format!("no catalogue of {programme} in force")))
     }
 
-    /// From application to an accepted self-declaration and a completed training.
+    fn process(&self, programme: &str) -> Result<&ProcessDefinition, DemoError> {
+        let catalogue = self.catalogue(programme)?;
+        self.state
+            .catalogues
+            .process(&catalogue.programme, catalogue.version)
+            .ok_or_else(|| DemoError::Setup(format!("no process of {programme}")))
+    }
+
+    /// From application through every step of the programme's own process that comes
+    /// before go-live and is not the final verification: the agreements, plans,
+    /// self-declaration, training, staff commitments and computer checks its document names.
     async fn establish(
         &mut self,
         unit: &Unit,
@@ -151,10 +162,22 @@ impl Demo<'_> {
         .await?;
         self.act(officer, case_id, "sign-contract", json!({"signed_on": self.date(0), "document": "Anslutningsavtal, diarienummer 2026/118"})).await?;
         let catalogue = self.catalogue(unit.programme)?;
-        let agreements: Vec<String> = catalogue
-            .required_agreements()
-            .map(|r| r.id.to_string())
+        let process = self.process(unit.programme)?;
+        let gating = |kind: StepKind| {
+            process
+                .steps_of(kind)
+                .filter(|step| step.gate.is_some() && step.condition.is_none())
+                .cloned()
+                .collect::<Vec<Step>>()
+        };
+        let agreements: Vec<String> = gating(StepKind::Agreement)
+            .iter()
+            .flat_map(|step| step.requirements.iter().map(ToString::to_string))
             .collect();
+        let plans = gating(StepKind::Plan);
+        let has_training = process.has(StepKind::Training);
+        let staff = gating(StepKind::StaffCommitments);
+        let checks = !gating(StepKind::TechnicalCheck).is_empty();
         let answers: Vec<Value> = catalogue
             .requirements
             .iter()
@@ -162,6 +185,9 @@ impl Demo<'_> {
             .collect();
         for agreement in agreements {
             self.act(officer, case_id, "sign-agreement", json!({"agreement": agreement, "signed_on": self.date(0), "counterparty": "Inera AB"})).await?;
+        }
+        for plan in plans {
+            self.act(officer, case_id, "record-plan", json!({"step": plan.id.as_str(), "recorded_on": self.date(0), "document": format!("{}, diarienummer 2026/121", plan.name)})).await?;
         }
         self.act(
             provider,
@@ -178,18 +204,55 @@ impl Demo<'_> {
         )
         .await?;
         self.act(officer, case_id, "record-milestone", json!({"milestone": {"kind": "network_connected", "network": "Sjunet"}, "completed_on": self.date(0)})).await?;
-        self.act(
-            officer,
-            case_id,
-            "complete-training",
-            json!({"completed_on": self.date(0), "description": "Introductory training, 8 staff."}),
-        )
-        .await?;
+        if has_training {
+            self.act(
+                officer,
+                case_id,
+                "complete-training",
+                json!({"completed_on": self.date(0), "description": "Introductory training, 8 staff."}),
+            )
+            .await?;
+        }
+        for step in staff {
+            // One user, listed with the day access starts, who signs what the form holds.
+            self.act(provider, case_id, "list-staff-member", json!({
+                "hsa_id": "SE5566778899-L4M2", "name": "Eva Lund", "personnummer": "19850421-2385",
+                "access_from": self.date(0)
+            })).await?;
+            for commitment in &step.commitments {
+                self.act(provider, case_id, "record-staff-commitment", json!({
+                    "hsa_id": "SE5566778899-L4M2", "name": "Eva Lund", "personnummer": "19850421-2385",
+                    "kind": commitment.as_str(), "signed_on": self.date(0)
+                })).await?;
+            }
+        }
+        if checks {
+            self.act(officer, case_id, "record-technical-check", json!({
+                "computer": "KLT-01", "checked_on": self.date(0), "approved": true,
+                "remark": "Disk encryption on, antivirus current."
+            })).await?;
+        }
         Ok(case_id)
     }
 
-    /// Through an approved final verification to go-live.
-    async fn go_live(&mut self, case_id: CaseId, officer: &Principal) -> Result<(), DemoError> {
+    /// To go-live: through an approved final verification and the final contract where the
+    /// programme has them (Jämtland only), directly elsewhere.
+    async fn go_live(
+        &mut self,
+        case_id: CaseId,
+        programme: &str,
+        officer: &Principal,
+    ) -> Result<(), DemoError> {
+        if !self.process(programme)?.has(StepKind::FinalVerification) {
+            return self
+                .act(
+                    officer,
+                    case_id,
+                    "go-live",
+                    json!({"reason": "Every condition of go-live is met."}),
+                )
+                .await;
+        }
         self.act(
             officer,
             case_id,
@@ -437,7 +500,7 @@ pub async fn load(state: &AppState) -> Result<(), DemoError> {
     let case = demo
         .establish(&kronoparken, &varmland, &kronoparken_provider)
         .await?;
-    demo.go_live(case, &varmland).await?;
+    demo.go_live(case, kronoparken.programme, &varmland).await?;
     let now = chrono::Utc::now();
     let report = json!({
         "summary": "Phishing e-mail opened on a reception workstation",
@@ -494,7 +557,7 @@ pub async fn load(state: &AppState) -> Result<(), DemoError> {
             &principal("provider", froso.region, Some(froso.org))?,
         )
         .await?;
-    demo.go_live(case, &jamtland).await?;
+    demo.go_live(case, froso.programme, &jamtland).await?;
     demo.act(&jamtland, case, "suspend-connection", json!({"reason": "Suspected misuse of a SITHS card; access suspended pending investigation."})).await?;
 
     // 7. Dalarna, Hälsoval: withdrawn during establishment, ended.

@@ -94,8 +94,13 @@ pub async fn assign_subjects(
     region: &RegionId,
     mut command: CaseCommand,
 ) -> Result<CaseCommand, ApiError> {
-    if let CaseCommand::RecordStaffCommitment(c) = &mut command
-        && let Some(member) = c.person.value()
+    let staff = match &mut command {
+        CaseCommand::RecordStaffCommitment(c) => Some(&mut c.person),
+        CaseCommand::ListStaffMember(c) => Some(&mut c.person),
+        _ => None,
+    };
+    if let Some(person) = staff
+        && let Some(member) = person.value()
     {
         let subject = keys
             .staff_subject(
@@ -104,7 +109,7 @@ pub async fn assign_subjects(
                 region.as_str(),
             )
             .await?;
-        c.person = Personal::new(subject, member.clone());
+        *person = Personal::new(subject, member.clone());
     }
     let named: Vec<DataSubjectId> =
         ::privacy::subjects_in(&serde_json::to_value(&command).map_err(ApiError::internal)?)

@@ -120,7 +120,6 @@ problem_codes! {
     ProgrammeOfOtherRegion = "programme_of_other_region",
     OrganisationMismatch = "organisation_mismatch",
     InvalidApplication = "invalid_application",
-    LeadTimeTooShort = "lead_time_too_short",
     InvalidDate = "invalid_date",
     RequirementNotInCatalogue = "requirement_not_in_catalogue",
     NotAnAgreement = "not_an_agreement",
@@ -147,6 +146,14 @@ problem_codes! {
     CatalogueVersionNotNewer = "catalogue_version_not_newer",
     UnknownCatalogueVersion = "unknown_catalogue_version",
     CatalogueVersionNotInForce = "catalogue_version_not_in_force",
+    StepNotInProcess = "step_not_in_process",
+    UnknownStep = "unknown_step",
+    StepNotConditional = "step_not_conditional",
+    PlanAlreadyRecorded = "plan_already_recorded",
+    StaffMemberAlreadyListed = "staff_member_already_listed",
+    DemandIsTheRegions = "demand_is_the_regions",
+    NoFindingResponse = "no_finding_response",
+    NoProcessDefinition = "no_process_definition",
     WrongStatus = "wrong_status",
     OccurredAfterDetection = "occurred_after_detection",
     OccurredAfterConnectionEnded = "occurred_after_connection_ended",
@@ -206,6 +213,20 @@ pub struct UnmetCondition {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = 1)]
     pub finding: Option<u32>,
+    /// The step of the programme's process, for `plan_not_recorded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "gemensam-it-plan")]
+    pub step: Option<String>,
+    /// The user's data subject id (a pseudonym), for `staff_commitment_missing`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<uuid::Uuid>,
+    /// The commitment not signed, for `staff_commitment_missing`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "responsibility_commitment")]
+    pub commitment: Option<String>,
+    /// The computer, for `computer_not_approved`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub computer: Option<String>,
     /// The condition in words.
     #[schema(example = "the agreement JHV-014 is not signed")]
     pub message: String,
@@ -213,17 +234,41 @@ pub struct UnmetCondition {
 
 impl From<&Blocker> for UnmetCondition {
     fn from(blocker: &Blocker) -> Self {
-        let (agreement, finding) = match blocker {
-            Blocker::AgreementNotSigned { agreement } => (Some(agreement.to_string()), None),
-            Blocker::DemandOpen { finding } => (None, Some(finding.get())),
-            _ => (None, None),
-        };
-        Self {
+        let mut unmet = Self {
             condition: blocker.code().to_owned(),
-            agreement,
-            finding,
+            agreement: None,
+            finding: None,
+            step: None,
+            subject: None,
+            commitment: None,
+            computer: None,
             message: blocker.to_string(),
+        };
+        match blocker {
+            Blocker::AgreementNotSigned { agreement } => {
+                unmet.agreement = Some(agreement.to_string());
+            }
+            Blocker::DemandOpen { finding } => unmet.finding = Some(finding.get()),
+            Blocker::PlanNotRecorded { step } => unmet.step = Some(step.to_string()),
+            Blocker::StaffCommitmentMissing {
+                subject,
+                commitment,
+            } => {
+                unmet.subject = Some(*subject.as_uuid());
+                unmet.commitment = Some(commitment.as_str().to_owned());
+            }
+            Blocker::ComputerNotApproved { computer } => {
+                unmet.computer = Some(computer.to_string());
+            }
+            Blocker::ContractNotSigned
+            | Blocker::SelfDeclarationNotAccepted
+            | Blocker::TrainingNotCompleted
+            | Blocker::StaffNotListed
+            | Blocker::TechnicalCheckNotApproved
+            | Blocker::FinalVerificationNotApproved
+            | Blocker::FinalContractNotSigned => {}
         }
+        unmet
     }
 }
 

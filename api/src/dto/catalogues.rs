@@ -3,6 +3,7 @@
 
 use chrono::NaiveDate;
 use domain::catalogue::{Catalogue, CatalogueDiff, CatalogueRegistry, Requirement};
+use domain::process::ProcessDefinition;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -303,4 +304,53 @@ pub struct DiffQuery {
     /// The newer version.
     #[param(example = 2)]
     pub to: u32,
+}
+
+/// A catalogue version's process, as `domain/processes/<programme>-v<N>.toml` defines it
+/// (the shape of each part is documented in `docs/processes.md`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProcessView {
+    #[schema(example = "varmland-fysioterapi")]
+    pub programme: String,
+    #[schema(example = 1)]
+    pub version: u32,
+    /// SHA-256 of the process file; a case signed under it records it.
+    pub digest: String,
+    /// The source document, under `seeds/`.
+    #[schema(value_type = Object)]
+    pub source: serde_json::Value,
+    /// The steps, in order, each with its section and verbatim quote, gate, condition and
+    /// recurrence.
+    #[schema(value_type = Vec<Object>)]
+    pub steps: serde_json::Value,
+    /// The kinds of step the document does not name, each with a note.
+    #[schema(value_type = Vec<Object>)]
+    pub silent: serde_json::Value,
+    /// The lead time as worded, where the document gives one.
+    #[schema(value_type = Option<Object>)]
+    pub lead_time: serde_json::Value,
+    /// The operating phase's duties.
+    #[schema(value_type = Vec<Object>)]
+    pub duties: serde_json::Value,
+    /// Readings of the document that were not obvious.
+    pub notes: Vec<String>,
+}
+
+impl From<&ProcessDefinition> for ProcessView {
+    fn from(process: &ProcessDefinition) -> Self {
+        let part = |value: Result<serde_json::Value, serde_json::Error>| {
+            value.unwrap_or(serde_json::Value::Null)
+        };
+        Self {
+            programme: process.programme.to_string(),
+            version: process.version,
+            digest: process.digest.clone(),
+            source: part(serde_json::to_value(&process.source)),
+            steps: part(serde_json::to_value(&process.steps)),
+            silent: part(serde_json::to_value(&process.silent)),
+            lead_time: part(serde_json::to_value(&process.lead_time)),
+            duties: part(serde_json::to_value(&process.duties)),
+            notes: process.notes.clone(),
+        }
+    }
 }

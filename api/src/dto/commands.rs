@@ -13,9 +13,12 @@ use domain::case::{
     RecordFinding, RecordMilestone, RecordStaffCommitment, RejectApplication, Remark,
     ReportOrganisationalChange, RequestNonStandardService, ResolveFinding, ResumeConnection,
     ReturnSelfDeclaration, ScheduleFinalVerification, ServiceDecision, SignAgreement, SignContract,
-    SignFinalContract, StaffMember, SubmitSelfDeclaration, SuspendConnection,
+    SignFinalContract, StaffMember, SubmitSelfDeclaration, SuspendConnection, ListStaffMember,
+    RecordPlan, RecordStepApplicability, RecordTechnicalCheck, RejectFindingResponse,
+    RespondToFinding,
 };
 use domain::identity::{HsaId, OrgNumber, Personnummer};
+use domain::process::StepId;
 use domain::ids::{
     CaseId, FindingNo, ProgrammeId, RequirementId, ServicePackageId, ServiceRequestNo,
 };
@@ -505,31 +508,152 @@ pub struct RecordStaffCommitmentRequest {
 
 impl CaseCommandRequest for RecordStaffCommitmentRequest {
     fn into_command(self, conversion: &Conversion<'_>) -> Result<CaseCommand, ApiError> {
-        let mut f = Fields::default();
-        let hsa_id = f.take(
-            "hsa_id",
-            HsaId::parse(&self.hsa_id).map_err(|e| identity_message(&e)),
-        );
-        let name = short(&mut f, "name", &self.name);
-        let personnummer = f.take(
-            "personnummer",
-            Personnummer::parse(&self.personnummer, conversion.today)
-                .map_err(|e| identity_message(&e)),
-        );
-        all_fields!(f; hsa_id, name, personnummer);
-        // A fresh subject here; `privacy::assign_subjects` gives the staff member theirs in
-        // the case's region before the command runs.
         Ok(CaseCommand::RecordStaffCommitment(RecordStaffCommitment {
-            person: Personal::new(
-                conversion.subjects.contact(),
-                StaffMember {
-                    name,
-                    personnummer,
-                    hsa_id,
-                },
-            ),
+            person: staff_member(conversion, &self.hsa_id, &self.name, &self.personnummer)?,
             kind: self.kind.into(),
             signed_on: self.signed_on,
+        }))
+    }
+}
+
+/// A staff member from a request's fields. A fresh subject here;
+/// `privacy::assign_subjects` gives the staff member theirs in the case's region before the
+/// command runs.
+fn staff_member(
+    conversion: &Conversion<'_>,
+    hsa_id: &str,
+    name: &str,
+    personnummer: &str,
+) -> Result<Personal<StaffMember>, ApiError> {
+    let mut f = Fields::default();
+    let hsa_id = f.take(
+        "hsa_id",
+        HsaId::parse(hsa_id).map_err(|e| identity_message(&e)),
+    );
+    let name = short(&mut f, "name", name);
+    let personnummer = f.take(
+        "personnummer",
+        Personnummer::parse(personnummer, conversion.today).map_err(|e| identity_message(&e)),
+    );
+    all_fields!(f; hsa_id, name, personnummer);
+    Ok(Personal::new(
+        conversion.subjects.contact(),
+        StaffMember {
+            name,
+            personnummer,
+            hsa_id,
+        },
+    ))
+}
+
+/// List a user of the provider. The name, personnummer and HSA-id are personal data:
+/// stored per data subject, never logged, shown as the staff commitments are.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListStaffMemberRequest {
+    /// The person's HSA-id.
+    #[schema(example = "SE5566778899-K7Q3")]
+    pub hsa_id: String,
+    #[schema(example = "Lena Berg")]
+    pub name: String,
+    /// The person's personnummer, `YYMMDD-NNNN` or `YYYYMMDDNNNN`.
+    #[schema(example = "19900314-2388")]
+    pub personnummer: String,
+    /// The day the user's access to the region's IT starts.
+    #[schema(example = "2026-04-01")]
+    pub access_from: NaiveDate,
+}
+
+impl CaseCommandRequest for ListStaffMemberRequest {
+    fn into_command(self, conversion: &Conversion<'_>) -> Result<CaseCommand, ApiError> {
+        Ok(CaseCommand::ListStaffMember(ListStaffMember {
+            person: staff_member(conversion, &self.hsa_id, &self.name, &self.personnummer)?,
+            access_from: self.access_from,
+        }))
+    }
+}
+
+/// Record whether a conditional step applies to the case.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordStepApplicabilityRequest {
+    /// The step's id in the programme's process (`GET /v1/programmes/{programme}/process`).
+    #[schema(example = "avtal-hjalpmedelssystem")]
+    pub step: String,
+    pub applies: bool,
+    #[schema(example = "The unit prescribes aids and connects to Hjälpmedelssystem.")]
+    pub reason: String,
+}
+
+impl CaseCommandRequest for RecordStepApplicabilityRequest {
+    fn into_command(self, _: &Conversion<'_>) -> Result<CaseCommand, ApiError> {
+        let mut f = Fields::default();
+        let step = f.take("step", StepId::parse(&self.step));
+        let reason = long(&mut f, "reason", &self.reason);
+        all_fields!(f; step, reason);
+        Ok(CaseCommand::RecordStepApplicability(RecordStepApplicability {
+            step,
+            applies: self.applies,
+            reason,
+        }))
+    }
+}
+
+/// Record a plan the programme's process names.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordPlanRequest {
+    /// The plan's step id in the programme's process.
+    #[schema(example = "gemensam-it-plan")]
+    pub step: String,
+    /// The day the plan was settled; not in the future.
+    #[schema(example = "2026-03-12")]
+    pub recorded_on: NaiveDate,
+    /// The region's reference to the plan.
+    #[schema(example = "RS 2026/131")]
+    pub document: String,
+}
+
+impl CaseCommandRequest for RecordPlanRequest {
+    fn into_command(self, _: &Conversion<'_>) -> Result<CaseCommand, ApiError> {
+        let mut f = Fields::default();
+        let step = f.take("step", StepId::parse(&self.step));
+        let document = short(&mut f, "document", &self.document);
+        all_fields!(f; step, document);
+        Ok(CaseCommand::RecordPlan(RecordPlan {
+            step,
+            recorded_on: self.recorded_on,
+            document,
+        }))
+    }
+}
+
+/// Record the region's check of one connecting computer.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordTechnicalCheckRequest {
+    /// The computer as provider and region name it.
+    #[schema(example = "FYS-KLT-01")]
+    pub computer: String,
+    /// The day of the check; not in the future.
+    #[schema(example = "2026-04-02")]
+    pub checked_on: NaiveDate,
+    pub approved: bool,
+    #[schema(example = "Disk encryption on, antivirus current.")]
+    pub remark: Option<String>,
+}
+
+impl CaseCommandRequest for RecordTechnicalCheckRequest {
+    fn into_command(self, _: &Conversion<'_>) -> Result<CaseCommand, ApiError> {
+        let mut f = Fields::default();
+        let computer = short(&mut f, "computer", &self.computer);
+        let remark = long_opt(&mut f, "remark", self.remark.as_ref());
+        all_fields!(f; computer, remark);
+        Ok(CaseCommand::RecordTechnicalCheck(RecordTechnicalCheck {
+            computer,
+            checked_on: self.checked_on,
+            approved: self.approved,
+            remark,
         }))
     }
 }
@@ -704,6 +828,62 @@ pub struct ResolveFindingRequest {
     pub finding: u32,
     #[schema(example = "A lock was fitted to the cabinet on 2026-05-20; photo in the case file.")]
     pub resolution: String,
+}
+
+/// The provider's remediation of a finding.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RespondToFindingRequest {
+    /// The finding's number in the case.
+    #[schema(example = 1)]
+    pub finding: u32,
+    #[schema(example = "A lock was fitted to the cabinet on 2026-05-20.")]
+    pub remediation: String,
+    /// References to evidence.
+    #[serde(default)]
+    #[schema(example = json!(["Photo 2026-05-20, case file"]))]
+    pub evidence: Vec<String>,
+}
+
+impl CaseCommandRequest for RespondToFindingRequest {
+    fn into_command(self, _: &Conversion<'_>) -> Result<CaseCommand, ApiError> {
+        let mut f = Fields::default();
+        let remediation = long(&mut f, "remediation", &self.remediation);
+        let evidence: Vec<_> = self
+            .evidence
+            .iter()
+            .enumerate()
+            .map(|(i, e)| short(&mut f, &format!("evidence[{i}]"), e))
+            .collect();
+        all_fields!(f; remediation);
+        Ok(CaseCommand::RespondToFinding(RespondToFinding {
+            finding: FindingNo::new(self.finding),
+            remediation,
+            evidence: evidence.into_iter().flatten().collect(),
+        }))
+    }
+}
+
+/// The region rejects the provider's remediation of a finding.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectFindingResponseRequest {
+    #[schema(example = 1)]
+    pub finding: u32,
+    #[schema(example = "The photo shows a different cabinet.")]
+    pub reason: String,
+}
+
+impl CaseCommandRequest for RejectFindingResponseRequest {
+    fn into_command(self, _: &Conversion<'_>) -> Result<CaseCommand, ApiError> {
+        let mut f = Fields::default();
+        let reason = long(&mut f, "reason", &self.reason);
+        all_fields!(f; reason);
+        Ok(CaseCommand::RejectFindingResponse(RejectFindingResponse {
+            finding: FindingNo::new(self.finding),
+            reason,
+        }))
+    }
 }
 
 impl CaseCommandRequest for ResolveFindingRequest {

@@ -1,7 +1,7 @@
 //! What the API shows of a connection case, and what a command answers.
 
 use chrono::NaiveDate;
-use domain::case::{ConnectionCase, Phase, VerificationContext};
+use domain::case::{ConnectionCase, Flag, VerificationContext};
 use domain::catalogue::CatalogueRegistry;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -121,10 +121,15 @@ pub struct CaseView {
     pub went_live_on: Option<NaiveDate>,
     pub ended_on: Option<NaiveDate>,
     pub service_requests: Vec<ServiceRequestView>,
-    /// What still blocks go-live, judged against the catalogue the case is held to (before
-    /// contract signing: the one in force). Empty once the case is live, and for rejected
-    /// or ended cases.
+    /// What still blocks go-live, judged by the programme's own process (the version pinned
+    /// at contract signing; before it, the one in force) and the catalogue the case is held
+    /// to. Empty once the case is live, and for rejected or ended cases.
     pub blockers: Vec<UnmetCondition>,
+    /// What the region should see that does not block: the lead time the requested start
+    /// does not meet, new hires without the commitments the programme repeats.
+    pub flags: Vec<FlagView>,
+    /// The process the case follows: programme and version.
+    pub process: Option<ProcessRefView>,
     /// The case stream's version, also its `ETag`.
     #[schema(example = 14)]
     pub version: u64,
@@ -140,22 +145,20 @@ impl CaseView {
     ) -> Option<Self> {
         let facts = case.facts()?;
         let phase = case.phase();
-        let blocks = matches!(
-            phase,
-            Phase::Application | Phase::Approved | Phase::Establishment | Phase::FinalVerification
-        );
-        let blockers = if blocks {
-            case.catalogue(registry, today)
-                .map(|catalogue| {
-                    case.blockers(catalogue)
-                        .iter()
-                        .map(UnmetCondition::from)
-                        .collect()
-                })
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
+        let blockers = case
+            .open_blockers(registry, today)
+            .iter()
+            .map(UnmetCondition::from)
+            .collect();
+        let flags = case
+            .flags(registry, today)
+            .iter()
+            .map(FlagView::from)
+            .collect();
+        let process = case.process(registry, today).map(|p| ProcessRefView {
+            programme: p.programme.to_string(),
+            version: p.version,
+        });
         Some(Self {
             case_id: *facts.case_id.as_uuid(),
             region: facts.region.to_string(),
@@ -220,6 +223,8 @@ impl CaseView {
                 })
                 .collect(),
             blockers,
+            flags,
+            process,
             version,
         })
     }
@@ -312,4 +317,75 @@ pub struct CommandStatusView {
 pub enum CommandOutcome {
     /// The command's events are in the log.
     Recorded,
+}
+
+/// The process a case follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ProcessRefView {
+    #[schema(example = "jamtland-halsoval")]
+    pub programme: String,
+    #[schema(example = 1)]
+    pub version: u32,
+}
+
+/// Something about a case that does not block go-live but the region should see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FlagView {
+    /// `lead_time_not_met` or `staff_commitment_missing`.
+    #[schema(example = "lead_time_not_met")]
+    pub flag: String,
+    /// For `lead_time_not_met`: the earliest start the lead time allows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "2026-05-16")]
+    pub earliest: Option<NaiveDate>,
+    /// For `lead_time_not_met`: the start the application asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "2026-04-01")]
+    pub requested: Option<NaiveDate>,
+    /// For `lead_time_not_met`: `minimum` ("minst") or `approximate` ("ca").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "minimum")]
+    pub kind: Option<String>,
+    /// For `staff_commitment_missing`: the new user's data subject id (a pseudonym).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Uuid>,
+    /// For `staff_commitment_missing`: the commitment not signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<String>,
+    /// The flag in words.
+    pub message: String,
+}
+
+impl From<&Flag> for FlagView {
+    fn from(flag: &Flag) -> Self {
+        let mut view = Self {
+            flag: flag.code().to_owned(),
+            earliest: None,
+            requested: None,
+            kind: None,
+            subject: None,
+            commitment: None,
+            message: flag.to_string(),
+        };
+        match flag {
+            Flag::LeadTimeNotMet {
+                kind,
+                earliest,
+                requested,
+                ..
+            } => {
+                view.earliest = Some(*earliest);
+                view.requested = Some(*requested);
+                view.kind = Some(code_of(kind));
+            }
+            Flag::StaffCommitmentMissing {
+                subject,
+                commitment,
+            } => {
+                view.subject = Some(*subject.as_uuid());
+                view.commitment = Some(commitment.as_str().to_owned());
+            }
+        }
+        view
+    }
 }

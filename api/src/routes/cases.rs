@@ -22,7 +22,9 @@ use crate::dto::commands::{
     RequestNonStandardServiceRequest, ResolveFindingRequest, ResumeConnectionRequest,
     ReturnSelfDeclarationRequest, ScheduleFinalVerificationRequest, SignAgreementRequest,
     SignContractRequest, SignFinalContractRequest, SubmitApplicationRequest,
-    SubmitSelfDeclarationRequest, SuspendConnectionRequest,
+    SubmitSelfDeclarationRequest, SuspendConnectionRequest, ListStaffMemberRequest,
+    RecordPlanRequest, RecordStepApplicabilityRequest, RecordTechnicalCheckRequest,
+    RejectFindingResponseRequest, RespondToFindingRequest,
 };
 use crate::dto::history::{AsOfQuery, CaseReadView};
 use crate::dto::views::{CaseCommandResult, CaseView};
@@ -361,12 +363,12 @@ case_commands! {
 
     complete_training, "complete-training", "/{case_id}/complete-training", Verify, CompleteTrainingRequest,
     "Record the training as completed",
-    "Records the introductory training (introduktionsutbildning) as completed. Officers, region IT and integrations.",
+    "Records the training the programme's document names as completed (Jämtland §3.7 introduktionsutbildning, which gates go-live; Dalarna Hälsoval §2.1 and Värmland §6.4 name training that does not). Refused with 422 `step_not_in_process` where the document names none (Dalarna BUP). Officers, region IT and integrations.",
     {"completed_on": "2026-04-15", "description": "Introductory training in Cosmic and the region's IT security rules, 9 staff."};
 
     schedule_final_verification, "schedule-final-verification", "/{case_id}/schedule-final-verification", Verify, ScheduleFinalVerificationRequest,
     "Schedule the final verification",
-    "Schedules the final verification (slutverifiering); the case enters phase `final_verification`. After a failed round, schedules the next. Officers, region IT and integrations.",
+    "Schedules the final verification (slutverifiering); the case enters phase `final_verification`. After a failed round, schedules the next. Only Jämtland's document has one (§3.10); elsewhere refused with 422 `step_not_in_process`. Officers, region IT and integrations.",
     {"scheduled_for": "2026-05-12"};
 
     record_finding, "record-finding", "/{case_id}/record-finding", Verify, RecordFindingRequest,
@@ -376,7 +378,7 @@ case_commands! {
 
     resolve_finding, "resolve-finding", "/{case_id}/resolve-finding", Record, ResolveFindingRequest,
     "Resolve a finding",
-    "Records how a finding was resolved. Providers, officers, region IT and integrations.",
+    "Records how a finding was resolved. A demand (\"måste vidtas\") is the region's: only the region resolves it, which accepts the provider's remediation (a provider gets 403 `demand_is_the_regions` and responds with `respond-to-finding` instead); a recommendation either side can resolve. Providers (recommendations only), officers, region IT and integrations.",
     {"finding": 1, "resolution": "A lock was fitted to the cabinet on 2026-05-20; photo in the case file."};
 
     approve_final_verification, "approve-final-verification", "/{case_id}/approve-final-verification", Verify, ApproveFinalVerificationRequest,
@@ -391,12 +393,12 @@ case_commands! {
 
     sign_final_contract, "sign-final-contract", "/{case_id}/sign-final-contract", Decide, SignFinalContractRequest,
     "Sign the final contract",
-    "Records the final contract, which follows an approved final verification, as signed. Officers and integrations.",
+    "Records the final contract (slutligt avtal, Jämtland §3.10), which follows an approved final verification, as signed. Refused with 422 `step_not_in_process` in a programme without one. Officers and integrations.",
     {"signed_on": "2026-05-20", "document": "RS 2026/287"};
 
     go_live, "go-live", "/{case_id}/go-live", Decide, GoLiveRequest,
     "Decide go-live",
-    "Decides go-live (driftstart): the operating phase begins today. Refused with 409 `go_live_blocked`, listing every unmet condition in `unmet`, unless the contract is signed, the self-declaration accepted, every agreement the catalogue demands signed, the training completed, the final verification approved with no open demand, and the final contract signed. Officers and integrations.",
+    "Decides go-live (driftstart): the operating phase begins today. Refused with 409 `go_live_blocked`, listing every unmet condition in `unmet`, while a step the programme's own process gates go-live with is not done (each programme's steps are in `GET /v1/programmes/{programme}/process`: e.g. Jämtland's contract, agreements, joint IT plan, self-declaration, training, final verification and final contract; Värmland Fysioterapi's activity plan and computer check; Dalarna's staff commitments) or a demand is open. Officers and integrations.",
     {"reason": "Every condition of go-live is met."};
 
     report_organisational_change, "report-organisational-change", "/{case_id}/report-organisational-change", Declare, ReportOrganisationalChangeRequest,
@@ -433,6 +435,36 @@ case_commands! {
     "End the connection",
     "Ends the connection: the contract ended, the provider was replaced, or it withdrew before going live. An ended case takes only late incident reports. Officers and integrations.",
     {"ending": {"kind": "contract_ended"}, "ended_on": "2026-12-31", "reason": "The Hälsoval contract ended at the provider's request."};
+
+    list_staff_member, "list-staff-member", "/{case_id}/list-staff-member", Record, ListStaffMemberRequest,
+    "List a user of the provider",
+    "Lists a user of the provider with the day the user's access starts: every user at establishment, later each new hire. Where the programme has every user sign commitments (Dalarna BUP §16, Dalarna Hälsoval §12), a listed user without them blocks go-live (`staff_commitment_missing`), and where the programme repeats them at every new hire (Dalarna BUP), a user listed after go-live without them is flagged. Refused with 422 `step_not_in_process` in a programme whose document names no such commitments. The name, personnummer and HSA-id are personal data, shown as the staff commitments are. Providers, officers, region IT and integrations.",
+    {"hsa_id": "SE5566778899-K7Q3", "name": "Lena Berg", "personnummer": "19900314-2388", "access_from": "2026-04-01"};
+
+    record_step_applicability, "record-step-applicability", "/{case_id}/record-step-applicability", Decide, RecordStepApplicabilityRequest,
+    "Record whether a conditional step applies",
+    "Records whether a conditional step of the programme's process applies to this case: a special agreement for a system the unit connects (Jämtland §3.1 Stöd och behandling, §3.2 Hjälpmedelssystem) or an agreement the document demands where required (Dalarna BUP §17, Dalarna Hälsoval §5.3, Värmland §3). A conditional step blocks go-live only once it applies (or its agreement is signed). Officers and integrations.",
+    {"step": "avtal-hjalpmedelssystem", "applies": true, "reason": "The unit prescribes aids and connects to Hjälpmedelssystem."};
+
+    record_plan, "record-plan", "/{case_id}/record-plan", Verify, RecordPlanRequest,
+    "Record a plan",
+    "Records a plan the programme's process names (Jämtland §3.9 gemensam plan for the IT support, `gemensam-it-plan`; Värmland Fysioterapi §1.2 aktivitetsplan, `aktivitetsplan`). Each once. Officers, region IT and integrations.",
+    {"step": "gemensam-it-plan", "recorded_on": "2026-03-12", "document": "RS 2026/131"};
+
+    record_technical_check, "record-technical-check", "/{case_id}/record-technical-check", Verify, RecordTechnicalCheckRequest,
+    "Record the check of a connecting computer",
+    "Records the region's check of one connecting computer (Värmland Fysioterapi §3: \"krävs att anslutande dator godkänns i den kontroll som görs vid anslutning\"). Go-live needs at least one approved computer and none whose latest check failed. Refused with 422 `step_not_in_process` elsewhere. Officers, region IT and integrations.",
+    {"computer": "FYS-KLT-01", "checked_on": "2026-04-02", "approved": true, "remark": "Disk encryption on, antivirus current."};
+
+    respond_to_finding, "respond-to-finding", "/{case_id}/respond-to-finding", Declare, RespondToFindingRequest,
+    "Respond to a finding",
+    "The provider's remediation of a finding, with its evidence. A demand stays open until the region resolves it (accepting the remediation) or rejects the response. Providers only.",
+    {"finding": 1, "remediation": "A lock was fitted to the cabinet on 2026-05-20.", "evidence": ["Photo 2026-05-20, case file"]};
+
+    reject_finding_response, "reject-finding-response", "/{case_id}/reject-finding-response", Verify, RejectFindingResponseRequest,
+    "Reject the response to a finding",
+    "Rejects the provider's remediation of a finding; the finding stays open and the provider can respond again. Officers, region IT and integrations.",
+    {"finding": 1, "reason": "The photo shows a different cabinet."};
 }
 
 #[cfg(test)]

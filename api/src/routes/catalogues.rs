@@ -7,7 +7,9 @@ use domain::ids::ProgrammeId;
 use utoipa_actix_web::UtoipaApp;
 
 use crate::authz::{self, Authorized};
-use crate::dto::catalogues::{CatalogueDiffView, CatalogueListView, CatalogueView, DiffQuery};
+use crate::dto::catalogues::{
+    CatalogueDiffView, CatalogueListView, CatalogueView, DiffQuery, ProcessView,
+};
 use crate::problem::{ApiError, FieldError, ProblemCode};
 use crate::state::AppState;
 
@@ -26,6 +28,7 @@ where
         utoipa_actix_web::scope("/v1/catalogues")
             .service(list_catalogues)
             .service(get_catalogue)
+            .service(get_process)
             .service(diff_catalogue),
     )
 }
@@ -120,6 +123,52 @@ pub async fn get_catalogue(
         .get(&programme, version)
         .ok_or_else(|| ApiError::not_found("catalogue version"))?;
     Ok(HttpResponse::Ok().json(CatalogueView::from(catalogue)))
+}
+
+/// `GET /v1/catalogues/{programme}/versions/{version}/process`
+#[utoipa::path(
+    tag = "catalogues",
+    summary = "Read a catalogue version's process",
+    description = "The programme's own process for this catalogue version, from the same \
+document: its steps in order (application, contract, agreements, plans, self-declaration, \
+training, staff commitments, technical checks, final verification, final contract, go-live: \
+only those the document names), which gate go-live and on what words, which are conditional \
+and on what, the lead time as worded, and the operating-phase duties with their timeliness \
+words and channels. Every step cites its section and quotes the document. A case follows the \
+process of the version it was signed under; `docs/processes.md` has the table.",
+    params(
+        ("programme" = String, Path, description = "The programme, e.g. `varmland-fysioterapi`."),
+        ("version" = u32, Path, description = "The version, from 1."),
+    ),
+    responses(
+        (status = 200, description = "The process.", body = ProcessView, example = json!({
+            "programme": "varmland-fysioterapi", "version": 1,
+            "digest": "3c1e0f6a2d4e8b9c7f1a3d5e7b9c1f2a4d6e8b0c2f4a6d8e0b2c4f6a8d0e2b5b",
+            "source": {"file": "005_8a1f0c2d9e7b6a54.txt"},
+            "steps": [{"id": "aktivitetsplan", "kind": "plan", "name": "Aktivitetsplan", "summary": "Region IT and the provider draw up an activity plan for the preparations before start.", "section": "1.2", "quote": "kommer personal från Region IT upprätta en aktivitetsplan tillsammans med vårdgivaren gällande förberedelser inför start", "origin": "document", "note": null, "requirements": ["VRM-029"], "document": "aktivitetsplan", "scope": "case", "commitments": [], "after": [], "gate": {"basis": "stated", "section": "1.2", "quote": "inför start", "note": null}, "condition": null, "recurrence": null}],
+            "silent": [{"step": "final_verification", "note": "The document names no final verification."}],
+            "lead_time": null, "duties": [], "notes": []
+        })),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/{programme}/versions/{version}/process")]
+#[tracing::instrument(name = "get-process", skip_all)]
+pub async fn get_process(
+    _auth: Authorized<authz::Read>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32)>,
+) -> Result<HttpResponse, ApiError> {
+    let (raw, version) = path.into_inner();
+    let programme = programme(&raw)?;
+    let process = state
+        .catalogues
+        .process(&programme, version)
+        .ok_or_else(|| ApiError::not_found("process version"))?;
+    Ok(HttpResponse::Ok().json(ProcessView::from(process)))
 }
 
 /// `GET /v1/catalogues/{programme}/diff?from=&to=`

@@ -14,11 +14,13 @@ use super::events::{
     AgreementSigned, ApplicationSubmitted, CaseChange, CaseEvent, CatalogueVersionAttested,
     ConnectionEnded, ContractSigned, Decision, DeviationAgreed, FinalContractSigned,
     FinalVerificationDecided, FinalVerificationScheduled, FindingRecorded, FindingResolved,
-    MilestoneRecorded, NonStandardServiceDecided, NonStandardServiceRequested,
-    OrganisationalChangeReported, SelfDeclarationReturned, SelfDeclarationSubmitted,
-    StaffCommitmentRecorded, TrainingCompleted, WentLive,
+    FindingResponded, FindingResponseRejected, MilestoneRecorded, NonStandardServiceDecided,
+    NonStandardServiceRequested, OrganisationalChangeReported, PlanRecorded,
+    SelfDeclarationReturned, SelfDeclarationSubmitted, StaffCommitmentRecorded,
+    StaffMemberListed, StepApplicabilityRecorded, TechnicalCheckRecorded, TrainingCompleted,
+    WentLive,
 };
-use super::gate::Blocker;
+use super::gate::{Blocker, Flag};
 use super::phase::Phase;
 use super::values::{
     Answer, Application, CommitmentKind, Compliance, DeclarationStatus, FindingKind, LeadTimeCheck,
@@ -26,16 +28,18 @@ use super::values::{
 };
 use crate::actor::{Actor, Role};
 use crate::catalogue::{
-    Catalogue, CatalogueDiff, CatalogueRef, CatalogueRegistry, Category, Evidence, LeadTimeKind,
+    Catalogue, CatalogueDiff, CatalogueRef, CatalogueRegistry, Category, Evidence,
     Level, PriceUnit,
 };
 use crate::clock::Clock;
 use crate::identity::OrgNumber;
 use crate::ids::{
-    CaseId, DataSubjectId, FindingNo, ProgrammeId, RegionId, RequirementId, ServiceRequestNo,
+    CaseId, DataSubjectId, FindingNo, ProgrammeId, RegionId, RequirementId, ServicePackageId,
+    ServiceRequestNo,
 };
 use crate::incident::IncidentContext;
 use crate::money::workstation_groups;
+use crate::process::{ConditionKind, ProcessDefinition, ProcessRef, Step, StepId, StepKind};
 use crate::text::ShortText;
 
 /// What a connection case needs from outside: the time and the catalogues.
@@ -67,6 +71,24 @@ pub struct CaseFacts {
     pub unit_name: ShortText,
     pub applied_on: NaiveDate,
     pub requested_go_live: NaiveDate,
+    /// The service packages the application chose: conditional steps depend on them.
+    /// Required in a snapshot (like `lead_time`), so that a snapshot taken before these
+    /// facts were kept does not read and the case is replayed from its events instead.
+    #[serde(deserialize_with = "required")]
+    pub service_packages: BTreeSet<ServicePackageId>,
+    /// The lead-time check made at application, where the programme has a lead time.
+    #[serde(deserialize_with = "required")]
+    pub lead_time: Option<LeadTimeCheck>,
+}
+
+/// A field a snapshot must have: unlike serde's default for `Option`, a missing one is an
+/// error, so that a snapshot of an older shape is refused and the case replayed.
+fn required<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer)
 }
 
 /// The state of the current final verification round.
@@ -84,6 +106,10 @@ pub struct FindingState {
     pub context: VerificationContext,
     pub requirement: Option<RequirementId>,
     pub resolved: bool,
+    /// The provider has responded with a remediation the region has not yet accepted (by
+    /// resolving the finding) or rejected.
+    #[serde(default)]
+    pub response_pending: bool,
 }
 
 /// A connection case (anslutningsärende), rebuilt from its events.
@@ -97,6 +123,10 @@ pub struct ConnectionCase {
     facts: Option<CaseFacts>,
     /// The catalogue version the case is held to, from contract signing on.
     held_to: Option<CatalogueRef>,
+    /// The process version pinned at contract signing; absent for contracts recorded before
+    /// processes were pinned (the case then follows its held catalogue version's process).
+    #[serde(default)]
+    process: Option<ProcessRef>,
     contract_signed_on: Option<NaiveDate>,
     agreements: BTreeMap<RequirementId, NaiveDate>,
     declaration: DeclarationStatus,
@@ -107,6 +137,19 @@ pub struct ConnectionCase {
     /// personal data, and snapshots are not sealed). Renamed from `commitments` (by HSA-id),
     /// so a snapshot of the old shape does not read and the case is replayed instead.
     staff_commitments: BTreeMap<DataSubjectId, BTreeSet<CommitmentKind>>,
+    /// The listed users, by data subject: the day access starts, and whether the user was
+    /// listed after go-live (a new hire).
+    #[serde(default)]
+    staff_listed: BTreeMap<DataSubjectId, (NaiveDate, bool)>,
+    /// The region's word on conditional steps: applies or not.
+    #[serde(default)]
+    step_applies: BTreeMap<StepId, bool>,
+    /// Plans recorded, by step.
+    #[serde(default)]
+    plans: BTreeMap<StepId, NaiveDate>,
+    /// Connecting computers checked, by name: whether the latest check approved it.
+    #[serde(default)]
+    computers: BTreeMap<ShortText, bool>,
     milestones: BTreeMap<MilestoneKind, NaiveDate>,
     training_completed_on: Option<NaiveDate>,
     verification: Option<VerificationState>,
@@ -237,36 +280,204 @@ impl ConnectionCase {
             .collect()
     }
 
-    /// Every condition that still blocks go-live, judged against the catalogue the case is
-    /// held to (or, before contract signing, the one given). Empty when go-live may happen.
-    pub fn blockers(&self, catalogue: &Catalogue) -> Vec<Blocker> {
+    /// Every condition that still blocks go-live, judged by the case's process (and the
+    /// catalogue the case is held to or, before contract signing, the one given): each gating
+    /// step whose condition holds and is not done, and every open demand. Empty when go-live
+    /// may happen.
+    pub fn blockers(&self, process: &ProcessDefinition) -> Vec<Blocker> {
         let mut unmet = Vec::new();
-        if self.contract_signed_on.is_none() {
-            unmet.push(Blocker::ContractNotSigned);
-        }
-        if self.declaration != DeclarationStatus::Accepted {
-            unmet.push(Blocker::SelfDeclarationNotAccepted);
-        }
-        for agreement in catalogue.required_agreements() {
-            if !self.agreements.contains_key(&agreement.id) {
-                unmet.push(Blocker::AgreementNotSigned {
-                    agreement: agreement.id.clone(),
-                });
+        for step in process.gating_steps().filter(|s| self.applies(s)) {
+            match step.kind {
+                StepKind::Contract if self.contract_signed_on.is_none() => {
+                    unmet.push(Blocker::ContractNotSigned);
+                }
+                StepKind::Agreement => {
+                    for agreement in &step.requirements {
+                        if !self.agreements.contains_key(agreement) {
+                            unmet.push(Blocker::AgreementNotSigned {
+                                agreement: agreement.clone(),
+                            });
+                        }
+                    }
+                }
+                StepKind::Plan if !self.plans.contains_key(&step.id) => {
+                    unmet.push(Blocker::PlanNotRecorded {
+                        step: step.id.clone(),
+                    });
+                }
+                StepKind::SelfDeclaration if self.declaration != DeclarationStatus::Accepted => {
+                    unmet.push(Blocker::SelfDeclarationNotAccepted);
+                }
+                StepKind::Training if self.training_completed_on.is_none() => {
+                    unmet.push(Blocker::TrainingNotCompleted);
+                }
+                StepKind::StaffCommitments => {
+                    let users = self.users();
+                    if users.is_empty() {
+                        unmet.push(Blocker::StaffNotListed);
+                    }
+                    for (subject, commitment) in self.missing_commitments(step, &users) {
+                        unmet.push(Blocker::StaffCommitmentMissing {
+                            subject,
+                            commitment,
+                        });
+                    }
+                }
+                StepKind::TechnicalCheck => {
+                    if !self.computers.values().any(|approved| *approved) {
+                        unmet.push(Blocker::TechnicalCheckNotApproved);
+                    }
+                    for (computer, _) in self.computers.iter().filter(|(_, ok)| !**ok) {
+                        unmet.push(Blocker::ComputerNotApproved {
+                            computer: computer.clone(),
+                        });
+                    }
+                }
+                StepKind::FinalVerification
+                    if self.verification.map(|v| v.outcome)
+                        != Some(VerificationOutcome::Approved) =>
+                {
+                    unmet.push(Blocker::FinalVerificationNotApproved);
+                }
+                StepKind::FinalContract if self.final_contract_signed_on.is_none() => {
+                    unmet.push(Blocker::FinalContractNotSigned);
+                }
+                _ => {}
             }
         }
-        if self.training_completed_on.is_none() {
-            unmet.push(Blocker::TrainingNotCompleted);
-        }
-        if self.verification.map(|v| v.outcome) != Some(VerificationOutcome::Approved) {
-            unmet.push(Blocker::FinalVerificationNotApproved);
-        }
+        // A demand is something that "måste vidtas": it blocks in every programme.
         for finding in self.open_demands() {
             unmet.push(Blocker::DemandOpen { finding });
         }
-        if self.final_contract_signed_on.is_none() {
-            unmet.push(Blocker::FinalContractNotSigned);
-        }
+        unmet.sort();
+        unmet.dedup();
         unmet
+    }
+
+    /// What blocks go-live in the case's current phase: the blockers while the case is on
+    /// its way to go-live, nothing once it is live, ended or rejected. The one rule every
+    /// outlet (the case, the overview, the dashboard) shows blockers by.
+    pub fn open_blockers(&self, registry: &CatalogueRegistry, today: NaiveDate) -> Vec<Blocker> {
+        if !matches!(
+            self.phase,
+            Phase::Application | Phase::Approved | Phase::Establishment | Phase::FinalVerification
+        ) {
+            return Vec::new();
+        }
+        self.process(registry, today)
+            .map(|process| self.blockers(process))
+            .unwrap_or_default()
+    }
+
+    /// What the region should see that does not block: the lead time not met by the
+    /// requested start (until go-live), and new hires without the commitments the programme
+    /// repeats at every new hire (while the case is connected).
+    pub fn flags(&self, registry: &CatalogueRegistry, today: NaiveDate) -> Vec<Flag> {
+        let mut flags = Vec::new();
+        let Some(facts) = &self.facts else {
+            return flags;
+        };
+        if let Some(lead) = facts.lead_time.as_ref().filter(|l| !l.met)
+            && self.went_live_on.is_none()
+            && !matches!(self.phase, Phase::Ended | Phase::Rejected)
+        {
+            flags.push(Flag::LeadTimeNotMet {
+                kind: lead.kind,
+                months: lead.months,
+                earliest: lead.earliest,
+                requested: lead.requested,
+            });
+        }
+        if matches!(self.phase, Phase::Live | Phase::Suspended)
+            && let Some(process) = self.process(registry, today)
+        {
+            let new_hires: BTreeSet<DataSubjectId> = self
+                .staff_listed
+                .iter()
+                .filter(|(_, (_, new_hire))| *new_hire)
+                .map(|(subject, _)| *subject)
+                .collect();
+            for step in process
+                .steps_of(StepKind::StaffCommitments)
+                .filter(|s| s.recurrence.is_some())
+            {
+                for (subject, commitment) in self.missing_commitments(step, &new_hires) {
+                    flags.push(Flag::StaffCommitmentMissing {
+                        subject,
+                        commitment,
+                    });
+                }
+            }
+        }
+        flags.sort();
+        flags
+    }
+
+    /// The process the case follows: the version pinned at contract signing; for a case
+    /// signed before processes were pinned, the process of the catalogue version it is held
+    /// to; before contract signing, the process of the catalogue version in force.
+    pub fn process<'r>(
+        &self,
+        registry: &'r CatalogueRegistry,
+        today: NaiveDate,
+    ) -> Option<&'r ProcessDefinition> {
+        match (&self.process, &self.held_to) {
+            (Some(pinned), _) => registry.process(&pinned.programme, pinned.version),
+            (None, Some(held)) => registry.process(&held.programme, held.version),
+            (None, None) => {
+                let catalogue = registry.in_force(&self.facts.as_ref()?.programme, today)?;
+                registry.process(&catalogue.programme, catalogue.version)
+            }
+        }
+    }
+
+    /// Whether a step is part of this case: unconditional, or its condition holds (the
+    /// application chose its package; the region recorded that it applies; or, for a
+    /// conditional agreement, the agreement is signed).
+    pub fn applies(&self, step: &Step) -> bool {
+        let Some(condition) = &step.condition else {
+            return true;
+        };
+        match condition.on {
+            ConditionKind::ServicePackage => {
+                matches!((&condition.package, &self.facts), (Some(package), Some(facts)) if facts.service_packages.contains(package))
+            }
+            ConditionKind::SystemConnected | ConditionKind::WhereRequired => {
+                self.step_applies.get(&step.id).copied().unwrap_or_else(|| {
+                    step.requirements
+                        .iter()
+                        .any(|r| self.agreements.contains_key(r))
+                })
+            }
+        }
+    }
+
+    /// The users of the provider: everyone listed, and everyone with a recorded commitment
+    /// (a commitment is signed by a user).
+    fn users(&self) -> BTreeSet<DataSubjectId> {
+        self.staff_listed
+            .keys()
+            .chain(self.staff_commitments.keys())
+            .copied()
+            .collect()
+    }
+
+    /// The commitments a staff-commitments step requires that `users` have not signed.
+    fn missing_commitments(
+        &self,
+        step: &Step,
+        users: &BTreeSet<DataSubjectId>,
+    ) -> Vec<(DataSubjectId, CommitmentKind)> {
+        users
+            .iter()
+            .flat_map(|subject| {
+                let signed = self.staff_commitments.get(subject);
+                step.commitments
+                    .iter()
+                    .filter(move |kind| !signed.is_some_and(|s| s.contains(kind)))
+                    .map(move |kind| (*subject, *kind))
+            })
+            .collect()
     }
 
     /// The catalogue the case's rules are judged against: the version it is held to, or
@@ -445,7 +656,9 @@ impl ConnectionCase {
         }
     }
 
-    /// The must-requirements answered "does not comply" without a deviation in force.
+    /// The must-requirements answered "does not comply" or "not applicable" without a
+    /// deviation in force: a must that does not apply to the unit is for the region to agree,
+    /// not for the provider to declare.
     fn non_compliant_without_deviation<'a>(
         &self,
         answers: impl IntoIterator<Item = &'a Answer>,
@@ -454,7 +667,12 @@ impl ConnectionCase {
     ) -> Vec<RequirementId> {
         answers
             .into_iter()
-            .filter(|a| a.compliance == Compliance::DoesNotComply)
+            .filter(|a| {
+                matches!(
+                    a.compliance,
+                    Compliance::DoesNotComply | Compliance::NotApplicable
+                )
+            })
             .filter(|a| {
                 catalogue
                     .requirement(&a.requirement)
@@ -505,10 +723,18 @@ impl ConnectionCase {
                         programme: facts.programme.clone(),
                         on: c.signed_on,
                     })?;
+                let process = now
+                    .catalogues
+                    .process(&catalogue.programme, catalogue.version)
+                    .ok_or_else(|| CaseError::NoProcessDefinition {
+                        programme: catalogue.programme.clone(),
+                        version: catalogue.version,
+                    })?;
                 Ok(CaseChange::ContractSigned(ContractSigned {
                     signed_on: c.signed_on,
                     document: c.document,
                     catalogue: catalogue.reference(),
+                    process: Some(process.reference()),
                 }))
             }
             CaseCommand::SignAgreement(c) => {
@@ -653,6 +879,7 @@ impl ConnectionCase {
             }
             CaseCommand::CompleteTraining(c) => {
                 self.require(name, ESTABLISHING)?;
+                self.require_step(name, StepKind::Training, now)?;
                 not_in_future("completed_on", c.completed_on, today)?;
                 if self.training_completed_on.is_some() {
                     return Err(CaseError::TrainingAlreadyCompleted);
@@ -664,6 +891,7 @@ impl ConnectionCase {
             }
             CaseCommand::ScheduleFinalVerification(c) => {
                 self.require(name, ESTABLISHING)?;
+                self.require_step(name, StepKind::FinalVerification, now)?;
                 not_in_past("scheduled_for", c.scheduled_for, today)?;
                 let round = match self.verification {
                     None => 1,
@@ -731,6 +959,9 @@ impl ConnectionCase {
                 if finding.resolved {
                     return Err(CaseError::FindingAlreadyResolved { finding: c.finding });
                 }
+                if finding.kind == FindingKind::Demand && actor.role == Role::Provider {
+                    return Err(CaseError::DemandIsTheRegions { finding: c.finding });
+                }
                 Ok(CaseChange::FindingResolved(FindingResolved {
                     finding: c.finding,
                     resolution: c.resolution,
@@ -776,6 +1007,7 @@ impl ConnectionCase {
             }
             CaseCommand::SignFinalContract(c) => {
                 self.require(name, &[Phase::FinalVerification])?;
+                self.require_step(name, StepKind::FinalContract, now)?;
                 if self.verification.map(|v| v.outcome) != Some(VerificationOutcome::Approved) {
                     return Err(CaseError::FinalVerificationNotApproved);
                 }
@@ -792,7 +1024,7 @@ impl ConnectionCase {
             CaseCommand::GoLive(c) => {
                 self.require(name, ESTABLISHING)?;
                 let catalogue = self.held_catalogue(now)?;
-                let unmet = self.blockers(catalogue);
+                let unmet = self.blockers(self.case_process(now)?);
                 if !unmet.is_empty() {
                     return Err(CaseError::GoLiveBlocked { unmet });
                 }
@@ -895,6 +1127,108 @@ impl ConnectionCase {
                 self.require(name, &[Phase::Suspended])?;
                 Ok(CaseChange::ConnectionResumed(Decision { reason: c.reason }))
             }
+            CaseCommand::ListStaffMember(c) => {
+                self.require(name, CONNECTED)?;
+                self.require_step(name, StepKind::StaffCommitments, now)?;
+                if self.staff_listed.contains_key(&c.person.subject()) {
+                    return Err(CaseError::StaffMemberAlreadyListed);
+                }
+                Ok(CaseChange::StaffMemberListed(StaffMemberListed {
+                    person: c.person,
+                    access_from: c.access_from,
+                    new_hire: self.went_live_on.is_some(),
+                }))
+            }
+            CaseCommand::RecordStepApplicability(c) => {
+                self.require(name, CONNECTED)?;
+                let process = self.case_process(now)?;
+                let step = process.step(&c.step).ok_or_else(|| CaseError::UnknownStep {
+                    step: c.step.clone(),
+                    kind: "conditional",
+                })?;
+                if !step.condition.as_ref().is_some_and(|condition| {
+                    matches!(
+                        condition.on,
+                        ConditionKind::SystemConnected | ConditionKind::WhereRequired
+                    )
+                }) {
+                    return Err(CaseError::StepNotConditional { step: c.step });
+                }
+                Ok(CaseChange::StepApplicabilityRecorded(
+                    StepApplicabilityRecorded {
+                        step: c.step,
+                        applies: c.applies,
+                        reason: c.reason,
+                    },
+                ))
+            }
+            CaseCommand::RecordPlan(c) => {
+                self.require(name, CONNECTED)?;
+                not_in_future("recorded_on", c.recorded_on, today)?;
+                let process = self.require_step(name, StepKind::Plan, now)?;
+                if process
+                    .step(&c.step)
+                    .is_none_or(|step| step.kind != StepKind::Plan)
+                {
+                    return Err(CaseError::UnknownStep {
+                        step: c.step,
+                        kind: "plan",
+                    });
+                }
+                if self.plans.contains_key(&c.step) {
+                    return Err(CaseError::PlanAlreadyRecorded { step: c.step });
+                }
+                Ok(CaseChange::PlanRecorded(PlanRecorded {
+                    step: c.step,
+                    recorded_on: c.recorded_on,
+                    document: c.document,
+                }))
+            }
+            CaseCommand::RecordTechnicalCheck(c) => {
+                self.require(name, CONNECTED)?;
+                not_in_future("checked_on", c.checked_on, today)?;
+                self.require_step(name, StepKind::TechnicalCheck, now)?;
+                Ok(CaseChange::TechnicalCheckRecorded(TechnicalCheckRecorded {
+                    computer: c.computer,
+                    checked_on: c.checked_on,
+                    approved: c.approved,
+                    remark: c.remark,
+                }))
+            }
+            CaseCommand::RespondToFinding(c) => {
+                self.require(name, CONNECTED)?;
+                let finding = self
+                    .findings
+                    .get(&c.finding)
+                    .ok_or(CaseError::FindingNotFound { finding: c.finding })?;
+                if finding.resolved {
+                    return Err(CaseError::FindingAlreadyResolved { finding: c.finding });
+                }
+                Ok(CaseChange::FindingResponded(FindingResponded {
+                    finding: c.finding,
+                    remediation: c.remediation,
+                    evidence: c.evidence,
+                }))
+            }
+            CaseCommand::RejectFindingResponse(c) => {
+                self.require(name, CONNECTED)?;
+                let finding = self
+                    .findings
+                    .get(&c.finding)
+                    .ok_or(CaseError::FindingNotFound { finding: c.finding })?;
+                if finding.resolved {
+                    return Err(CaseError::FindingAlreadyResolved { finding: c.finding });
+                }
+                if !finding.response_pending {
+                    return Err(CaseError::NoFindingResponse { finding: c.finding });
+                }
+                Ok(CaseChange::FindingResponseRejected(
+                    FindingResponseRejected {
+                        finding: c.finding,
+                        reason: c.reason,
+                    },
+                ))
+            }
             CaseCommand::EndConnection(c) => {
                 self.require(
                     name,
@@ -914,6 +1248,50 @@ impl ConnectionCase {
                     reason: c.reason,
                 }))
             }
+        }
+    }
+
+    /// The process the case follows, for a decision.
+    fn case_process<'r>(&self, now: &Now<'r>) -> Result<&'r ProcessDefinition, CaseError> {
+        if let Some(process) = self.process(now.catalogues, now.today) {
+            return Ok(process);
+        }
+        let (programme, version) = match (&self.process, &self.held_to, &self.facts) {
+            (Some(pinned), _, _) => (pinned.programme.clone(), pinned.version),
+            (None, Some(held), _) => (held.programme.clone(), held.version),
+            (None, None, Some(facts)) => {
+                return Err(CaseError::NoCatalogueInForce {
+                    programme: facts.programme.clone(),
+                    on: now.today,
+                });
+            }
+            (None, None, None) => {
+                return Err(CaseError::WrongPhase {
+                    command: "follow the programme's process",
+                    phase: self.phase,
+                });
+            }
+        };
+        Err(CaseError::NoProcessDefinition { programme, version })
+    }
+
+    /// The case's process, if it has a step of `kind`; otherwise the command records
+    /// something the programme's document does not name, and is refused.
+    fn require_step<'r>(
+        &self,
+        command: &'static str,
+        kind: StepKind,
+        now: &Now<'r>,
+    ) -> Result<&'r ProcessDefinition, CaseError> {
+        let process = self.case_process(now)?;
+        if process.has(kind) {
+            Ok(process)
+        } else {
+            Err(CaseError::StepNotInProcess {
+                command,
+                programme: process.programme.clone(),
+                kind,
+            })
         }
     }
 
@@ -958,6 +1336,8 @@ impl ConnectionCase {
                     unit_name: e.unit_name,
                     applied_on: e.applied_on,
                     requested_go_live: e.requested_go_live,
+                    service_packages: e.service_packages,
+                    lead_time: e.lead_time,
                 });
             }
             CaseChange::ApplicationApproved(_) => self.phase = Phase::Approved,
@@ -966,6 +1346,7 @@ impl ConnectionCase {
                 self.phase = Phase::Establishment;
                 self.contract_signed_on = Some(e.signed_on);
                 self.held_to = Some(e.catalogue);
+                self.process = e.process;
             }
             CaseChange::AgreementSigned(e) => {
                 self.agreements.insert(e.agreement, e.signed_on);
@@ -1015,12 +1396,14 @@ impl ConnectionCase {
                         context: e.context,
                         requirement: e.requirement,
                         resolved: false,
+                        response_pending: false,
                     },
                 );
             }
             CaseChange::FindingResolved(e) => {
                 if let Some(finding) = self.findings.get_mut(&e.finding) {
                     finding.resolved = true;
+                    finding.response_pending = false;
                 }
             }
             CaseChange::FinalVerificationApproved(_) => {
@@ -1067,6 +1450,29 @@ impl ConnectionCase {
             CaseChange::ConnectionEnded(e) => {
                 self.phase = Phase::Ended;
                 self.ended_on = Some(e.ended_on);
+            }
+            CaseChange::StaffMemberListed(e) => {
+                self.staff_listed
+                    .insert(e.person.subject(), (e.access_from, e.new_hire));
+            }
+            CaseChange::StepApplicabilityRecorded(e) => {
+                self.step_applies.insert(e.step, e.applies);
+            }
+            CaseChange::PlanRecorded(e) => {
+                self.plans.insert(e.step, e.recorded_on);
+            }
+            CaseChange::TechnicalCheckRecorded(e) => {
+                self.computers.insert(e.computer, e.approved);
+            }
+            CaseChange::FindingResponded(e) => {
+                if let Some(finding) = self.findings.get_mut(&e.finding) {
+                    finding.response_pending = true;
+                }
+            }
+            CaseChange::FindingResponseRejected(e) => {
+                if let Some(finding) = self.findings.get_mut(&e.finding) {
+                    finding.response_pending = false;
+                }
             }
         }
     }
@@ -1119,16 +1525,6 @@ fn submit_application(
             met: app.requested_go_live >= earliest,
         }
     });
-    if let Some(check) = &lead_time
-        && !check.met
-        && check.kind == LeadTimeKind::Minimum
-    {
-        return Err(CaseError::LeadTimeTooShort {
-            requested: check.requested,
-            earliest: check.earliest,
-            months: check.months,
-        });
-    }
 
     Ok(ApplicationSubmitted {
         case_id: app.case_id,

@@ -13,6 +13,7 @@ use super::values::{
 use crate::actor::Actor;
 use crate::ids::{FindingNo, RequirementId, ServiceRequestNo};
 use crate::personal::Personal;
+use crate::process::StepId;
 use crate::text::{LongText, Reason, ShortText};
 
 /// A command together with the actor who issued it. The actor comes from the caller's
@@ -92,6 +93,48 @@ pub struct RecordStaffCommitment {
     pub signed_on: NaiveDate,
 }
 
+/// List a user of the provider who will have access to the region's IT, with the day the
+/// access starts: at establishment every user, later each new hire. Where the programme has
+/// every user sign commitments, a listed user without them blocks go-live (and, after it,
+/// is flagged where the programme repeats the commitments at every new hire).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListStaffMember {
+    pub person: Personal<StaffMember>,
+    pub access_from: NaiveDate,
+}
+
+/// Record whether a conditional step of the programme's process applies to this case: a
+/// special agreement for a system the unit connects (Jämtland's Stöd och behandling and
+/// Hjälpmedelssystem), or an agreement the document demands "om så krävs". A conditional
+/// step nobody has said applies does not block go-live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordStepApplicability {
+    pub step: StepId,
+    pub applies: bool,
+    pub reason: Reason,
+}
+
+/// Record a plan the programme's process has the parties draw up (Jämtland's joint IT
+/// plan, Värmland Fysioterapi's activity plan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordPlan {
+    pub step: StepId,
+    pub recorded_on: NaiveDate,
+    /// The region's reference to the plan (archive id, document name).
+    pub document: ShortText,
+}
+
+/// Record the region's check of one connecting computer (Värmland Fysioterapi §3: "krävs
+/// att anslutande dator godkänns i den kontroll som görs vid anslutning").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordTechnicalCheck {
+    /// The computer as the provider and region name it (inventory number, host name).
+    pub computer: ShortText,
+    pub checked_on: NaiveDate,
+    pub approved: bool,
+    pub remark: Option<LongText>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordMilestone {
     pub milestone: Milestone,
@@ -123,6 +166,23 @@ pub struct RecordFinding {
 pub struct ResolveFinding {
     pub finding: FindingNo,
     pub resolution: LongText,
+}
+
+/// The provider's answer to a finding: what it did, with its evidence. A demand stays
+/// open until the region accepts the remediation by resolving it, or rejects it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RespondToFinding {
+    pub finding: FindingNo,
+    pub remediation: LongText,
+    #[serde(default)]
+    pub evidence: Vec<ShortText>,
+}
+
+/// The region rejects the provider's remediation of a finding; the finding stays open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectFindingResponse {
+    pub finding: FindingNo,
+    pub reason: Reason,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,12 +284,18 @@ pub enum CaseCommand {
     SuspendConnection(SuspendConnection),
     ResumeConnection(ResumeConnection),
     EndConnection(EndConnection),
+    ListStaffMember(ListStaffMember),
+    RecordStepApplicability(RecordStepApplicability),
+    RecordPlan(RecordPlan),
+    RecordTechnicalCheck(RecordTechnicalCheck),
+    RespondToFinding(RespondToFinding),
+    RejectFindingResponse(RejectFindingResponse),
 }
 
 /// Every command's name in kebab case, the API's path segment
 /// (`POST /v1/cases/{id}/sign-contract`) and the name errors use, with the permission it
 /// needs, grouped by who acts (DOMAIN.md's table of actors). In [`CaseCommand`]'s order.
-pub const COMMANDS: [(&str, Permission); 26] = [
+pub const COMMANDS: [(&str, Permission); 32] = [
     ("submit-application", Permission::Apply),
     ("approve-application", Permission::Decide),
     ("reject-application", Permission::Decide),
@@ -256,6 +322,12 @@ pub const COMMANDS: [(&str, Permission); 26] = [
     ("suspend-connection", Permission::Decide),
     ("resume-connection", Permission::Decide),
     ("end-connection", Permission::Decide),
+    ("list-staff-member", Permission::Record),
+    ("record-step-applicability", Permission::Decide),
+    ("record-plan", Permission::Verify),
+    ("record-technical-check", Permission::Verify),
+    ("respond-to-finding", Permission::Declare),
+    ("reject-finding-response", Permission::Verify),
 ];
 
 impl CaseCommand {
@@ -297,6 +369,12 @@ impl CaseCommand {
             Self::SuspendConnection(_) => 23,
             Self::ResumeConnection(_) => 24,
             Self::EndConnection(_) => 25,
+            Self::ListStaffMember(_) => 26,
+            Self::RecordStepApplicability(_) => 27,
+            Self::RecordPlan(_) => 28,
+            Self::RecordTechnicalCheck(_) => 29,
+            Self::RespondToFinding(_) => 30,
+            Self::RejectFindingResponse(_) => 31,
         }
     }
 }

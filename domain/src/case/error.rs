@@ -7,6 +7,7 @@ use super::values::{CommitmentKind, DeclarationStatus, MilestoneKind};
 use crate::actor::Role;
 use crate::contact::ContactRole;
 use crate::ids::{FindingNo, ProgrammeId, RegionId, RequirementId, ServiceRequestNo};
+use crate::process::{StepId, StepKind};
 
 /// How a refusal should be understood by a caller: the API maps each class to one status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,14 +47,6 @@ pub enum CaseError {
     OrganisationMismatch,
     #[error("the application is incomplete: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     InvalidApplication { problems: Vec<ApplicationProblem> },
-    #[error(
-        "go-live requested on {requested} but the programme's lead time of at least {months} months allows {earliest} at the earliest"
-    )]
-    LeadTimeTooShort {
-        requested: NaiveDate,
-        earliest: NaiveDate,
-        months: u32,
-    },
     #[error("{field} ({date}) {problem}")]
     InvalidDate {
         field: &'static str,
@@ -133,6 +126,29 @@ pub enum CaseError {
         version: u32,
         effective_from: NaiveDate,
     },
+    #[error("programme {programme} has no {kind} step: its document names none, so it cannot be recorded ({command})")]
+    StepNotInProcess {
+        command: &'static str,
+        programme: ProgrammeId,
+        kind: StepKind,
+    },
+    #[error("the case's process has no {kind} step {step}")]
+    UnknownStep { step: StepId, kind: &'static str },
+    #[error("step {step} is not one whose applicability the region records")]
+    StepNotConditional { step: StepId },
+    #[error("plan {step} is already recorded")]
+    PlanAlreadyRecorded { step: StepId },
+    #[error("this user is already listed")]
+    StaffMemberAlreadyListed,
+    #[error("demand {finding} is the region's: only the region resolves it; the provider responds with respond-to-finding")]
+    DemandIsTheRegions { finding: FindingNo },
+    #[error("finding {finding} has no response awaiting the region")]
+    NoFindingResponse { finding: FindingNo },
+    #[error("programme {programme} v{version} has no process definition")]
+    NoProcessDefinition {
+        programme: ProgrammeId,
+        version: u32,
+    },
 }
 
 impl crate::error::DomainError for CaseError {
@@ -144,7 +160,6 @@ impl crate::error::DomainError for CaseError {
         "programme_of_other_region",
         "organisation_mismatch",
         "invalid_application",
-        "lead_time_too_short",
         "invalid_date",
         "requirement_not_in_catalogue",
         "not_an_agreement",
@@ -171,6 +186,14 @@ impl crate::error::DomainError for CaseError {
         "catalogue_version_not_newer",
         "unknown_catalogue_version",
         "catalogue_version_not_in_force",
+        "step_not_in_process",
+        "unknown_step",
+        "step_not_conditional",
+        "plan_already_recorded",
+        "staff_member_already_listed",
+        "demand_is_the_regions",
+        "no_finding_response",
+        "no_process_definition",
     ];
 
     fn code(&self) -> &'static str {
@@ -195,6 +218,7 @@ mod codes {
         let date = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
         let finding = FindingNo::new(1);
         let request = ServiceRequestNo::new(1);
+        let step = StepId::parse("gemensam-it-plan").unwrap();
         let all = vec![
             CaseError::NotPermitted {
                 command: "c",
@@ -218,11 +242,6 @@ mod codes {
             },
             CaseError::OrganisationMismatch,
             CaseError::InvalidApplication { problems: vec![] },
-            CaseError::LeadTimeTooShort {
-                requested: date,
-                earliest: date,
-                months: 1,
-            },
             CaseError::InvalidDate {
                 field: "f",
                 date,
@@ -283,12 +302,30 @@ mod codes {
                 requested: 1,
             },
             CaseError::UnknownCatalogueVersion {
-                programme,
+                programme: programme.clone(),
                 version: 1,
             },
             CaseError::CatalogueVersionNotInForce {
                 version: 1,
                 effective_from: date,
+            },
+            CaseError::StepNotInProcess {
+                command: "c",
+                programme: programme.clone(),
+                kind: StepKind::Training,
+            },
+            CaseError::UnknownStep {
+                step: step.clone(),
+                kind: "plan",
+            },
+            CaseError::StepNotConditional { step: step.clone() },
+            CaseError::PlanAlreadyRecorded { step },
+            CaseError::StaffMemberAlreadyListed,
+            CaseError::DemandIsTheRegions { finding },
+            CaseError::NoFindingResponse { finding },
+            CaseError::NoProcessDefinition {
+                programme,
+                version: 1,
             },
         ];
         for error in &all {
@@ -300,7 +337,6 @@ mod codes {
                 | CaseError::ProgrammeOfOtherRegion { .. }
                 | CaseError::OrganisationMismatch
                 | CaseError::InvalidApplication { .. }
-                | CaseError::LeadTimeTooShort { .. }
                 | CaseError::InvalidDate { .. }
                 | CaseError::RequirementNotInCatalogue { .. }
                 | CaseError::NotAnAgreement { .. }
@@ -326,7 +362,15 @@ mod codes {
                 | CaseError::ServiceRequestAlreadyDecided { .. }
                 | CaseError::CatalogueVersionNotNewer { .. }
                 | CaseError::UnknownCatalogueVersion { .. }
-                | CaseError::CatalogueVersionNotInForce { .. } => {}
+                | CaseError::CatalogueVersionNotInForce { .. }
+                | CaseError::StepNotInProcess { .. }
+                | CaseError::UnknownStep { .. }
+                | CaseError::StepNotConditional { .. }
+                | CaseError::PlanAlreadyRecorded { .. }
+                | CaseError::StaffMemberAlreadyListed
+                | CaseError::DemandIsTheRegions { .. }
+                | CaseError::NoFindingResponse { .. }
+                | CaseError::NoProcessDefinition { .. } => {}
             }
         }
         all
@@ -417,7 +461,6 @@ impl CaseError {
             Self::ProgrammeOfOtherRegion { .. } => "programme_of_other_region",
             Self::OrganisationMismatch => "organisation_mismatch",
             Self::InvalidApplication { .. } => "invalid_application",
-            Self::LeadTimeTooShort { .. } => "lead_time_too_short",
             Self::InvalidDate { .. } => "invalid_date",
             Self::RequirementNotInCatalogue { .. } => "requirement_not_in_catalogue",
             Self::NotAnAgreement { .. } => "not_an_agreement",
@@ -444,13 +487,24 @@ impl CaseError {
             Self::CatalogueVersionNotNewer { .. } => "catalogue_version_not_newer",
             Self::UnknownCatalogueVersion { .. } => "unknown_catalogue_version",
             Self::CatalogueVersionNotInForce { .. } => "catalogue_version_not_in_force",
+            Self::StepNotInProcess { .. } => "step_not_in_process",
+            Self::UnknownStep { .. } => "unknown_step",
+            Self::StepNotConditional { .. } => "step_not_conditional",
+            Self::PlanAlreadyRecorded { .. } => "plan_already_recorded",
+            Self::StaffMemberAlreadyListed => "staff_member_already_listed",
+            Self::DemandIsTheRegions { .. } => "demand_is_the_regions",
+            Self::NoFindingResponse { .. } => "no_finding_response",
+            Self::NoProcessDefinition { .. } => "no_process_definition",
         }
     }
 
     pub const fn class(&self) -> ErrorClass {
         match self {
-            Self::NotPermitted { .. } => ErrorClass::Forbidden,
+            Self::NotPermitted { .. } | Self::DemandIsTheRegions { .. } => ErrorClass::Forbidden,
             Self::WrongPhase { .. }
+            | Self::PlanAlreadyRecorded { .. }
+            | Self::StaffMemberAlreadyListed
+            | Self::NoFindingResponse { .. }
             | Self::AgreementAlreadySigned { .. }
             | Self::SelfDeclarationNotExpected { .. }
             | Self::NoSelfDeclarationToReview { .. }
@@ -474,7 +528,6 @@ impl CaseError {
             | Self::ProgrammeOfOtherRegion { .. }
             | Self::OrganisationMismatch
             | Self::InvalidApplication { .. }
-            | Self::LeadTimeTooShort { .. }
             | Self::InvalidDate { .. }
             | Self::RequirementNotInCatalogue { .. }
             | Self::NotAnAgreement { .. }
@@ -482,7 +535,11 @@ impl CaseError {
             | Self::DeviationNotNeeded { .. }
             | Self::FindingNotFound { .. }
             | Self::ServiceRequestNotFound { .. }
-            | Self::UnknownCatalogueVersion { .. } => ErrorClass::Unprocessable,
+            | Self::UnknownCatalogueVersion { .. }
+            | Self::StepNotInProcess { .. }
+            | Self::UnknownStep { .. }
+            | Self::StepNotConditional { .. }
+            | Self::NoProcessDefinition { .. } => ErrorClass::Unprocessable,
         }
     }
 }

@@ -23,6 +23,7 @@ use crate::ids::{
     CaseId, FindingNo, ProgrammeId, RegionId, RequirementId, ServicePackageId, ServiceRequestNo,
 };
 use crate::personal::Personal;
+use crate::process::{ProcessRef, StepId};
 use crate::text::{LongText, Reason, ShortText};
 
 /// One event of a connection case: who, when, and what changed.
@@ -64,10 +65,16 @@ pub enum CaseChange {
     ConnectionSuspended(Decision),
     ConnectionResumed(Decision),
     ConnectionEnded(ConnectionEnded),
+    StaffMemberListed(StaffMemberListed),
+    StepApplicabilityRecorded(StepApplicabilityRecorded),
+    PlanRecorded(PlanRecorded),
+    TechnicalCheckRecorded(TechnicalCheckRecorded),
+    FindingResponded(FindingResponded),
+    FindingResponseRejected(FindingResponseRejected),
 }
 
 /// Every event type of a case with its current version, in [`CaseChange`]'s order.
-pub const CASE_EVENT_TYPES: [(&str, &str); 26] = [
+pub const CASE_EVENT_TYPES: [(&str, &str); 32] = [
     ("ApplicationSubmitted", "1"),
     ("ApplicationApproved", "1"),
     ("ApplicationRejected", "1"),
@@ -94,6 +101,12 @@ pub const CASE_EVENT_TYPES: [(&str, &str); 26] = [
     ("ConnectionSuspended", "1"),
     ("ConnectionResumed", "1"),
     ("ConnectionEnded", "1"),
+    ("StaffMemberListed", "1"),
+    ("StepApplicabilityRecorded", "1"),
+    ("PlanRecorded", "1"),
+    ("TechnicalCheckRecorded", "1"),
+    ("FindingResponded", "1"),
+    ("FindingResponseRejected", "1"),
 ];
 
 impl CaseChange {
@@ -125,6 +138,12 @@ impl CaseChange {
             Self::ConnectionSuspended(_) => 23,
             Self::ConnectionResumed(_) => 24,
             Self::ConnectionEnded(_) => 25,
+            Self::StaffMemberListed(_) => 26,
+            Self::StepApplicabilityRecorded(_) => 27,
+            Self::PlanRecorded(_) => 28,
+            Self::TechnicalCheckRecorded(_) => 29,
+            Self::FindingResponded(_) => 30,
+            Self::FindingResponseRejected(_) => 31,
         }
     }
 
@@ -154,6 +173,8 @@ impl CaseChange {
             Self::WentLive(e) => Some(&e.reason),
             Self::NonStandardServiceDecided(e) => Some(&e.reason),
             Self::ConnectionEnded(e) => Some(&e.reason),
+            Self::StepApplicabilityRecorded(e) => Some(&e.reason),
+            Self::FindingResponseRejected(e) => Some(&e.reason),
             _ => None,
         }
     }
@@ -205,6 +226,11 @@ pub struct ContractSigned {
     /// The catalogue version the case is held to from now on: the one in force on the day
     /// of signing.
     pub catalogue: CatalogueRef,
+    /// The process version the case follows from now on: the one of the same catalogue
+    /// version. Absent in contracts recorded before processes were pinned; such a case
+    /// follows the process of the catalogue version it is held to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -341,5 +367,49 @@ pub struct CatalogueVersionAttested {
 pub struct ConnectionEnded {
     pub ending: Ending,
     pub ended_on: NaiveDate,
+    pub reason: Reason,
+}
+
+/// A user of the provider listed with the day the user's access starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffMemberListed {
+    pub person: Personal<StaffMember>,
+    pub access_from: NaiveDate,
+    /// Listed after go-live: a new hire ("vid nyanställning").
+    pub new_hire: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepApplicabilityRecorded {
+    pub step: StepId,
+    pub applies: bool,
+    pub reason: Reason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRecorded {
+    pub step: StepId,
+    pub recorded_on: NaiveDate,
+    pub document: ShortText,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TechnicalCheckRecorded {
+    pub computer: ShortText,
+    pub checked_on: NaiveDate,
+    pub approved: bool,
+    pub remark: Option<LongText>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingResponded {
+    pub finding: FindingNo,
+    pub remediation: LongText,
+    pub evidence: Vec<ShortText>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingResponseRejected {
+    pub finding: FindingNo,
     pub reason: Reason,
 }

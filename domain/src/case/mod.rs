@@ -15,7 +15,7 @@ pub use aggregate::{CaseFacts, CaseServices, ConnectionCase, FindingState, Verif
 pub use commands::*;
 pub use error::{ApplicationProblem, CaseError, DateProblem, ErrorClass};
 pub use events::*;
-pub use gate::Blocker;
+pub use gate::{Blocker, Flag};
 pub use permission::Permission;
 pub use phase::Phase;
 pub use values::*;

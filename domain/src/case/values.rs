@@ -54,8 +54,9 @@ pub struct LeadTimeCheck {
     /// The earliest go-live date the lead time allows, counted from the application.
     pub earliest: NaiveDate,
     pub requested: NaiveDate,
-    /// False means the request is earlier than the lead time: a warning for an
-    /// approximate lead time (a minimum one refuses the application instead).
+    /// False means the request is earlier than the lead time: a flag on the case
+    /// ([`super::Flag::LeadTimeNotMet`]), never a refusal (the documents state a duration the
+    /// work takes, not a condition of the application).
     pub met: bool,
 }
 
@@ -115,6 +116,13 @@ impl CommitmentKind {
         Self::ResponsibilityCommitment,
         Self::ConfidentialityReminder,
     ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ResponsibilityCommitment => "responsibility_commitment",
+            Self::ConfidentialityReminder => "confidentiality_reminder",
+        }
+    }
 }
 
 /// A member of the provider's staff: personal data, all of it (the HSA-id identifies a

@@ -100,13 +100,14 @@ pub struct LeadTime {
     pub section: String,
 }
 
-/// Whether a lead time is a floor the region enforces or a benchmark it warns about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Whether a lead time is a minimum the work needs ("minst") or a benchmark ("ca"); either way
+/// a request earlier than it is flagged, never refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeadTimeKind {
-    /// "minst 3 månader": a requested go-live date earlier than this is refused.
+    /// "minst 3 månader": the least time the work takes, counted from the application.
     Minimum,
-    /// "ca 3 månader": an earlier requested date is accepted with a warning.
+    /// "ca 3 månader": a benchmark ("Riktmärke").
     Approximate,
 }
 

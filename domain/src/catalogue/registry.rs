@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::model::{Catalogue, Category};
 use crate::ids::ProgrammeId;
+use crate::process::{ProcessDefinition, ProcessError, ProcessRegistry};
 
 /// The catalogue files compiled into the binary, by file name.
 const EMBEDDED: &[(&str, &str)] = &[
@@ -44,6 +45,8 @@ pub enum CatalogueError {
     Invalid { file: String, message: String },
     #[error("programme {programme}: {message}")]
     Versions { programme: String, message: String },
+    #[error(transparent)]
+    Process(#[from] ProcessError),
 }
 
 /// Every catalogue version the system knows, validated.
@@ -51,12 +54,43 @@ pub enum CatalogueError {
 pub struct CatalogueRegistry {
     /// Sorted by programme, then version.
     catalogues: Vec<Catalogue>,
+    /// The process of each catalogue version, once attached ([`Self::with_processes`]).
+    processes: Option<ProcessRegistry>,
 }
 
 impl CatalogueRegistry {
-    /// Loads and validates the catalogue files compiled into the binary.
+    /// Loads and validates the catalogue files compiled into the binary, with the process
+    /// of each version ([`ProcessRegistry::load_embedded`]).
     pub fn load_embedded() -> Result<Self, CatalogueError> {
-        Self::from_sources(EMBEDDED.iter().copied())
+        let catalogues = Self::from_sources(EMBEDDED.iter().copied())?;
+        let processes = ProcessRegistry::load_embedded(&catalogues)?;
+        Ok(catalogues.attach(processes))
+    }
+
+    /// Attaches the process definitions given as `(file name, TOML text)` pairs, one for
+    /// every catalogue version (validated against them).
+    pub fn with_processes<'a>(
+        self,
+        sources: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, CatalogueError> {
+        let processes = ProcessRegistry::from_sources(sources, &self)?;
+        Ok(self.attach(processes))
+    }
+
+    fn attach(mut self, processes: ProcessRegistry) -> Self {
+        self.processes = Some(processes);
+        self
+    }
+
+    /// The process that belongs to a catalogue version: same programme, same version.
+    /// `None` only for a registry loaded without processes, or a version it does not have.
+    pub fn process(&self, programme: &ProgrammeId, version: u32) -> Option<&ProcessDefinition> {
+        self.processes.as_ref()?.get(programme, version)
+    }
+
+    /// Every process definition attached, by programme then version.
+    pub fn processes(&self) -> &[ProcessDefinition] {
+        self.processes.as_ref().map_or(&[], ProcessRegistry::all)
     }
 
     /// The names of the embedded catalogue files.
@@ -81,7 +115,10 @@ impl CatalogueRegistry {
         }
         catalogues.sort_by(|a, b| (&a.programme, a.version).cmp(&(&b.programme, b.version)));
         validate_versions(&catalogues)?;
-        Ok(Self { catalogues })
+        Ok(Self {
+            catalogues,
+            processes: None,
+        })
     }
 
     /// Every catalogue version, by programme then version.

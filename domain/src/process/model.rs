@@ -2,6 +2,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::case::CommitmentKind;
 use crate::catalogue::LeadTimeKind;
 use crate::ids::{IdError, ProgrammeId, RequirementId, ServicePackageId};
 
@@ -277,6 +278,11 @@ pub struct Step {
     pub document: Option<String>,
     #[serde(default)]
     pub scope: StepScope,
+    /// For a staff-commitments step: the commitments each user signs (the document's form
+    /// may hold more than one, e.g. Dalarna BUP's "Sekretesserinran och
+    /// IT-ansvarsförbindelse"). Empty for every other kind.
+    #[serde(default)]
+    pub commitments: Vec<CommitmentKind>,
     /// Steps that must come first, by the document's words (each listed earlier).
     #[serde(default)]
     pub after: Vec<StepId>,

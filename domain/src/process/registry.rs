@@ -281,6 +281,19 @@ fn validate_step(step: &Step, catalogue: &Catalogue) -> Result<(), String> {
             ));
         }
     }
+    match (step.kind, step.commitments.is_empty()) {
+        (StepKind::StaffCommitments, true) => {
+            return Err(format!(
+                "step {id} is a staff-commitments step and must name the commitments each user signs"
+            ));
+        }
+        (kind, false) if kind != StepKind::StaffCommitments => {
+            return Err(format!(
+                "step {id} is a {kind}: only staff-commitments steps name commitments"
+            ));
+        }
+        _ => {}
+    }
     if step.kind == StepKind::GoLive && (step.gate.is_some() || step.condition.is_some()) {
         return Err("go-live is the gate; it has no gate or condition of its own".into());
     }

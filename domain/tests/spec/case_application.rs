@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use domain::Role;
 use domain::case::{
-    ApplicationProblem, ApproveApplication, CaseChange, CaseCommand, CaseError, DateProblem,
+    ApplicationProblem, ApproveApplication, CaseChange, CaseCommand, CaseError, DateProblem, Flag,
     LeadTimeCheck, Phase, RejectApplication, SignContract,
 };
 use domain::catalogue::LeadTimeKind;
@@ -192,18 +192,30 @@ fn an_optional_priced_service_the_programme_offers_is_accepted() {
 }
 
 #[test]
-fn a_minimum_lead_time_refuses_an_earlier_requested_go_live() {
-    // Dalarna Hälsoval: at least 3 months from application to go-live.
+fn a_minimum_lead_time_flags_an_earlier_requested_start_without_refusing_the_application() {
+    // Dalarna Hälsoval §2.1: "kräver en tidsperiod av minst 3 månader från att beställning
+    // inkommit": a duration the work takes, not a condition of the order. The application is
+    // recorded; the case carries a flag with the earliest start the minimum allows.
     let mut app = application();
     app.requested_go_live = date("2025-06-02");
-    spec()
+    let events = spec()
         .given_no_previous_events()
         .when(by(provider(), CaseCommand::SubmitApplication(app)))
-        .then_expect_error(CaseError::LeadTimeTooShort {
-            requested: date("2025-06-02"),
-            earliest: date("2025-06-03"),
+        .inspect_result()
+        .unwrap();
+    let check = submitted(&events).lead_time.clone().unwrap();
+    assert_eq!(check.kind, LeadTimeKind::Minimum);
+    assert!(!check.met);
+    let case = case_from(&events);
+    assert_eq!(
+        case.flags(&registry(), date(TODAY)),
+        vec![Flag::LeadTimeNotMet {
+            kind: LeadTimeKind::Minimum,
             months: 3,
-        });
+            earliest: date("2025-06-03"),
+            requested: date("2025-06-02"),
+        }]
+    );
 }
 
 #[test]

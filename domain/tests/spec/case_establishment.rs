@@ -265,11 +265,49 @@ fn not_complying_with_a_should_requirement_never_blocks_acceptance() {
 }
 
 #[test]
-fn not_applicable_answers_need_no_deviation() {
+fn a_not_applicable_answer_to_a_must_needs_an_agreed_deviation() {
+    // A must the provider finds not applicable to its unit is for the region to agree to:
+    // without a deviation the declaration cannot be accepted.
     let answer = Answer {
         requirement: req("T-004"),
         compliance: Compliance::NotApplicable,
         description: Some(long("The unit uses Sjunet only.")),
+        evidence: vec![],
+    };
+    let answers = with(answers_complying(&registry(), 1), &answer);
+    let declared = History::new()
+        .contracted()
+        .then(provider(), submit(answers));
+    spec()
+        .given(declared.events.clone())
+        .when(by(officer(), accept()))
+        .then_expect_error(CaseError::NonCompliantWithoutDeviation {
+            requirements: vec![req("T-004")],
+        });
+    spec()
+        .given(
+            declared
+                .then(
+                    officer(),
+                    CaseCommand::AgreeDeviation(AgreeDeviation {
+                        requirement: req("T-004"),
+                        reason: long("The unit connects over Sjunet only; agreed."),
+                        valid_until: None,
+                    }),
+                )
+                .events,
+        )
+        .when(by(officer(), accept()))
+        .inspect_result()
+        .unwrap();
+}
+
+#[test]
+fn a_not_applicable_answer_to_a_should_needs_no_deviation() {
+    let answer = Answer {
+        requirement: req("T-006"),
+        compliance: Compliance::NotApplicable,
+        description: Some(long("The unit has no such equipment.")),
         evidence: vec![],
     };
     let answers = with(answers_complying(&registry(), 1), &answer);

@@ -2,7 +2,8 @@
 
 use domain::case::{
     ApproveFinalVerification, Blocker, CaseChange, CaseCommand, CaseError, DateProblem,
-    FailFinalVerification, FindingKind, GoLive, Phase, RecordFinding, ResolveFinding,
+    FailFinalVerification, FindingKind, GoLive, Phase, RecordFinding, RejectFindingResponse,
+    ResolveFinding, RespondToFinding,
     ScheduleFinalVerification, SignFinalContract, VerificationContext,
 };
 use domain::ids::FindingNo;
@@ -170,19 +171,98 @@ fn a_finding_is_resolved_once_and_only_if_it_exists() {
         .contracted()
         .verification_scheduled()
         .then(region_it(), finding(FindingKind::Demand))
-        .then(provider(), resolve(1))
+        .then(region_it(), resolve(1))
         .events;
     spec()
         .given(given.clone())
-        .when(by(provider(), resolve(1)))
+        .when(by(region_it(), resolve(1)))
         .then_expect_error(CaseError::FindingAlreadyResolved {
             finding: FindingNo::new(1),
         });
     spec()
         .given(given)
-        .when(by(provider(), resolve(7)))
+        .when(by(region_it(), resolve(7)))
         .then_expect_error(CaseError::FindingNotFound {
             finding: FindingNo::new(7),
+        });
+}
+
+fn respond(no: u32) -> CaseCommand {
+    CaseCommand::RespondToFinding(RespondToFinding {
+        finding: FindingNo::new(no),
+        remediation: long("A lock was fitted to the cabinet."),
+        evidence: vec![text("Photo 2025-03-03")],
+    })
+}
+
+fn reject_response(no: u32) -> CaseCommand {
+    CaseCommand::RejectFindingResponse(RejectFindingResponse {
+        finding: FindingNo::new(no),
+        reason: long("The photo shows another cabinet."),
+    })
+}
+
+#[test]
+fn the_provider_cannot_resolve_a_demand_it_responds_with_its_remediation_instead() {
+    // Jämtland §3.10: the region gives "besked om sådana som måste vidtas"; whether they
+    // were is the region's to judge.
+    let demanded = History::new()
+        .contracted()
+        .verification_scheduled()
+        .then(region_it(), finding(FindingKind::Demand));
+    spec()
+        .given(demanded.events.clone())
+        .when(by(provider(), resolve(1)))
+        .then_expect_error(CaseError::DemandIsTheRegions {
+            finding: FindingNo::new(1),
+        });
+    let responded = demanded.then(provider(), respond(1));
+    let case = case_from(&responded.events);
+    assert_eq!(case.open_demands(), vec![FindingNo::new(1)], "still open");
+    assert!(case.findings()[&FindingNo::new(1)].response_pending);
+    spec()
+        .given(responded.events.clone())
+        .when(by(officer(), approve()))
+        .then_expect_error(CaseError::OpenDemands {
+            findings: vec![FindingNo::new(1)],
+        });
+    // The region rejects the response: still open, nothing pending, the provider responds again.
+    let rejected = responded.then(region_it(), reject_response(1));
+    let case = case_from(&rejected.events);
+    assert!(!case.findings()[&FindingNo::new(1)].response_pending);
+    assert_eq!(case.open_demands(), vec![FindingNo::new(1)]);
+    spec()
+        .given(rejected.events.clone())
+        .when(by(region_it(), reject_response(1)))
+        .then_expect_error(CaseError::NoFindingResponse {
+            finding: FindingNo::new(1),
+        });
+    // The region accepts the next response by resolving the demand.
+    spec()
+        .given(
+            rejected
+                .then(provider(), respond(1))
+                .then(region_it(), resolve(1))
+                .events,
+        )
+        .when(by(officer(), approve()))
+        .inspect_result()
+        .unwrap();
+}
+
+#[test]
+fn the_provider_may_resolve_a_recommendation_but_not_respond_to_a_resolved_finding() {
+    let given = History::new()
+        .contracted()
+        .verification_scheduled()
+        .then(region_it(), finding(FindingKind::Recommendation))
+        .then(provider(), resolve(1))
+        .events;
+    spec()
+        .given(given)
+        .when(by(provider(), respond(1)))
+        .then_expect_error(CaseError::FindingAlreadyResolved {
+            finding: FindingNo::new(1),
         });
 }
 
@@ -210,7 +290,7 @@ fn a_resolved_demand_no_longer_blocks_approval() {
                 .contracted()
                 .verification_scheduled()
                 .then(region_it(), finding(FindingKind::Demand))
-                .then(provider(), resolve(1))
+                .then(officer(), resolve(1))
                 .events,
         )
         .when(by(officer(), approve()))

@@ -280,6 +280,22 @@ evidence = "declared"
 programmes = ["future-programme"]
 "#;
 
+/// The process of the test catalogue v1: every kind of step a case can meet, gated like
+/// Jämtland's (the file is shared with the other crates' tests).
+pub const TEST_PROCESS_V1: &str = include_str!("../fixtures/test-halsoval-process-v1.toml");
+
+/// The process of version 2: version 1's, with the agreement T-009 that version 2 adds.
+pub fn test_process_v2() -> String {
+    TEST_PROCESS_V1.replace("version = 1", "version = 2").replace(
+        "[[steps]]\nid = \"telefoniavtal\"",
+        "[[steps]]\nid = \"nytt-avtal\"\nkind = \"agreement\"\nname = \"Nytt avtal\"\nsummary = \"The agreement version 2 adds.\"\nsection = \"2.7\"\nquote = \"avtal\"\nrequirements = [\"T-009\"]\ndocument = \"nytt avtal\"\n\n[steps.gate]\nbasis = \"stated\"\nsection = \"2.7\"\nquote = \"avtal\"\n\n[[steps]]\nid = \"telefoniavtal\"",
+    )
+}
+
+pub const TEST_BUP_PROCESS: &str = include_str!("../fixtures/test-bup-process-v1.toml");
+pub const OTHER_PROCESS: &str = include_str!("../fixtures/other-programme-process-v1.toml");
+pub const FUTURE_PROCESS: &str = include_str!("../fixtures/future-programme-process-v1.toml");
+
 pub fn registry() -> Arc<CatalogueRegistry> {
     let v2 = test_v2();
     Arc::new(
@@ -290,7 +306,15 @@ pub fn registry() -> Arc<CatalogueRegistry> {
             ("other-v1.toml", OTHER_REGION),
             ("future-v1.toml", NOT_YET_IN_FORCE),
         ])
-        .expect("the test catalogues are valid"),
+        .expect("the test catalogues are valid")
+        .with_processes([
+            ("test-halsoval-process-v1.toml", TEST_PROCESS_V1),
+            ("test-halsoval-process-v2.toml", test_process_v2().as_str()),
+            ("test-bup-process-v1.toml", TEST_BUP_PROCESS),
+            ("other-process-v1.toml", OTHER_PROCESS),
+            ("future-process-v1.toml", FUTURE_PROCESS),
+        ])
+        .expect("the test processes are valid"),
     )
 }
 
@@ -591,4 +615,17 @@ impl History {
             }),
         )
     }
+}
+
+/// The case these events make, as the aggregate folds them.
+pub fn case_from(events: &[CaseEvent]) -> ConnectionCase {
+    let mut case = ConnectionCase::default();
+    for event in events {
+        cqrs_es::Aggregate::apply(&mut case, event.clone());
+    }
+    case
+}
+
+pub fn step(raw: &str) -> domain::process::StepId {
+    domain::process::StepId::parse(raw).expect("a step id")
 }

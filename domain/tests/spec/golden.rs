@@ -19,7 +19,9 @@ use domain::case::{
     FindingKind, Milestone, OrganisationalChange, RecordFinding, RecordMilestone,
     RecordStaffCommitment, RejectApplication, ReportOrganisationalChange,
     RequestNonStandardService, ResolveFinding, ResumeConnection, ReturnSelfDeclaration,
-    ServiceDecision, StaffMember, SuspendConnection,
+    ServiceDecision, StaffMember, SuspendConnection, CaseChange, PlanRecorded,
+    RecordStepApplicability, RejectFindingResponse, RespondToFinding, StaffMemberListed,
+    TechnicalCheckRecorded,
 };
 use domain::contact::{ContactDetails, EmailAddress, PhoneNumber};
 use domain::identity::{HsaId, Personnummer};
@@ -195,11 +197,67 @@ fn case_examples() -> Vec<CaseEvent> {
         )
         .then(
             provider(),
+            CaseCommand::RespondToFinding(RespondToFinding {
+                finding: FindingNo::new(1),
+                remediation: long("A lock was fitted."),
+                evidence: vec![text("Photo, case file 2025/3")],
+            }),
+        )
+        .then(
+            region_it(),
+            CaseCommand::RejectFindingResponse(RejectFindingResponse {
+                finding: FindingNo::new(1),
+                reason: long("The lock is on another door."),
+            }),
+        )
+        .then(
+            region_it(),
             CaseCommand::ResolveFinding(ResolveFinding {
                 finding: FindingNo::new(1),
                 resolution: long("A lock was fitted."),
             }),
+        )
+        .then(
+            officer(),
+            CaseCommand::RecordStepApplicability(RecordStepApplicability {
+                step: step("tillaggsavtal"),
+                applies: true,
+                reason: long("The unit uses the region's e-services."),
+            }),
         );
+    // Steps the test programme's process does not have, as another programme records them.
+    let other_steps = [
+        CaseChange::StaffMemberListed(StaffMemberListed {
+            person: Personal::new(
+                subject(11),
+                StaffMember {
+                    name: text("Eva Lund"),
+                    personnummer: Personnummer::parse_canonical("198504212385").unwrap(),
+                    hsa_id: HsaId::parse("SE2321000180-ABC2").unwrap(),
+                },
+            ),
+            access_from: date(TODAY),
+            new_hire: false,
+        }),
+        CaseChange::PlanRecorded(PlanRecorded {
+            step: step("aktivitetsplan"),
+            recorded_on: date(TODAY),
+            document: text("Aktivitetsplan RS 2025/12"),
+        }),
+        CaseChange::TechnicalCheckRecorded(TechnicalCheckRecorded {
+            computer: text("KLT-01"),
+            checked_on: date(TODAY),
+            approved: true,
+            remark: Some(long("Disk encryption on.")),
+        }),
+    ]
+    .into_iter()
+    .map(|change| CaseEvent {
+        actor: region_it(),
+        at: instant(TODAY),
+        change,
+    })
+    .collect::<Vec<_>>();
     let live = History::new()
         .live()
         .then(
@@ -278,7 +336,14 @@ fn case_examples() -> Vec<CaseEvent> {
             .unwrap();
         vec![event]
     };
-    [rejected.events, returned.events, live.events, attested].concat()
+    [
+        rejected.events,
+        returned.events,
+        live.events,
+        attested,
+        other_steps,
+    ]
+    .concat()
 }
 
 fn incident_examples() -> Vec<IncidentEvent> {

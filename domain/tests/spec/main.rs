@@ -12,6 +12,7 @@ mod costs;
 mod fixtures;
 mod golden;
 mod incident;
+mod process_rules;
 mod processes;
 mod purity;
 mod real_catalogues;

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use cqrs_es::Aggregate;
 use domain::case::{
-    Blocker, CaseChange, ConnectionCase, Ending, LeadTimeCheck, MilestoneKind, Phase,
+    Blocker, CaseChange, Flag, ConnectionCase, Ending, LeadTimeCheck, MilestoneKind, Phase,
     VerificationOutcome,
 };
 use domain::catalogue::{CatalogueRef, CatalogueRegistry, LeadTimeKind};
@@ -105,7 +105,9 @@ pub(crate) struct CaseOverviewModel;
 impl ReadModel for CaseOverviewModel {
     const NAME: ProjectionName = ProjectionName::CaseOverview;
     /// 2: the embedded case keys staff commitments by data subject, not HSA-id.
-    const SCHEMA_VERSION: u32 = 2;
+    /// 3: the embedded case follows its programme's process (pinned process, listed staff,
+    /// plans, checks, step applicability, the facts' service packages and lead time).
+    const SCHEMA_VERSION: u32 = 3;
     const COLUMNS: &'static [Column] = &[
         Column::text("region", false),
         Column::text("provider_org", true),
@@ -203,7 +205,13 @@ impl ReadModel for CaseOverviewModel {
             | CaseChange::FindingResolved(_)
             | CaseChange::OrganisationalChangeReported(_)
             | CaseChange::NonStandardServiceRequested(_)
-            | CaseChange::NonStandardServiceDecided(_) => {}
+            | CaseChange::NonStandardServiceDecided(_)
+            | CaseChange::StaffMemberListed(_)
+            | CaseChange::StepApplicabilityRecorded(_)
+            | CaseChange::PlanRecorded(_)
+            | CaseChange::TechnicalCheckRecorded(_)
+            | CaseChange::FindingResponded(_)
+            | CaseChange::FindingResponseRejected(_) => {}
         }
         let before = state.case.phase();
         state.case.apply(case_event.clone());
@@ -252,8 +260,11 @@ pub struct LeadTime {
     pub target_days: Option<i64>,
     pub went_live_on: Option<NaiveDate>,
     pub days: i64,
-    /// More days have passed than the target allows.
+    /// A benchmark lead time ("ca"): more days have passed than it.
     pub beyond_target: bool,
+    /// A minimum lead time ("minst"): the go-live (or, until then, the requested start) is
+    /// earlier than the minimum allows.
+    pub short_of_minimum: bool,
 }
 
 /// A case as dashboards see it.
@@ -269,6 +280,8 @@ pub struct CaseOverview {
     pub milestones: Milestones,
     /// What still blocks go-live, for cases on their way to it; empty otherwise.
     pub blockers: Vec<Blocker>,
+    /// What the region should see that does not block (lead time, new hires).
+    pub flags: Vec<Flag>,
     pub catalogue_held: Option<CatalogueRef>,
     /// The version of the programme's catalogue in force on the day asked about.
     pub catalogue_in_force: Option<u32>,
@@ -284,17 +297,8 @@ impl OverviewState {
     fn view(self, catalogues: &CatalogueRegistry, today: NaiveDate) -> Option<CaseOverview> {
         let facts = self.case.facts()?.clone();
         let phase = self.case.phase();
-        let blockers = match phase {
-            Phase::Application
-            | Phase::Approved
-            | Phase::Establishment
-            | Phase::FinalVerification => self
-                .case
-                .catalogue(catalogues, today)
-                .map(|catalogue| self.case.blockers(catalogue))
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
+        let blockers = self.case.open_blockers(catalogues, today);
+        let flags = self.case.flags(catalogues, today);
         let held = self.case.held_to().cloned();
         let in_force = catalogues
             .in_force(&facts.programme, today)
@@ -321,7 +325,16 @@ impl OverviewState {
             target_days,
             went_live_on: m.went_live_on,
             days,
-            beyond_target: target_days.is_some_and(|target| days > target),
+            // "ca 3 månader" is a benchmark a case can run beyond; "minst 3 månader" is the
+            // least time the work takes, which a case can only fall short of.
+            beyond_target: self.lead_time.as_ref().is_some_and(|l| {
+                l.kind == LeadTimeKind::Approximate
+                    && target_days.is_some_and(|target| days > target)
+            }),
+            short_of_minimum: self.lead_time.as_ref().is_some_and(|l| {
+                l.kind == LeadTimeKind::Minimum
+                    && m.went_live_on.unwrap_or(facts.requested_go_live) < l.earliest
+            }),
         };
         Some(CaseOverview {
             case_id: facts.case_id,
@@ -332,6 +345,7 @@ impl OverviewState {
             phase,
             phase_history: self.history,
             blockers,
+            flags,
             catalogue_held: held,
             catalogue_in_force: in_force,
             attestation_due,

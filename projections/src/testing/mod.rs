@@ -219,6 +219,18 @@ programmes = ["test-halsoval"]
 }
 
 /// The test catalogues (both versions of `test-halsoval`).
+/// The process of the test catalogue v1: every kind of step a case can meet, gated like
+/// Jämtland's (the file is shared with the other crates' tests).
+pub const TEST_PROCESS_V1: &str = include_str!("../../../domain/tests/fixtures/test-halsoval-process-v1.toml");
+
+/// The process of version 2: version 1's, with the agreement T-009 that version 2 adds.
+pub fn test_process_v2() -> String {
+    TEST_PROCESS_V1.replace("version = 1", "version = 2").replace(
+        "[[steps]]\nid = \"telefoniavtal\"",
+        "[[steps]]\nid = \"nytt-avtal\"\nkind = \"agreement\"\nname = \"Nytt avtal\"\nsummary = \"The agreement version 2 adds.\"\nsection = \"2.7\"\nquote = \"avtal\"\nrequirements = [\"T-009\"]\ndocument = \"nytt avtal\"\n\n[steps.gate]\nbasis = \"stated\"\nsection = \"2.7\"\nquote = \"avtal\"\n\n[[steps]]\nid = \"telefoniavtal\"",
+    )
+}
+
 pub fn registry() -> Arc<CatalogueRegistry> {
     let v2 = test_v2();
     Arc::new(
@@ -226,7 +238,12 @@ pub fn registry() -> Arc<CatalogueRegistry> {
             ("test-halsoval-v1.toml", TEST_V1),
             ("test-halsoval-v2.toml", v2.as_str()),
         ])
-        .expect("the test catalogues are valid"),
+        .expect("the test catalogues are valid")
+        .with_processes([
+            ("test-halsoval-process-v1.toml", TEST_PROCESS_V1),
+            ("test-halsoval-process-v2.toml", test_process_v2().as_str()),
+        ])
+        .expect("the test processes are valid"),
     )
 }
 

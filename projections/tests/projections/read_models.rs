@@ -85,7 +85,9 @@ pub async fn the_case_overview_shows_phases_milestone_dates_and_the_aggregates_b
     assert_eq!(m.declaration_accepted_at, Some(instant("2025-03-12")));
     assert_eq!(m.training_completed_on, None);
 
-    let expected = establishing.case().blockers(establishing.catalogue());
+    let expected = establishing
+        .case()
+        .open_blockers(establishing.registry(), establishing.today());
     assert_eq!(overview.blockers, expected, "the aggregate's own blockers");
     assert_eq!(
         overview.blockers,
