@@ -8,8 +8,8 @@
 
 use chrono::{Duration, NaiveDate};
 use domain::catalogue::Catalogue;
-use domain::process::{ProcessDefinition, Step, StepKind};
 use domain::ids::{CaseId, ProgrammeId};
+use domain::process::{ProcessDefinition, Step, StepKind};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -227,10 +227,16 @@ impl Demo<'_> {
             }
         }
         if checks {
-            self.act(officer, case_id, "record-technical-check", json!({
-                "computer": "KLT-01", "checked_on": self.date(0), "approved": true,
-                "remark": "Disk encryption on, antivirus current."
-            })).await?;
+            self.act(
+                officer,
+                case_id,
+                "record-technical-check",
+                json!({
+                    "computer": "KLT-01", "checked_on": self.date(0), "approved": true,
+                    "remark": "Disk encryption on, antivirus current."
+                }),
+            )
+            .await?;
         }
         Ok(case_id)
     }

@@ -9,19 +9,19 @@ use domain::case::{
     AcceptSelfDeclaration, AgreeDeviation, Answer, Application, ApproveApplication,
     ApproveFinalVerification, AttestCatalogueVersion, CaseCommand, CommitmentKind,
     CompleteTraining, Compliance, DecideNonStandardService, EndConnection, Ending,
-    FailFinalVerification, FindingKind, GoLive, Milestone, NamedContact, OrganisationalChange,
-    RecordFinding, RecordMilestone, RecordStaffCommitment, RejectApplication, Remark,
-    ReportOrganisationalChange, RequestNonStandardService, ResolveFinding, ResumeConnection,
-    ReturnSelfDeclaration, ScheduleFinalVerification, ServiceDecision, SignAgreement, SignContract,
-    SignFinalContract, StaffMember, SubmitSelfDeclaration, SuspendConnection, ListStaffMember,
-    RecordPlan, RecordStepApplicability, RecordTechnicalCheck, RejectFindingResponse,
-    RespondToFinding,
+    FailFinalVerification, FindingKind, GoLive, ListStaffMember, Milestone, NamedContact,
+    OrganisationalChange, RecordFinding, RecordMilestone, RecordPlan, RecordStaffCommitment,
+    RecordStepApplicability, RecordTechnicalCheck, RejectApplication, RejectFindingResponse,
+    Remark, ReportOrganisationalChange, RequestNonStandardService, ResolveFinding,
+    RespondToFinding, ResumeConnection, ReturnSelfDeclaration, ScheduleFinalVerification,
+    ServiceDecision, SignAgreement, SignContract, SignFinalContract, StaffMember,
+    SubmitSelfDeclaration, SuspendConnection,
 };
 use domain::identity::{HsaId, OrgNumber, Personnummer};
-use domain::process::StepId;
 use domain::ids::{
     CaseId, FindingNo, ProgrammeId, RequirementId, ServicePackageId, ServiceRequestNo,
 };
+use domain::process::StepId;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
@@ -591,11 +591,13 @@ impl CaseCommandRequest for RecordStepApplicabilityRequest {
         let step = f.take("step", StepId::parse(&self.step));
         let reason = long(&mut f, "reason", &self.reason);
         all_fields!(f; step, reason);
-        Ok(CaseCommand::RecordStepApplicability(RecordStepApplicability {
-            step,
-            applies: self.applies,
-            reason,
-        }))
+        Ok(CaseCommand::RecordStepApplicability(
+            RecordStepApplicability {
+                step,
+                applies: self.applies,
+                reason,
+            },
+        ))
     }
 }
 

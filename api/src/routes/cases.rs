@@ -17,14 +17,14 @@ use crate::dto::commands::{
     AcceptSelfDeclarationRequest, AgreeDeviationRequest, ApproveApplicationRequest,
     ApproveFinalVerificationRequest, AttestCatalogueVersionRequest, CaseCommandRequest,
     CompleteTrainingRequest, Conversion, DecideNonStandardServiceRequest, EndConnectionRequest,
-    FailFinalVerificationRequest, GoLiveRequest, RecordFindingRequest, RecordMilestoneRequest,
-    RecordStaffCommitmentRequest, RejectApplicationRequest, ReportOrganisationalChangeRequest,
-    RequestNonStandardServiceRequest, ResolveFindingRequest, ResumeConnectionRequest,
-    ReturnSelfDeclarationRequest, ScheduleFinalVerificationRequest, SignAgreementRequest,
-    SignContractRequest, SignFinalContractRequest, SubmitApplicationRequest,
-    SubmitSelfDeclarationRequest, SuspendConnectionRequest, ListStaffMemberRequest,
-    RecordPlanRequest, RecordStepApplicabilityRequest, RecordTechnicalCheckRequest,
-    RejectFindingResponseRequest, RespondToFindingRequest,
+    FailFinalVerificationRequest, GoLiveRequest, ListStaffMemberRequest, RecordFindingRequest,
+    RecordMilestoneRequest, RecordPlanRequest, RecordStaffCommitmentRequest,
+    RecordStepApplicabilityRequest, RecordTechnicalCheckRequest, RejectApplicationRequest,
+    RejectFindingResponseRequest, ReportOrganisationalChangeRequest,
+    RequestNonStandardServiceRequest, ResolveFindingRequest, RespondToFindingRequest,
+    ResumeConnectionRequest, ReturnSelfDeclarationRequest, ScheduleFinalVerificationRequest,
+    SignAgreementRequest, SignContractRequest, SignFinalContractRequest, SubmitApplicationRequest,
+    SubmitSelfDeclarationRequest, SuspendConnectionRequest,
 };
 use crate::dto::history::{AsOfQuery, CaseReadView};
 use crate::dto::views::{CaseCommandResult, CaseView};

@@ -104,7 +104,9 @@ async fn a_jamtland_halsoval_case_goes_from_application_to_go_live_over_http() {
     .await
     .etag();
 
-    // Go-live is refused while the agreements, declaration, training and verification are missing.
+    // Go-live is refused while the agreements, the joint IT plan, the declaration, training and
+    // verification are missing: Jämtland's own process. The Hjälpmedelssystem agreement
+    // (JHV-026) is conditional and gates nothing until the unit connects the system.
     let refused = step(
         &app,
         &case,
@@ -121,7 +123,7 @@ async fn a_jamtland_halsoval_case_goes_from_application_to_go_live_over_http() {
         "self_declaration_not_accepted",
         "agreement_not_signed:JHV-008",
         "agreement_not_signed:JHV-014",
-        "agreement_not_signed:JHV-026",
+        "plan_not_recorded",
         "training_not_completed",
         "final_verification_not_approved",
         "final_contract_not_signed",
@@ -132,6 +134,7 @@ async fn a_jamtland_halsoval_case_goes_from_application_to_go_live_over_http() {
         );
     }
     assert!(!unmet.contains(&"contract_not_signed".to_owned()));
+    assert!(!unmet.contains(&"agreement_not_signed:JHV-026".to_owned()));
 
     for agreement in ["JHV-008", "JHV-014", "JHV-026"] {
         etag = step(
@@ -177,6 +180,17 @@ async fn a_jamtland_halsoval_case_goes_from_application_to_go_live_over_http() {
         &officer,
         &etag,
         json!({"reason": "In order."}),
+        200,
+    )
+    .await
+    .etag();
+    etag = step(
+        &app,
+        &case,
+        "record-plan",
+        &region_it,
+        &etag,
+        json!({"step": "gemensam-it-plan", "recorded_on": today(), "document": "RS 2026/131"}),
         200,
     )
     .await
@@ -253,13 +267,36 @@ async fn a_jamtland_halsoval_case_goes_from_application_to_go_live_over_http() {
             .any(|b| b["condition"] == "demand_open")
     );
 
-    etag = step(
+    // The demand is the region's: the provider responds, the region accepts by resolving.
+    let refused = step(
         &app,
         &case,
         "resolve-finding",
         &provider,
         &etag,
         json!({"finding": 1, "resolution": "A lock was fitted."}),
+        403,
+    )
+    .await;
+    refused.assert_problem(403, "demand_is_the_regions");
+    etag = step(
+        &app,
+        &case,
+        "respond-to-finding",
+        &provider,
+        &etag,
+        json!({"finding": 1, "remediation": "A lock was fitted.", "evidence": ["Photo in the case file"]}),
+        200,
+    )
+    .await
+    .etag();
+    etag = step(
+        &app,
+        &case,
+        "resolve-finding",
+        &region_it,
+        &etag,
+        json!({"finding": 1, "resolution": "The lock is fitted; remediation accepted."}),
         200,
     )
     .await

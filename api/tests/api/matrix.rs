@@ -449,6 +449,14 @@ fn case_command(
         "suspend-connection" => convert::<c::SuspendConnectionRequest>(bytes, conversion),
         "resume-connection" => convert::<c::ResumeConnectionRequest>(bytes, conversion),
         "end-connection" => convert::<c::EndConnectionRequest>(bytes, conversion),
+        "list-staff-member" => convert::<c::ListStaffMemberRequest>(bytes, conversion),
+        "record-step-applicability" => {
+            convert::<c::RecordStepApplicabilityRequest>(bytes, conversion)
+        }
+        "record-plan" => convert::<c::RecordPlanRequest>(bytes, conversion),
+        "record-technical-check" => convert::<c::RecordTechnicalCheckRequest>(bytes, conversion),
+        "respond-to-finding" => convert::<c::RespondToFindingRequest>(bytes, conversion),
+        "reject-finding-response" => convert::<c::RejectFindingResponseRequest>(bytes, conversion),
         other => panic!("the matrix knows no command {other}"),
     }
 }
@@ -567,6 +575,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         Op::IncidentCommand("close", Permission::AssessIncident),
         Op::Catalogue("/v1/catalogues"),
         Op::Catalogue("/v1/catalogues/jamtland-halsoval/versions/1"),
+        Op::Catalogue("/v1/catalogues/jamtland-halsoval/versions/1/process"),
         Op::Catalogue("/v1/catalogues/dalarna-bup/diff?from=1&to=2"),
         Op::CaseHistory,
         Op::CaseAsOf,
@@ -615,7 +624,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         "every documented operation but the operations endpoints is in the matrix, and the \
          two time-travel reads"
     );
-    assert_eq!(operations.len(), 4 + 25 + 6 + 12 + 9 + 9 + 2 + 1);
+    assert_eq!(operations.len(), 4 + 31 + 6 + 13 + 9 + 9 + 2 + 1);
 
     let mut cells = 0;
     let mut tally: BTreeMap<u16, usize> = BTreeMap::new();
@@ -708,7 +717,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         }
     }
     assert_eq!(cells, operations.len() * Role::ALL.len() * TENANCIES.len());
-    assert_eq!(cells, 1224);
+    assert_eq!(cells, 1350);
     for status in [200, 201, 403, 404, 409] {
         assert!(
             tally.get(&status).is_some_and(|n| *n > 0),

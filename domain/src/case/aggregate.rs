@@ -16,9 +16,8 @@ use super::events::{
     FinalVerificationDecided, FinalVerificationScheduled, FindingRecorded, FindingResolved,
     FindingResponded, FindingResponseRejected, MilestoneRecorded, NonStandardServiceDecided,
     NonStandardServiceRequested, OrganisationalChangeReported, PlanRecorded,
-    SelfDeclarationReturned, SelfDeclarationSubmitted, StaffCommitmentRecorded,
-    StaffMemberListed, StepApplicabilityRecorded, TechnicalCheckRecorded, TrainingCompleted,
-    WentLive,
+    SelfDeclarationReturned, SelfDeclarationSubmitted, StaffCommitmentRecorded, StaffMemberListed,
+    StepApplicabilityRecorded, TechnicalCheckRecorded, TrainingCompleted, WentLive,
 };
 use super::gate::{Blocker, Flag};
 use super::phase::Phase;
@@ -28,8 +27,7 @@ use super::values::{
 };
 use crate::actor::{Actor, Role};
 use crate::catalogue::{
-    Catalogue, CatalogueDiff, CatalogueRef, CatalogueRegistry, Category, Evidence,
-    Level, PriceUnit,
+    Catalogue, CatalogueDiff, CatalogueRef, CatalogueRegistry, Category, Evidence, Level, PriceUnit,
 };
 use crate::clock::Clock;
 use crate::identity::OrgNumber;
@@ -1142,10 +1140,12 @@ impl ConnectionCase {
             CaseCommand::RecordStepApplicability(c) => {
                 self.require(name, CONNECTED)?;
                 let process = self.case_process(now)?;
-                let step = process.step(&c.step).ok_or_else(|| CaseError::UnknownStep {
-                    step: c.step.clone(),
-                    kind: "conditional",
-                })?;
+                let step = process
+                    .step(&c.step)
+                    .ok_or_else(|| CaseError::UnknownStep {
+                        step: c.step.clone(),
+                        kind: "conditional",
+                    })?;
                 if !step.condition.as_ref().is_some_and(|condition| {
                     matches!(
                         condition.on,

@@ -126,7 +126,9 @@ pub enum CaseError {
         version: u32,
         effective_from: NaiveDate,
     },
-    #[error("programme {programme} has no {kind} step: its document names none, so it cannot be recorded ({command})")]
+    #[error(
+        "programme {programme} has no {kind} step: its document names none, so it cannot be recorded ({command})"
+    )]
     StepNotInProcess {
         command: &'static str,
         programme: ProgrammeId,
@@ -140,7 +142,9 @@ pub enum CaseError {
     PlanAlreadyRecorded { step: StepId },
     #[error("this user is already listed")]
     StaffMemberAlreadyListed,
-    #[error("demand {finding} is the region's: only the region resolves it; the provider responds with respond-to-finding")]
+    #[error(
+        "demand {finding} is the region's: only the region resolves it; the provider responds with respond-to-finding"
+    )]
     DemandIsTheRegions { finding: FindingNo },
     #[error("finding {finding} has no response awaiting the region")]
     NoFindingResponse { finding: FindingNo },

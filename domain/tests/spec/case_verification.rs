@@ -3,8 +3,8 @@
 use domain::case::{
     ApproveFinalVerification, Blocker, CaseChange, CaseCommand, CaseError, DateProblem,
     FailFinalVerification, FindingKind, GoLive, Phase, RecordFinding, RejectFindingResponse,
-    ResolveFinding, RespondToFinding,
-    ScheduleFinalVerification, SignFinalContract, VerificationContext,
+    ResolveFinding, RespondToFinding, ScheduleFinalVerification, SignFinalContract,
+    VerificationContext,
 };
 use domain::ids::FindingNo;
 

@@ -14,14 +14,13 @@ use cqrs_es::DomainEvent;
 use cqrs_es::persist::SerializedEvent;
 use domain::case::upcast::upcasters;
 use domain::case::{
-    AgreeDeviation, AttestCatalogueVersion, CASE_EVENT_TYPES, CaseCommand, CaseEvent,
+    AgreeDeviation, AttestCatalogueVersion, CASE_EVENT_TYPES, CaseChange, CaseCommand, CaseEvent,
     CommitmentKind, DecideNonStandardService, EndConnection, Ending, FailFinalVerification,
-    FindingKind, Milestone, OrganisationalChange, RecordFinding, RecordMilestone,
-    RecordStaffCommitment, RejectApplication, ReportOrganisationalChange,
-    RequestNonStandardService, ResolveFinding, ResumeConnection, ReturnSelfDeclaration,
-    ServiceDecision, StaffMember, SuspendConnection, CaseChange, PlanRecorded,
-    RecordStepApplicability, RejectFindingResponse, RespondToFinding, StaffMemberListed,
-    TechnicalCheckRecorded,
+    FindingKind, Milestone, OrganisationalChange, PlanRecorded, RecordFinding, RecordMilestone,
+    RecordStaffCommitment, RecordStepApplicability, RejectApplication, RejectFindingResponse,
+    ReportOrganisationalChange, RequestNonStandardService, ResolveFinding, RespondToFinding,
+    ResumeConnection, ReturnSelfDeclaration, ServiceDecision, StaffMember, StaffMemberListed,
+    SuspendConnection, TechnicalCheckRecorded,
 };
 use domain::contact::{ContactDetails, EmailAddress, PhoneNumber};
 use domain::identity::{HsaId, Personnummer};

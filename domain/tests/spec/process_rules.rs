@@ -113,11 +113,7 @@ fn every_listed_user_must_sign_every_commitment_of_the_form_before_go_live() {
         &mut case,
         &services,
         provider(),
-        sign(
-            1,
-            "198504212385",
-            CommitmentKind::ResponsibilityCommitment,
-        ),
+        sign(1, "198504212385", CommitmentKind::ResponsibilityCommitment),
     );
     assert_eq!(
         blockers(&case),
@@ -129,7 +125,10 @@ fn every_listed_user_must_sign_every_commitment_of_the_form_before_go_live() {
     );
     let refused = case
         .decide(
-            by(officer(), CaseCommand::GoLive(GoLive { reason: long("go") })),
+            by(
+                officer(),
+                CaseCommand::GoLive(GoLive { reason: long("go") }),
+            ),
             &services,
         )
         .unwrap_err();
@@ -164,7 +163,12 @@ fn a_new_hire_after_go_live_is_flagged_until_the_commitments_are_signed() {
     let mut case = bup_declared(&services);
     run(&mut case, &services, provider(), list(1, "198504212385"));
     for kind in CommitmentKind::ALL {
-        run(&mut case, &services, provider(), sign(1, "198504212385", kind));
+        run(
+            &mut case,
+            &services,
+            provider(),
+            sign(1, "198504212385", kind),
+        );
     }
     run(
         &mut case,
@@ -189,7 +193,12 @@ fn a_new_hire_after_go_live_is_flagged_until_the_commitments_are_signed() {
         ]
     );
     for kind in CommitmentKind::ALL {
-        run(&mut case, &services, provider(), sign(2, "199003142388", kind));
+        run(
+            &mut case,
+            &services,
+            provider(),
+            sign(2, "199003142388", kind),
+        );
     }
     assert_eq!(flags(&case), vec![]);
 }
@@ -198,15 +207,19 @@ fn a_new_hire_after_go_live_is_flagged_until_the_commitments_are_signed() {
 fn where_the_programme_names_no_staff_commitments_they_are_recorded_but_gate_nothing() {
     // The test Hälsoval programme, like Jämtland's document, names none.
     let services = services();
-    let history = History::new()
-        .contracted()
-        .then(provider(), sign(1, "198504212385", CommitmentKind::ResponsibilityCommitment));
+    let history = History::new().contracted().then(
+        provider(),
+        sign(1, "198504212385", CommitmentKind::ResponsibilityCommitment),
+    );
     let case = history.case();
     assert!(
         !case
             .open_blockers(&services.catalogues, date(TODAY))
             .iter()
-            .any(|b| matches!(b, Blocker::StaffNotListed | Blocker::StaffCommitmentMissing { .. }))
+            .any(|b| matches!(
+                b,
+                Blocker::StaffNotListed | Blocker::StaffCommitmentMissing { .. }
+            ))
     );
     assert!(matches!(
         case.decide(by(provider(), list(2, "199003142388")), &services),

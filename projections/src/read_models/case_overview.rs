@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use cqrs_es::Aggregate;
 use domain::case::{
-    Blocker, CaseChange, Flag, ConnectionCase, Ending, LeadTimeCheck, MilestoneKind, Phase,
+    Blocker, CaseChange, ConnectionCase, Ending, Flag, LeadTimeCheck, MilestoneKind, Phase,
     VerificationOutcome,
 };
 use domain::catalogue::{CatalogueRef, CatalogueRegistry, LeadTimeKind};

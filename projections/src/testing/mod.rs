@@ -221,7 +221,8 @@ programmes = ["test-halsoval"]
 /// The test catalogues (both versions of `test-halsoval`).
 /// The process of the test catalogue v1: every kind of step a case can meet, gated like
 /// Jämtland's (the file is shared with the other crates' tests).
-pub const TEST_PROCESS_V1: &str = include_str!("../../../domain/tests/fixtures/test-halsoval-process-v1.toml");
+pub const TEST_PROCESS_V1: &str =
+    include_str!("../../../domain/tests/fixtures/test-halsoval-process-v1.toml");
 
 /// The process of version 2: version 1's, with the agreement T-009 that version 2 adds.
 pub fn test_process_v2() -> String {

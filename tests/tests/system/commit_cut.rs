@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::support::{ORG, REGION, application, stored_events};
+use crate::support::{ORG, REGION, UNDER_LOAD, application, stored_events};
 
 /// How long the proxy refuses connections after a cut: longer than the store's wait for a
 /// connection (5 s), so the lookup after the failed commit fails too.
@@ -255,7 +255,7 @@ async fn a_commit_cut_off_answers_outcome_unknown_and_the_status_tells_what_happ
     let cluster = Cluster::start();
     let proxy = Proxy::start(cluster.port()).await;
     let deployment = Deployment::on_url(proxy.url());
-    let server = deployment.serve("commit-cut").await;
+    let server = deployment.serve_with("commit-cut", UNDER_LOAD).await;
     let provider = deployment.token("provider", REGION, Some(ORG));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))

@@ -25,8 +25,8 @@ use serde_json::{Value, json};
 use tests::{Cluster, Deployment};
 
 use crate::support::{
-    ORG, REGION, application, assert_projections_converge, assert_the_log_is_what_was_acknowledged,
-    recorded_events, until,
+    ORG, REGION, UNDER_LOAD, application, assert_projections_converge,
+    assert_the_log_is_what_was_acknowledged, recorded_events, until,
 };
 
 const WRITERS: usize = 8;
@@ -235,7 +235,7 @@ async fn after_every_crash_each_client_learns_exactly_what_was_recorded() {
     let cluster = Cluster::start();
     let deployment = Deployment::on_cluster(&cluster);
     let started = Instant::now();
-    let mut server = deployment.serve("db-crash").await;
+    let mut server = deployment.serve_with("db-crash", UNDER_LOAD).await;
     let load = Arc::new(Load {
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

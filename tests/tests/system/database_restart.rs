@@ -14,8 +14,9 @@ use serde_json::{Value, json};
 use tests::{Cluster, Deployment};
 
 use crate::support::{
-    ORG, REGION, application, assert_projections_converge, assert_the_log_is_what_was_acknowledged,
-    personnummer, recorded_events, staff_commitment, until,
+    ORG, REGION, UNDER_LOAD, application, assert_projections_converge,
+    assert_the_log_is_what_was_acknowledged, personnummer, recorded_events, staff_commitment,
+    until,
 };
 
 const WRITERS: usize = 3;
@@ -176,7 +177,7 @@ async fn the_server_answers_503_while_the_database_is_down_and_recovers_by_itsel
     for writer in 0..WRITERS {
         deployment.forbid_personnummer(&personnummer(300 + writer));
     }
-    let mut server = deployment.serve("db-restart").await;
+    let mut server = deployment.serve_with("db-restart", UNDER_LOAD).await;
     let load = Arc::new(Load {
         client: reqwest::Client::builder()
             .timeout(ANSWER_WITHIN * 2)

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use store::StreamRef;
 use tests::Deployment;
 
-use crate::support::{ORG, PROJECTIONS, REGION, application, checkpoints, personnummer, until};
+use crate::support::{
+    ORG, PROJECTIONS, REGION, UNDER_LOAD, application, checkpoints, personnummer, until,
+};
 
 /// Concurrent writers, each taking case after case through its first commands.
 const WRITERS: usize = 4;
@@ -181,14 +183,14 @@ impl Load {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_survivor_takes_over_the_projectors_when_the_leader_is_killed_under_write_load() {
     let deployment = Deployment::postgres().await;
-    let mut leader = deployment.serve("leader").await;
+    let mut leader = deployment.serve_with("leader", UNDER_LOAD).await;
     until(
         Duration::from_secs(10),
         "the first instance leads",
         || async { leader.leads().await.len() == PROJECTIONS },
     )
     .await;
-    let survivor = deployment.serve("survivor").await;
+    let survivor = deployment.serve_with("survivor", UNDER_LOAD).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         survivor.leads().await.is_empty(),

@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use tests::Deployment;
 
 use crate::support::{
-    ORG, REGION, application, assert_projections_converge, personnummer, recorded_events,
-    staff_commitment, stored_events,
+    ORG, REGION, UNDER_LOAD, application, assert_projections_converge, personnummer,
+    recorded_events, staff_commitment, stored_events,
 };
 
 /// How many times an instance is killed.
@@ -184,7 +184,9 @@ async fn commands_survive_repeated_sigkills_exactly_once() {
     let mut restarts = Vec::new();
     for kill in 0..KILLS {
         let starting = Instant::now();
-        let mut server = deployment.serve(&format!("instance-{kill}")).await;
+        let mut server = deployment
+            .serve_with(&format!("instance-{kill}"), UNDER_LOAD)
+            .await;
         restarts.push(starting.elapsed());
         *load.address.write().unwrap() = Some(server.address().to_owned());
         let acked_before = load.acks.lock().unwrap().len();
@@ -201,7 +203,7 @@ async fn commands_survive_repeated_sigkills_exactly_once() {
         load.heads_at_kill.lock().unwrap().push(head);
         load.instance.fetch_add(1, Ordering::SeqCst);
     }
-    let last = deployment.serve("instance-last").await;
+    let last = deployment.serve_with("instance-last", UNDER_LOAD).await;
     *load.address.write().unwrap() = Some(last.address().to_owned());
     tokio::time::sleep(Duration::from_millis(500)).await;
     load.stop.store(true, Ordering::SeqCst);

@@ -18,7 +18,8 @@ use tests::{Deployment, Server};
 use tokio::task::JoinSet;
 
 use crate::support::{
-    ORG, REGION, application, personnummer, recorded_events, staff_commitment, stored_events,
+    ORG, REGION, UNDER_LOAD, application, personnummer, recorded_events, staff_commitment,
+    stored_events,
 };
 
 /// Requests in one storm.
@@ -90,7 +91,7 @@ async fn concurrent_commands_on_one_case_apply_once() {
     let deployment = Deployment::postgres().await;
     // From here: the binary is built.
     let started = Instant::now();
-    let server = deployment.serve("storm").await;
+    let server = deployment.serve_with("storm", UNDER_LOAD).await;
     let store = deployment.store().await;
     for n in (0..STORM * ROUNDS).chain([400, 450, 451]) {
         deployment.forbid_personnummer(&personnummer(n));

@@ -14,6 +14,12 @@ pub const OTHER_ORG: &str = "559900-0006";
 /// The projections every instance runs.
 pub const PROJECTIONS: usize = 7;
 
+/// The environment of a server under a test's write load: the per-caller command rate limit
+/// off, since these tests measure what the store and the server promise under load and
+/// outages, not the limit (which `api/tests/api/edge.rs` tests). On a fast machine a test's
+/// writers, all one caller, would otherwise reach it and get 429s.
+pub const UNDER_LOAD: &[(&str, &str)] = &[("ANSLUT_LIMITS__COMMANDS_PER_SECOND", "0")];
+
 /// A complete application for a unit of [`ORG`].
 pub fn application() -> Value {
     json!({
