@@ -157,6 +157,10 @@ problem_codes! {
     WrongStatus = "wrong_status",
     OccurredAfterDetection = "occurred_after_detection",
     OccurredAfterConnectionEnded = "occurred_after_connection_ended",
+    AlreadyAcknowledged = "already_acknowledged",
+    NotABreach = "not_a_breach",
+    BreachAlreadyNotified = "breach_already_notified",
+    NotifiedBeforeDetection = "notified_before_detection",
     AlreadyForgotten = "already_forgotten",
     WrongSubject = "wrong_subject",
 }

@@ -3,15 +3,15 @@
 use chrono::{DateTime, Utc};
 use domain::ids::IncidentId;
 use domain::incident::{
-    AssessIncident, CloseIncident, IncidentCommand, IncidentContext, RecordIncidentAction,
-    ReportIncident, SecurityIncident, Severity,
+    AcknowledgeIncident, AssessIncident, CloseIncident, IncidentCommand, IncidentContext,
+    RecordBreachNotification, RecordIncidentAction, ReportIncident, SecurityIncident, Severity,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Fields, code_of, long, short};
+use super::{Fields, code_of, long, long_opt, short};
 use crate::all_fields;
 use crate::problem::ApiError;
 
@@ -56,6 +56,11 @@ pub struct ReportIncidentRequest {
     #[schema(example = true)]
     pub region_it_may_be_affected: bool,
     pub severity: SeverityDto,
+    /// The incident is (or may be) a personal-data breach: its 72-hour notification clock
+    /// (GDPR art. 33) starts at `detected_at`. Default false.
+    #[serde(default)]
+    #[schema(example = false)]
+    pub personal_data_breach: bool,
 }
 
 impl ReportIncidentRequest {
@@ -77,6 +82,7 @@ impl ReportIncidentRequest {
             occurred_at: self.occurred_at,
             region_it_may_be_affected: self.region_it_may_be_affected,
             severity: self.severity.into(),
+            personal_data_breach: self.personal_data_breach,
         }))
     }
 }
@@ -134,6 +140,49 @@ impl IncidentCommandRequest for RecordIncidentActionRequest {
     }
 }
 
+/// The region acknowledges that the report reached it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeIncidentRequest {
+    #[schema(example = "Received by the helpdesk; region IT assesses it today.")]
+    pub note: Option<String>,
+}
+
+impl IncidentCommandRequest for AcknowledgeIncidentRequest {
+    fn into_command(self) -> Result<IncidentCommand, ApiError> {
+        let mut f = Fields::default();
+        let note = long_opt(&mut f, "note", self.note.as_ref());
+        all_fields!(f; note);
+        Ok(IncidentCommand::Acknowledge(AcknowledgeIncident { note }))
+    }
+}
+
+/// Record that a personal-data breach was notified to the supervisory authority.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordBreachNotificationRequest {
+    /// When it was notified; not in the future, not before it was detected.
+    #[schema(example = "2026-05-05T10:00:00Z")]
+    pub notified_at: DateTime<Utc>,
+    /// The authority's reference, or the notification's.
+    #[schema(example = "IMY-2026-4411")]
+    pub reference: String,
+}
+
+impl IncidentCommandRequest for RecordBreachNotificationRequest {
+    fn into_command(self) -> Result<IncidentCommand, ApiError> {
+        let mut f = Fields::default();
+        let reference = short(&mut f, "reference", &self.reference);
+        all_fields!(f; reference);
+        Ok(IncidentCommand::RecordBreachNotification(
+            RecordBreachNotification {
+                notified_at: self.notified_at,
+                reference,
+            },
+        ))
+    }
+}
+
 /// Close an assessed incident.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -176,6 +225,13 @@ pub struct IncidentView {
     #[schema(example = "2026-05-04T13:02:40Z")]
     pub assessed_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// Reported as a personal-data breach.
+    #[schema(example = false)]
+    pub personal_data_breach: bool,
+    /// When the region acknowledged the report.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// For a personal-data breach: the 72-hour notification clock (GDPR art. 33(1)).
+    pub breach_clock: Option<BreachClockView>,
     /// The incident stream's version, also its `ETag`.
     #[schema(example = 2)]
     pub version: u64,
@@ -183,7 +239,7 @@ pub struct IncidentView {
 
 impl IncidentView {
     /// The view of a reported incident; `None` before it is reported.
-    pub fn of(incident: &SecurityIncident, version: u64) -> Option<Self> {
+    pub fn of(incident: &SecurityIncident, version: u64, now: DateTime<Utc>) -> Option<Self> {
         let facts = incident.facts()?;
         Some(Self {
             incident_id: *facts.incident_id.as_uuid(),
@@ -196,7 +252,30 @@ impl IncidentView {
             reported_at: facts.reported_at,
             assessed_at: facts.assessed_at,
             closed_at: facts.closed_at,
+            personal_data_breach: facts.personal_data_breach,
+            acknowledged_at: facts.acknowledged_at,
+            breach_clock: incident.breach_clock(now).map(|clock| BreachClockView {
+                aware_at: clock.aware_at,
+                due_at: clock.due_at,
+                notified_at: clock.notified_at,
+                overdue: clock.overdue,
+            }),
             version,
         })
     }
+}
+
+/// A personal-data breach's notification clock.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BreachClockView {
+    /// When the reporter became aware of it (`detected_at`): the clock starts here.
+    #[schema(example = "2026-05-04T08:30:00Z")]
+    pub aware_at: DateTime<Utc>,
+    /// 72 hours later: the supervisory authority must be notified by then.
+    #[schema(example = "2026-05-07T08:30:00Z")]
+    pub due_at: DateTime<Utc>,
+    pub notified_at: Option<DateTime<Utc>>,
+    /// Not notified and the time has passed, or notified after it.
+    #[schema(example = false)]
+    pub overdue: bool,
 }

@@ -770,6 +770,15 @@ pub struct IncidentRowView {
     /// Actions recorded on it.
     #[schema(example = 1)]
     pub actions: u32,
+    /// Reported as a personal-data breach (GDPR art. 33).
+    #[schema(example = false)]
+    pub personal_data_breach: bool,
+    /// When the region acknowledged the report.
+    #[schema(example = "2026-05-04T09:10:00Z")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// For a breach: when it was notified to the supervisory authority.
+    #[schema(example = json!(null))]
+    pub breach_notified_at: Option<DateTime<Utc>>,
 }
 
 impl From<&IncidentRow> for IncidentRowView {
@@ -794,6 +803,9 @@ impl From<&IncidentRow> for IncidentRowView {
             closed_at: row.closed_at,
             seconds_to_assessment: row.seconds_to_assessment,
             actions: row.actions,
+            personal_data_breach: row.personal_data_breach,
+            acknowledged_at: row.acknowledged_at,
+            breach_notified_at: row.breach_notified_at,
         }
     }
 }

@@ -335,7 +335,12 @@ pub async fn incident_as_of(
         "incident",
     )
     .await?;
-    let incident = IncidentView::of(&replayed.aggregate, replayed.version)
+    // The breach clock as it stood then: judged at the instant asked about.
+    let then = match point {
+        AsOf::Time(at) => at,
+        AsOf::Position(_) => replayed.last.recorded_at,
+    };
+    let incident = IncidentView::of(&replayed.aggregate, replayed.version, then)
         .ok_or_else(|| ApiError::not_found("incident"))?;
     Ok(HttpResponse::build(StatusCode::OK).json(IncidentReadView {
         incident,

@@ -14,7 +14,8 @@ use crate::authz::{self, Authorized};
 use crate::commands::{self, CommandInput, Target};
 use crate::dto::history::{AsOfQuery, IncidentReadView};
 use crate::dto::incidents::{
-    AssessIncidentRequest, CloseIncidentRequest, IncidentCommandRequest, IncidentView,
+    AcknowledgeIncidentRequest, AssessIncidentRequest, CloseIncidentRequest,
+    IncidentCommandRequest, IncidentView, RecordBreachNotificationRequest,
     RecordIncidentActionRequest, ReportIncidentRequest,
 };
 use crate::dto::views::IncidentCommandResult;
@@ -42,7 +43,9 @@ where
             .service(super::audit::incident_export)
             .service(assess_incident)
             .service(record_incident_action)
-            .service(close_incident),
+            .service(close_incident)
+            .service(acknowledge_incident)
+            .service(record_breach_notification),
     )
 }
 
@@ -178,8 +181,8 @@ pub async fn get_incident(
         return super::history::incident_as_of(&state, &auth.principal, incident_id, point).await;
     }
     let (incident, version) = commands::load_incident(&state, &auth.principal, incident_id).await?;
-    let incident =
-        IncidentView::of(&incident, version).ok_or_else(|| ApiError::not_found("incident"))?;
+    let incident = IncidentView::of(&incident, version, state.clock.now())
+        .ok_or_else(|| ApiError::not_found("incident"))?;
     let view = IncidentReadView {
         incident,
         as_of: None,
@@ -283,4 +286,14 @@ incident_commands! {
     "Close an incident",
     "Closes an assessed incident. Region IT and integrations.",
     {"reason": "Actions completed; no further risk to the region's IT."};
+
+    acknowledge_incident, "/{incident_id}/acknowledge", AssessIncident, AcknowledgeIncidentRequest,
+    "Acknowledge an incident",
+    "The region acknowledges that a reported incident reached it (Jämtland §3.4: \"Rapportera alla incidenter ... till helpdesk@regionjh.se\"); once. Region IT and integrations.",
+    {"note": "Received by the helpdesk; region IT assesses it today."};
+
+    record_breach_notification, "/{incident_id}/record-breach-notification", ReportIncident, RecordBreachNotificationRequest,
+    "Record a breach's notification to the authority",
+    "For an incident reported as a personal-data breach: records when it was notified to the supervisory authority (IMY) and the reference. The incident's `breach_clock` is due 72 hours after `detected_at` (GDPR art. 33(1)) and shows `overdue` when not notified by then; a notification after it is recorded and stays marked overdue. Refused with 422 `not_a_breach` for another incident. Providers, officers, region IT and integrations.",
+    {"notified_at": "2026-05-05T10:00:00Z", "reference": "IMY-2026-4411"};
 }

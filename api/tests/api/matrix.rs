@@ -336,6 +336,16 @@ async fn domain_status(
                         .unwrap()
                         .into_command()
                 }
+                "acknowledge" => {
+                    parse_json::<api::dto::incidents::AcknowledgeIncidentRequest>(&bytes)
+                        .unwrap()
+                        .into_command()
+                }
+                "record-breach-notification" => {
+                    parse_json::<api::dto::incidents::RecordBreachNotificationRequest>(&bytes)
+                        .unwrap()
+                        .into_command()
+                }
                 _ => parse_json::<api::dto::incidents::CloseIncidentRequest>(&bytes)
                     .unwrap()
                     .into_command(),
@@ -573,6 +583,8 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         Op::IncidentCommand("assess", Permission::AssessIncident),
         Op::IncidentCommand("record-action", Permission::ReportIncident),
         Op::IncidentCommand("close", Permission::AssessIncident),
+        Op::IncidentCommand("acknowledge", Permission::AssessIncident),
+        Op::IncidentCommand("record-breach-notification", Permission::ReportIncident),
         Op::Catalogue("/v1/catalogues"),
         Op::Catalogue("/v1/catalogues/jamtland-halsoval/versions/1"),
         Op::Catalogue("/v1/catalogues/jamtland-halsoval/versions/1/process"),
@@ -624,7 +636,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         "every documented operation but the operations endpoints is in the matrix, and the \
          two time-travel reads"
     );
-    assert_eq!(operations.len(), 4 + 31 + 6 + 13 + 9 + 9 + 2 + 1);
+    assert_eq!(operations.len(), 4 + 31 + 8 + 13 + 9 + 9 + 2 + 1);
 
     let mut cells = 0;
     let mut tally: BTreeMap<u16, usize> = BTreeMap::new();
@@ -717,7 +729,7 @@ async fn every_operation_answers_every_role_and_tenant_exactly() {
         }
     }
     assert_eq!(cells, operations.len() * Role::ALL.len() * TENANCIES.len());
-    assert_eq!(cells, 1350);
+    assert_eq!(cells, 1386);
     for status in [200, 201, 403, 404, 409] {
         assert!(
             tally.get(&status).is_some_and(|n| *n > 0),

@@ -81,7 +81,7 @@ fn every_operation_has_a_summary_description_security_and_examples() {
             }
         }
     }
-    assert_eq!(operations, 76);
+    assert_eq!(operations, 78);
     let ids: Vec<&str> = spec["paths"]
         .as_object()
         .unwrap()

@@ -75,6 +75,29 @@ pub struct ReportIncident {
     /// Whether the region's IT may be affected, in the reporter's judgement.
     pub region_it_may_be_affected: bool,
     pub severity: Severity,
+    /// The incident is (or may be) a personal-data breach: the controller has 72 hours from
+    /// becoming aware of it to notify the supervisory authority (GDPR art. 33(1)).
+    pub personal_data_breach: bool,
+}
+
+/// The hours the GDPR gives a controller to notify a personal-data breach to the
+/// supervisory authority: "without undue delay and, where feasible, not later than 72 hours
+/// after having become aware of it" (art. 33(1)).
+pub const BREACH_NOTIFICATION_HOURS: i64 = 72;
+
+/// The region acknowledges that a reported incident reached it (Jämtland §3.4: reported to
+/// the region's helpdesk).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcknowledgeIncident {
+    pub note: Option<LongText>,
+}
+
+/// Record that a personal-data breach was notified to the supervisory authority (IMY).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordBreachNotification {
+    pub notified_at: DateTime<Utc>,
+    /// The authority's reference, or the notification's.
+    pub reference: ShortText,
 }
 
 /// Region IT's assessment: the severity it settles on and whether the region is affected.
@@ -103,6 +126,8 @@ pub enum IncidentCommand {
     Assess(AssessIncident),
     RecordAction(RecordIncidentAction),
     Close(CloseIncident),
+    Acknowledge(AcknowledgeIncident),
+    RecordBreachNotification(RecordBreachNotification),
 }
 
 impl IncidentCommand {
@@ -113,13 +138,17 @@ impl IncidentCommand {
             Self::Assess(_) => "assess-incident",
             Self::RecordAction(_) => "record-incident-action",
             Self::Close(_) => "close-incident",
+            Self::Acknowledge(_) => "acknowledge-incident",
+            Self::RecordBreachNotification(_) => "record-breach-notification",
         }
     }
 
     pub const fn permission(&self) -> Permission {
         match self {
-            Self::Report(_) | Self::RecordAction(_) => Permission::ReportIncident,
-            Self::Assess(_) | Self::Close(_) => Permission::AssessIncident,
+            Self::Report(_) | Self::RecordAction(_) | Self::RecordBreachNotification(_) => {
+                Permission::ReportIncident
+            }
+            Self::Assess(_) | Self::Close(_) | Self::Acknowledge(_) => Permission::AssessIncident,
         }
     }
 }
@@ -139,14 +168,18 @@ pub enum IncidentChange {
     IncidentAssessed(IncidentAssessed),
     IncidentActionRecorded(IncidentActionRecorded),
     IncidentClosed(IncidentClosed),
+    IncidentAcknowledged(IncidentAcknowledged),
+    BreachNotificationRecorded(BreachNotificationRecorded),
 }
 
 /// Every incident event type with its current version.
-pub const INCIDENT_EVENT_TYPES: [(&str, &str); 4] = [
+pub const INCIDENT_EVENT_TYPES: [(&str, &str); 6] = [
     ("IncidentReported", "1"),
     ("IncidentAssessed", "1"),
     ("IncidentActionRecorded", "1"),
     ("IncidentClosed", "1"),
+    ("IncidentAcknowledged", "1"),
+    ("BreachNotificationRecorded", "1"),
 ];
 
 impl IncidentChange {
@@ -156,6 +189,8 @@ impl IncidentChange {
             Self::IncidentAssessed(_) => 1,
             Self::IncidentActionRecorded(_) => 2,
             Self::IncidentClosed(_) => 3,
+            Self::IncidentAcknowledged(_) => 4,
+            Self::BreachNotificationRecorded(_) => 5,
         }
     }
 
@@ -173,7 +208,10 @@ impl IncidentChange {
         match self {
             Self::IncidentAssessed(e) => Some(&e.assessment),
             Self::IncidentClosed(e) => Some(&e.reason),
-            Self::IncidentReported(_) | Self::IncidentActionRecorded(_) => None,
+            Self::IncidentReported(_)
+            | Self::IncidentActionRecorded(_)
+            | Self::IncidentAcknowledged(_)
+            | Self::BreachNotificationRecorded(_) => None,
         }
     }
 }
@@ -202,6 +240,20 @@ pub struct IncidentReported {
     pub occurred_at: Option<DateTime<Utc>>,
     pub region_it_may_be_affected: bool,
     pub severity: Severity,
+    /// Absent (false) in reports recorded before breaches were flagged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub personal_data_breach: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentAcknowledged {
+    pub note: Option<LongText>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreachNotificationRecorded {
+    pub notified_at: DateTime<Utc>,
+    pub reference: ShortText,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,6 +296,14 @@ pub enum IncidentError {
         "the connection ended on {ended_on}: a late report must say when the incident occurred, on or before that day"
     )]
     OccurredAfterConnectionEnded { ended_on: NaiveDate },
+    #[error("the incident is already acknowledged")]
+    AlreadyAcknowledged,
+    #[error("the incident is not a personal-data breach: there is nothing to notify")]
+    NotABreach,
+    #[error("the breach's notification is already recorded")]
+    BreachAlreadyNotified,
+    #[error("a breach cannot have been notified before it was detected")]
+    NotifiedBeforeDetection,
 }
 
 impl IncidentError {
@@ -254,6 +314,10 @@ impl IncidentError {
             Self::InFuture { .. } => "invalid_date",
             Self::OccurredAfterDetection => "occurred_after_detection",
             Self::OccurredAfterConnectionEnded { .. } => "occurred_after_connection_ended",
+            Self::AlreadyAcknowledged => "already_acknowledged",
+            Self::NotABreach => "not_a_breach",
+            Self::BreachAlreadyNotified => "breach_already_notified",
+            Self::NotifiedBeforeDetection => "notified_before_detection",
         }
     }
 
@@ -261,10 +325,14 @@ impl IncidentError {
         use crate::case::ErrorClass;
         match self {
             Self::NotPermitted { .. } => ErrorClass::Forbidden,
-            Self::WrongStatus { .. } => ErrorClass::Conflict,
+            Self::WrongStatus { .. } | Self::AlreadyAcknowledged | Self::BreachAlreadyNotified => {
+                ErrorClass::Conflict
+            }
             Self::InFuture { .. }
             | Self::OccurredAfterDetection
-            | Self::OccurredAfterConnectionEnded { .. } => ErrorClass::Unprocessable,
+            | Self::OccurredAfterConnectionEnded { .. }
+            | Self::NotABreach
+            | Self::NotifiedBeforeDetection => ErrorClass::Unprocessable,
         }
     }
 }
@@ -276,6 +344,10 @@ impl crate::error::DomainError for IncidentError {
         "invalid_date",
         "occurred_after_detection",
         "occurred_after_connection_ended",
+        "already_acknowledged",
+        "not_a_breach",
+        "breach_already_notified",
+        "notified_before_detection",
     ];
 
     fn code(&self) -> &'static str {
@@ -306,6 +378,10 @@ mod codes {
             IncidentError::InFuture { field: "f" },
             IncidentError::OccurredAfterDetection,
             IncidentError::OccurredAfterConnectionEnded { ended_on: date },
+            IncidentError::AlreadyAcknowledged,
+            IncidentError::NotABreach,
+            IncidentError::BreachAlreadyNotified,
+            IncidentError::NotifiedBeforeDetection,
         ];
         // Fails to compile when a variant is added: give it an instance above.
         for error in &all {
@@ -314,7 +390,11 @@ mod codes {
                 | IncidentError::WrongStatus { .. }
                 | IncidentError::InFuture { .. }
                 | IncidentError::OccurredAfterDetection
-                | IncidentError::OccurredAfterConnectionEnded { .. } => {}
+                | IncidentError::OccurredAfterConnectionEnded { .. }
+                | IncidentError::AlreadyAcknowledged
+                | IncidentError::NotABreach
+                | IncidentError::BreachAlreadyNotified
+                | IncidentError::NotifiedBeforeDetection => {}
             }
         }
         crate::error::assert_codes_match(&all);
@@ -368,6 +448,35 @@ pub struct IncidentFacts {
     pub reported_at: DateTime<Utc>,
     pub assessed_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// When the reporter became aware of it. Required in a snapshot, so that a snapshot of
+    /// the shape before it does not read and the incident is replayed from its events.
+    #[serde(deserialize_with = "required")]
+    pub detected_at: DateTime<Utc>,
+    #[serde(default)]
+    pub personal_data_breach: bool,
+    #[serde(default)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub breach_notified_at: Option<DateTime<Utc>>,
+}
+
+fn required<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer)
+}
+
+/// A personal-data breach's notification clock (GDPR art. 33(1)): due
+/// [`BREACH_NOTIFICATION_HOURS`] after the reporter became aware of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BreachClock {
+    pub aware_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub notified_at: Option<DateTime<Utc>>,
+    /// Not notified and the time has passed, or notified after it.
+    pub overdue: bool,
 }
 
 /// A security incident, rebuilt from its events.
@@ -384,6 +493,19 @@ impl SecurityIncident {
 
     pub const fn facts(&self) -> Option<&IncidentFacts> {
         self.facts.as_ref()
+    }
+
+    /// The breach's notification clock at `now`; `None` unless the incident is a
+    /// personal-data breach.
+    pub fn breach_clock(&self, now: DateTime<Utc>) -> Option<BreachClock> {
+        let facts = self.facts.as_ref().filter(|f| f.personal_data_breach)?;
+        let due_at = facts.detected_at + chrono::Duration::hours(BREACH_NOTIFICATION_HOURS);
+        Some(BreachClock {
+            aware_at: facts.detected_at,
+            due_at,
+            notified_at: facts.breach_notified_at,
+            overdue: facts.breach_notified_at.unwrap_or(now) > due_at,
+        })
     }
 
     /// Decides what a command means for this incident: the event to record, or why not.
@@ -441,6 +563,47 @@ impl SecurityIncident {
                     occurred_at: c.occurred_at,
                     region_it_may_be_affected: c.region_it_may_be_affected,
                     severity: c.severity,
+                    personal_data_breach: c.personal_data_breach,
+                })
+            }
+            IncidentCommand::Acknowledge(c) => {
+                require(&[IncidentStatus::Reported, IncidentStatus::Assessed])?;
+                if self
+                    .facts
+                    .as_ref()
+                    .is_some_and(|f| f.acknowledged_at.is_some())
+                {
+                    return Err(IncidentError::AlreadyAcknowledged);
+                }
+                IncidentChange::IncidentAcknowledged(IncidentAcknowledged { note: c.note })
+            }
+            IncidentCommand::RecordBreachNotification(c) => {
+                require(&[
+                    IncidentStatus::Reported,
+                    IncidentStatus::Assessed,
+                    IncidentStatus::Closed,
+                ])?;
+                let facts = self.facts.as_ref().ok_or(IncidentError::WrongStatus {
+                    command: name,
+                    status: self.status,
+                })?;
+                if !facts.personal_data_breach {
+                    return Err(IncidentError::NotABreach);
+                }
+                if facts.breach_notified_at.is_some() {
+                    return Err(IncidentError::BreachAlreadyNotified);
+                }
+                if c.notified_at > at {
+                    return Err(IncidentError::InFuture {
+                        field: "notified_at",
+                    });
+                }
+                if c.notified_at < facts.detected_at {
+                    return Err(IncidentError::NotifiedBeforeDetection);
+                }
+                IncidentChange::BreachNotificationRecorded(BreachNotificationRecorded {
+                    notified_at: c.notified_at,
+                    reference: c.reference,
                 })
             }
             IncidentCommand::Assess(c) => {
@@ -483,6 +646,10 @@ impl SecurityIncident {
                     reported_at: at,
                     assessed_at: None,
                     closed_at: None,
+                    detected_at: e.detected_at,
+                    personal_data_breach: e.personal_data_breach,
+                    acknowledged_at: None,
+                    breach_notified_at: None,
                 });
             }
             IncidentChange::IncidentAssessed(e) => {
@@ -494,6 +661,16 @@ impl SecurityIncident {
                 }
             }
             IncidentChange::IncidentActionRecorded(_) => {}
+            IncidentChange::IncidentAcknowledged(_) => {
+                if let Some(facts) = &mut self.facts {
+                    facts.acknowledged_at = Some(at);
+                }
+            }
+            IncidentChange::BreachNotificationRecorded(e) => {
+                if let Some(facts) = &mut self.facts {
+                    facts.breach_notified_at = Some(e.notified_at);
+                }
+            }
             IncidentChange::IncidentClosed(_) => {
                 self.status = IncidentStatus::Closed;
                 if let Some(facts) = &mut self.facts {

@@ -362,6 +362,20 @@ fn incident_examples() -> Vec<IncidentEvent> {
                 occurred_at: Some(instant("2025-03-02")),
                 region_it_may_be_affected: true,
                 severity: Severity::High,
+                personal_data_breach: true,
+            }),
+        ),
+        (
+            region_it(),
+            IncidentCommand::Acknowledge(domain::incident::AcknowledgeIncident {
+                note: Some(long("Received by the helpdesk.")),
+            }),
+        ),
+        (
+            provider(),
+            IncidentCommand::RecordBreachNotification(domain::incident::RecordBreachNotification {
+                notified_at: instant(TODAY),
+                reference: text("IMY-2025-0042"),
             }),
         ),
         (

@@ -39,6 +39,7 @@ fn report(history: &History, occurred: Option<&str>, detected: &str) -> Incident
         occurred_at: occurred.map(instant),
         region_it_may_be_affected: true,
         severity: Severity::High,
+        personal_data_breach: false,
     })
 }
 
@@ -279,4 +280,128 @@ fn readers_report_nothing() {
                 role,
             });
     }
+}
+
+fn breach_reported(detected: &str) -> Vec<domain::incident::IncidentEvent> {
+    let mut command = report(&History::new().live(), None, detected);
+    if let IncidentCommand::Report(r) = &mut command {
+        r.personal_data_breach = true;
+    }
+    incident_spec()
+        .given_no_previous_events()
+        .when(Issued::new(provider(), command))
+        .inspect_result()
+        .unwrap()
+}
+
+fn notify(at: &str) -> IncidentCommand {
+    IncidentCommand::RecordBreachNotification(domain::incident::RecordBreachNotification {
+        notified_at: instant(at),
+        reference: text("IMY-2025-0042"),
+    })
+}
+
+fn incident_from(events: &[domain::incident::IncidentEvent]) -> SecurityIncident {
+    let mut incident = SecurityIncident::default();
+    for event in events {
+        cqrs_es::Aggregate::apply(&mut incident, event.clone());
+    }
+    incident
+}
+
+#[test]
+fn a_personal_data_breach_has_72_hours_from_detection_to_be_notified() {
+    // GDPR art. 33(1): "not later than 72 hours after having become aware of it".
+    let reported = breach_reported("2025-03-01");
+    let incident = incident_from(&reported);
+    let clock = incident.breach_clock(instant("2025-03-03")).unwrap();
+    assert_eq!(clock.aware_at, instant("2025-03-01"));
+    assert_eq!(clock.due_at, instant("2025-03-04"));
+    assert!(!clock.overdue, "two days in");
+    assert!(
+        incident
+            .breach_clock(instant("2025-03-05"))
+            .unwrap()
+            .overdue,
+        "four days in, not notified"
+    );
+    // Notified in time: never overdue afterwards.
+    let notified = incident_spec()
+        .given(reported.clone())
+        .when(Issued::new(provider(), notify("2025-03-03")))
+        .inspect_result()
+        .unwrap();
+    let incident = incident_from(&[reported.clone(), notified].concat());
+    let clock = incident.breach_clock(instant("2025-04-01")).unwrap();
+    assert_eq!(clock.notified_at, Some(instant("2025-03-03")));
+    assert!(!clock.overdue);
+    // Once only; not before it was detected; not for an incident that is no breach.
+    incident_spec()
+        .given(reported)
+        .when(Issued::new(provider(), notify("2025-02-28")))
+        .then_expect_error(IncidentError::NotifiedBeforeDetection);
+    incident_spec()
+        .given(reported_then_notified())
+        .when(Issued::new(provider(), notify("2025-03-03")))
+        .then_expect_error(IncidentError::BreachAlreadyNotified);
+    incident_spec()
+        .given(reported_plain())
+        .when(Issued::new(provider(), notify("2025-03-03")))
+        .then_expect_error(IncidentError::NotABreach);
+    assert!(
+        incident_from(&reported_plain())
+            .breach_clock(instant(TODAY))
+            .is_none()
+    );
+}
+
+fn reported_plain() -> Vec<domain::incident::IncidentEvent> {
+    reported()
+}
+
+fn reported_then_notified() -> Vec<domain::incident::IncidentEvent> {
+    let reported = breach_reported("2025-03-01");
+    let notified = incident_spec()
+        .given(reported.clone())
+        .when(Issued::new(provider(), notify("2025-03-02")))
+        .inspect_result()
+        .unwrap();
+    [reported, notified].concat()
+}
+
+#[test]
+fn the_region_acknowledges_a_report_once_and_only_region_it_may() {
+    let reported = reported();
+    incident_spec()
+        .given(reported.clone())
+        .when(Issued::new(
+            provider(),
+            IncidentCommand::Acknowledge(domain::incident::AcknowledgeIncident { note: None }),
+        ))
+        .then_expect_error(IncidentError::NotPermitted {
+            command: "acknowledge-incident",
+            role: Role::Provider,
+        });
+    let acknowledged = incident_spec()
+        .given(reported.clone())
+        .when(Issued::new(
+            region_it(),
+            IncidentCommand::Acknowledge(domain::incident::AcknowledgeIncident {
+                note: Some(long("Received.")),
+            }),
+        ))
+        .inspect_result()
+        .unwrap();
+    let incident = incident_from(&[reported.clone(), acknowledged.clone()].concat());
+    assert_eq!(
+        incident.facts().unwrap().acknowledged_at,
+        Some(instant(TODAY))
+    );
+    incident_spec()
+        .given([reported, acknowledged].concat())
+        .when(Issued::new(
+            region_it(),
+            IncidentCommand::Acknowledge(domain::incident::AcknowledgeIncident { note: None }),
+        ))
+        .then_expect_error(IncidentError::AlreadyAcknowledged);
 }

@@ -39,6 +39,15 @@ pub struct IncidentRow {
     /// Seconds from report to assessment.
     pub seconds_to_assessment: Option<i64>,
     pub actions: u32,
+    /// Reported as a personal-data breach (GDPR art. 33: 72 hours to notify).
+    #[serde(default)]
+    pub personal_data_breach: bool,
+    /// When the region acknowledged the report.
+    #[serde(default)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When the breach was notified to the supervisory authority.
+    #[serde(default)]
+    pub breach_notified_at: Option<DateTime<Utc>>,
 }
 
 impl IncidentRow {
@@ -70,7 +79,8 @@ const fn status_str(status: IncidentStatus) -> &'static str {
 
 impl ReadModel for IncidentsModel {
     const NAME: ProjectionName = ProjectionName::Incidents;
-    const SCHEMA_VERSION: u32 = 1;
+    /// 2: breaches, acknowledgements and notifications.
+    const SCHEMA_VERSION: u32 = 2;
     const COLUMNS: &'static [Column] = &[
         Column::text("region", false),
         Column::text("provider_org", true),
@@ -111,6 +121,9 @@ impl ReadModel for IncidentsModel {
                 closed_at: None,
                 seconds_to_assessment: None,
                 actions: 0,
+                personal_data_breach: e.personal_data_breach,
+                acknowledged_at: None,
+                breach_notified_at: None,
             });
             return Ok(());
         }
@@ -128,6 +141,10 @@ impl ReadModel for IncidentsModel {
                 incident.seconds_to_assessment = Some((at - incident.reported_at).num_seconds());
             }
             IncidentChange::IncidentActionRecorded(_) => incident.actions += 1,
+            IncidentChange::IncidentAcknowledged(_) => incident.acknowledged_at = Some(at),
+            IncidentChange::BreachNotificationRecorded(e) => {
+                incident.breach_notified_at = Some(e.notified_at);
+            }
             IncidentChange::IncidentClosed(_) => {
                 incident.status = IncidentStatus::Closed;
                 incident.closed_at = Some(at);
@@ -175,6 +192,9 @@ impl Tabular for IncidentRow {
         "closed_at",
         "seconds_to_assessment",
         "actions",
+        "personal_data_breach",
+        "acknowledged_at",
+        "breach_notified_at",
     ];
 
     fn cells(&self) -> Vec<String> {
@@ -194,6 +214,9 @@ impl Tabular for IncidentRow {
             opt(self.closed_at.map(|t| t.to_rfc3339())),
             opt(self.seconds_to_assessment),
             self.actions.to_string(),
+            self.personal_data_breach.to_string(),
+            opt(self.acknowledged_at.map(|t| t.to_rfc3339())),
+            opt(self.breach_notified_at.map(|t| t.to_rfc3339())),
         ]
     }
 }

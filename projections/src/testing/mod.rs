@@ -715,6 +715,7 @@ impl IncidentFixture {
                 occurred_at: None,
                 region_it_may_be_affected: true,
                 severity,
+                personal_data_breach: false,
             }),
         );
         fixture
