@@ -12,10 +12,10 @@ use domain::case::{
     FailFinalVerification, FindingKind, GoLive, ListStaffMember, Milestone, NamedContact,
     OrganisationalChange, RecordFinding, RecordMilestone, RecordPlan, RecordStaffCommitment,
     RecordStepApplicability, RecordTechnicalCheck, RejectApplication, RejectFindingResponse,
-    Remark, ReportOrganisationalChange, RequestNonStandardService, ResolveFinding,
-    RespondToFinding, ResumeConnection, ReturnSelfDeclaration, ScheduleFinalVerification,
-    ServiceDecision, SignAgreement, SignContract, SignFinalContract, StaffMember,
-    SubmitSelfDeclaration, SuspendConnection,
+    Remark, ReportOrganisationalChange, RequestNonStandardService, RequireAttestation,
+    ResolveFinding, RespondToFinding, ResumeConnection, ReturnSelfDeclaration,
+    ScheduleFinalVerification, ServiceDecision, SignAgreement, SignContract, SignFinalContract,
+    StaffMember, SubmitSelfDeclaration, SuspendConnection,
 };
 use domain::identity::{HsaId, OrgNumber, Personnummer};
 use domain::ids::{
@@ -830,6 +830,34 @@ pub struct ResolveFindingRequest {
     pub finding: u32,
     #[schema(example = "A lock was fitted to the cabinet on 2026-05-20; photo in the case file.")]
     pub resolution: String,
+}
+
+/// Require attestation to a newer catalogue version by a date.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequireAttestationRequest {
+    /// The catalogue version, newer than the one the case is held to.
+    #[schema(example = 2)]
+    pub version: u32,
+    /// The date by which the provider must attest; not in the past, not before the version
+    /// takes effect.
+    #[schema(example = "2026-09-30")]
+    pub due: NaiveDate,
+    #[schema(example = "Version 2 of the appendix applies to every connected unit.")]
+    pub reason: String,
+}
+
+impl CaseCommandRequest for RequireAttestationRequest {
+    fn into_command(self, _: &Conversion<'_>) -> Result<CaseCommand, ApiError> {
+        let mut f = Fields::default();
+        let reason = long(&mut f, "reason", &self.reason);
+        all_fields!(f; reason);
+        Ok(CaseCommand::RequireAttestation(RequireAttestation {
+            version: self.version,
+            due: self.due,
+            reason,
+        }))
+    }
 }
 
 /// The provider's remediation of a finding.

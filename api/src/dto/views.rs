@@ -331,7 +331,8 @@ pub struct ProcessRefView {
 /// Something about a case that does not block go-live but the region should see.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FlagView {
-    /// `lead_time_not_met` or `staff_commitment_missing`.
+    /// `lead_time_not_met`, `staff_commitment_missing`, `attestation_required` or
+    /// `attestation_overdue`.
     #[schema(example = "lead_time_not_met")]
     pub flag: String,
     /// For `lead_time_not_met`: the earliest start the lead time allows.
@@ -352,6 +353,14 @@ pub struct FlagView {
     /// For `staff_commitment_missing`: the commitment not signed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commitment: Option<String>,
+    /// For `attestation_required` and `attestation_overdue`: the catalogue version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 2)]
+    pub version: Option<u32>,
+    /// For `attestation_required` and `attestation_overdue`: the date the region set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "2026-09-30")]
+    pub due: Option<NaiveDate>,
     /// The flag in words.
     pub message: String,
 }
@@ -365,6 +374,8 @@ impl From<&Flag> for FlagView {
             kind: None,
             subject: None,
             commitment: None,
+            version: None,
+            due: None,
             message: flag.to_string(),
         };
         match flag {
@@ -384,6 +395,11 @@ impl From<&Flag> for FlagView {
             } => {
                 view.subject = Some(*subject.as_uuid());
                 view.commitment = Some(commitment.as_str().to_owned());
+            }
+            Flag::AttestationRequired { version, due }
+            | Flag::AttestationOverdue { version, due } => {
+                view.version = Some(*version);
+                view.due = Some(*due);
             }
         }
         view

@@ -21,10 +21,11 @@ use crate::dto::commands::{
     RecordMilestoneRequest, RecordPlanRequest, RecordStaffCommitmentRequest,
     RecordStepApplicabilityRequest, RecordTechnicalCheckRequest, RejectApplicationRequest,
     RejectFindingResponseRequest, ReportOrganisationalChangeRequest,
-    RequestNonStandardServiceRequest, ResolveFindingRequest, RespondToFindingRequest,
-    ResumeConnectionRequest, ReturnSelfDeclarationRequest, ScheduleFinalVerificationRequest,
-    SignAgreementRequest, SignContractRequest, SignFinalContractRequest, SubmitApplicationRequest,
-    SubmitSelfDeclarationRequest, SuspendConnectionRequest,
+    RequestNonStandardServiceRequest, RequireAttestationRequest, ResolveFindingRequest,
+    RespondToFindingRequest, ResumeConnectionRequest, ReturnSelfDeclarationRequest,
+    ScheduleFinalVerificationRequest, SignAgreementRequest, SignContractRequest,
+    SignFinalContractRequest, SubmitApplicationRequest, SubmitSelfDeclarationRequest,
+    SuspendConnectionRequest,
 };
 use crate::dto::history::{AsOfQuery, CaseReadView};
 use crate::dto::views::{CaseCommandResult, CaseView};
@@ -465,6 +466,11 @@ case_commands! {
     "Reject the response to a finding",
     "Rejects the provider's remediation of a finding; the finding stays open and the provider can respond again. Officers, region IT and integrations.",
     {"finding": 1, "reason": "The photo shows a different cabinet."};
+
+    require_attestation, "require-attestation", "/{case_id}/require-attestation", Decide, RequireAttestationRequest,
+    "Require attestation to a newer catalogue version",
+    "Requires the case to attest to a newer version of its programme's catalogue by a date the region sets (no document states one; the documents reserve the region's right to change the appendix). The case then carries the flag `attestation_required`, and `attestation_overdue` once the date has passed, until the provider attests with `attest-catalogue-version`. Setting it again moves the date. Officers and integrations.",
+    {"version": 2, "due": "2026-09-30", "reason": "Version 2 of the appendix applies to every connected unit."};
 }
 
 #[cfg(test)]

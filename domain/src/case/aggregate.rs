@@ -11,13 +11,14 @@ use serde::{Deserialize, Serialize};
 use super::commands::{CaseCommand, Issued};
 use super::error::{ApplicationProblem, CaseError, DateProblem};
 use super::events::{
-    AgreementSigned, ApplicationSubmitted, CaseChange, CaseEvent, CatalogueVersionAttested,
-    ConnectionEnded, ContractSigned, Decision, DeviationAgreed, FinalContractSigned,
-    FinalVerificationDecided, FinalVerificationScheduled, FindingRecorded, FindingResolved,
-    FindingResponded, FindingResponseRejected, MilestoneRecorded, NonStandardServiceDecided,
-    NonStandardServiceRequested, OrganisationalChangeReported, PlanRecorded,
-    SelfDeclarationReturned, SelfDeclarationSubmitted, StaffCommitmentRecorded, StaffMemberListed,
-    StepApplicabilityRecorded, TechnicalCheckRecorded, TrainingCompleted, WentLive,
+    AgreementSigned, ApplicationSubmitted, AttestationRequired, CaseChange, CaseEvent,
+    CatalogueVersionAttested, ConnectionEnded, ContractSigned, Decision, DeviationAgreed,
+    FinalContractSigned, FinalVerificationDecided, FinalVerificationScheduled, FindingRecorded,
+    FindingResolved, FindingResponded, FindingResponseRejected, MilestoneRecorded,
+    NonStandardServiceDecided, NonStandardServiceRequested, OrganisationalChangeReported,
+    PlanRecorded, SelfDeclarationReturned, SelfDeclarationSubmitted, StaffCommitmentRecorded,
+    StaffMemberListed, StepApplicabilityRecorded, TechnicalCheckRecorded, TrainingCompleted,
+    WentLive,
 };
 use super::gate::{Blocker, Flag};
 use super::phase::Phase;
@@ -148,6 +149,9 @@ pub struct ConnectionCase {
     /// Connecting computers checked, by name: whether the latest check approved it.
     #[serde(default)]
     computers: BTreeMap<ShortText, bool>,
+    /// The attestation the region requires: to which version, by when.
+    #[serde(default)]
+    attestation_required: Option<(u32, NaiveDate)>,
     milestones: BTreeMap<MilestoneKind, NaiveDate>,
     training_completed_on: Option<NaiveDate>,
     verification: Option<VerificationState>,
@@ -406,6 +410,15 @@ impl ConnectionCase {
                     });
                 }
             }
+        }
+        if let Some((version, due)) = self.attestation_required
+            && (self.phase.is_connected() || self.phase == Phase::Suspended)
+        {
+            flags.push(if today > due {
+                Flag::AttestationOverdue { version, due }
+            } else {
+                Flag::AttestationRequired { version, due }
+            });
         }
         flags.sort();
         flags
@@ -1229,6 +1242,35 @@ impl ConnectionCase {
                     },
                 ))
             }
+            CaseCommand::RequireAttestation(c) => {
+                self.require(name, CONNECTED)?;
+                not_in_past("due", c.due, today)?;
+                let held = self.held_catalogue(now)?;
+                if c.version <= held.version {
+                    return Err(CaseError::CatalogueVersionNotNewer {
+                        held: held.version,
+                        requested: c.version,
+                    });
+                }
+                let target = now
+                    .catalogues
+                    .get(&held.programme, c.version)
+                    .ok_or_else(|| CaseError::UnknownCatalogueVersion {
+                        programme: held.programme.clone(),
+                        version: c.version,
+                    })?;
+                if target.effective_from > c.due {
+                    return Err(CaseError::CatalogueVersionNotInForce {
+                        version: c.version,
+                        effective_from: target.effective_from,
+                    });
+                }
+                Ok(CaseChange::AttestationRequired(AttestationRequired {
+                    version: c.version,
+                    due: c.due,
+                    reason: c.reason,
+                }))
+            }
             CaseCommand::EndConnection(c) => {
                 self.require(
                     name,
@@ -1443,6 +1485,12 @@ impl ConnectionCase {
                 for answer in e.answers {
                     self.answers.insert(answer.requirement.clone(), answer);
                 }
+                if self
+                    .attestation_required
+                    .is_some_and(|(version, _)| version <= e.to.version)
+                {
+                    self.attestation_required = None;
+                }
                 self.held_to = Some(e.to);
             }
             CaseChange::ConnectionSuspended(_) => self.phase = Phase::Suspended,
@@ -1454,6 +1502,9 @@ impl ConnectionCase {
             CaseChange::StaffMemberListed(e) => {
                 self.staff_listed
                     .insert(e.person.subject(), (e.access_from, e.new_hire));
+            }
+            CaseChange::AttestationRequired(e) => {
+                self.attestation_required = Some((e.version, e.due));
             }
             CaseChange::StepApplicabilityRecorded(e) => {
                 self.step_applies.insert(e.step, e.applies);

@@ -237,6 +237,17 @@ pub struct AttestCatalogueVersion {
     pub answers: Vec<Answer>,
 }
 
+/// The region requires the case to attest to a newer catalogue version by a date: the
+/// documents reserve the region's right to change the appendix (Dalarna BUP §1: "Regionen
+/// förbehåller sig rätten att förändra innehållet i denna bilaga"; Dalarna BUP §2: rules
+/// "vid var tid gällande"), and the date is the region's to set (no document states one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequireAttestation {
+    pub version: u32,
+    pub due: NaiveDate,
+    pub reason: Reason,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SuspendConnection {
     pub reason: Reason,
@@ -290,12 +301,13 @@ pub enum CaseCommand {
     RecordTechnicalCheck(RecordTechnicalCheck),
     RespondToFinding(RespondToFinding),
     RejectFindingResponse(RejectFindingResponse),
+    RequireAttestation(RequireAttestation),
 }
 
 /// Every command's name in kebab case, the API's path segment
 /// (`POST /v1/cases/{id}/sign-contract`) and the name errors use, with the permission it
 /// needs, grouped by who acts (DOMAIN.md's table of actors). In [`CaseCommand`]'s order.
-pub const COMMANDS: [(&str, Permission); 32] = [
+pub const COMMANDS: [(&str, Permission); 33] = [
     ("submit-application", Permission::Apply),
     ("approve-application", Permission::Decide),
     ("reject-application", Permission::Decide),
@@ -328,6 +340,7 @@ pub const COMMANDS: [(&str, Permission); 32] = [
     ("record-technical-check", Permission::Verify),
     ("respond-to-finding", Permission::Declare),
     ("reject-finding-response", Permission::Verify),
+    ("require-attestation", Permission::Decide),
 ];
 
 impl CaseCommand {
@@ -375,6 +388,7 @@ impl CaseCommand {
             Self::RecordTechnicalCheck(_) => 29,
             Self::RespondToFinding(_) => 30,
             Self::RejectFindingResponse(_) => 31,
+            Self::RequireAttestation(_) => 32,
         }
     }
 }

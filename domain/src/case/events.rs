@@ -71,10 +71,11 @@ pub enum CaseChange {
     TechnicalCheckRecorded(TechnicalCheckRecorded),
     FindingResponded(FindingResponded),
     FindingResponseRejected(FindingResponseRejected),
+    AttestationRequired(AttestationRequired),
 }
 
 /// Every event type of a case with its current version, in [`CaseChange`]'s order.
-pub const CASE_EVENT_TYPES: [(&str, &str); 32] = [
+pub const CASE_EVENT_TYPES: [(&str, &str); 33] = [
     ("ApplicationSubmitted", "1"),
     ("ApplicationApproved", "1"),
     ("ApplicationRejected", "1"),
@@ -107,6 +108,7 @@ pub const CASE_EVENT_TYPES: [(&str, &str); 32] = [
     ("TechnicalCheckRecorded", "1"),
     ("FindingResponded", "1"),
     ("FindingResponseRejected", "1"),
+    ("AttestationRequired", "1"),
 ];
 
 impl CaseChange {
@@ -144,6 +146,7 @@ impl CaseChange {
             Self::TechnicalCheckRecorded(_) => 29,
             Self::FindingResponded(_) => 30,
             Self::FindingResponseRejected(_) => 31,
+            Self::AttestationRequired(_) => 32,
         }
     }
 
@@ -175,6 +178,7 @@ impl CaseChange {
             Self::ConnectionEnded(e) => Some(&e.reason),
             Self::StepApplicabilityRecorded(e) => Some(&e.reason),
             Self::FindingResponseRejected(e) => Some(&e.reason),
+            Self::AttestationRequired(e) => Some(&e.reason),
             _ => None,
         }
     }
@@ -411,5 +415,13 @@ pub struct FindingResponded {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingResponseRejected {
     pub finding: FindingNo,
+    pub reason: Reason,
+}
+
+/// The region requires attestation to a catalogue version by a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestationRequired {
+    pub version: u32,
+    pub due: NaiveDate,
     pub reason: Reason,
 }

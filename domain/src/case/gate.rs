@@ -141,16 +141,27 @@ pub enum Flag {
         subject: DataSubjectId,
         commitment: CommitmentKind,
     },
+    /// The region requires attestation to a newer catalogue version by `due`.
+    AttestationRequired { version: u32, due: NaiveDate },
+    /// The date the region set for attestation has passed.
+    AttestationOverdue { version: u32, due: NaiveDate },
 }
 
 impl Flag {
     /// Every code a flag can have.
-    pub const CODES: [&'static str; 2] = ["lead_time_not_met", "staff_commitment_missing"];
+    pub const CODES: [&'static str; 4] = [
+        "lead_time_not_met",
+        "staff_commitment_missing",
+        "attestation_required",
+        "attestation_overdue",
+    ];
 
     pub const fn code(&self) -> &'static str {
         match self {
             Self::LeadTimeNotMet { .. } => "lead_time_not_met",
             Self::StaffCommitmentMissing { .. } => "staff_commitment_missing",
+            Self::AttestationRequired { .. } => "attestation_required",
+            Self::AttestationOverdue { .. } => "attestation_overdue",
         }
     }
 }
@@ -180,6 +191,14 @@ impl fmt::Display for Flag {
                 f,
                 "new user {subject} has not signed the {}",
                 commitment.as_str()
+            ),
+            Self::AttestationRequired { version, due } => write!(
+                f,
+                "the region requires attestation to catalogue version {version} by {due}"
+            ),
+            Self::AttestationOverdue { version, due } => write!(
+                f,
+                "attestation to catalogue version {version} was due on {due}"
             ),
         }
     }

@@ -195,6 +195,75 @@ fn after_attestation_the_case_is_held_to_the_new_version() {
         });
 }
 
+fn require(version: u32, due: &str) -> CaseCommand {
+    CaseCommand::RequireAttestation(domain::case::RequireAttestation {
+        version,
+        due: date(due),
+        reason: long("Version 2 applies to every connected unit."),
+    })
+}
+
+#[test]
+fn an_attestation_the_region_requires_shows_until_done_and_overdue_after_its_date() {
+    // The documents reserve the region's right to change the appendix; the date is the
+    // region's to set, so the case carries it as a flag.
+    let live = History::new().live();
+    let required = spec_on(AFTER_V2)
+        .given(live.events.clone())
+        .when(by(officer(), require(2, "2025-09-30")))
+        .inspect_result()
+        .unwrap();
+    let events = [live.events.clone(), required].concat();
+    let case = case_from(&events);
+    let registry = registry();
+    assert_eq!(
+        case.flags(&registry, date("2025-09-30")),
+        vec![domain::case::Flag::AttestationRequired {
+            version: 2,
+            due: date("2025-09-30")
+        }]
+    );
+    assert_eq!(
+        case.flags(&registry, date("2025-10-01")),
+        vec![domain::case::Flag::AttestationOverdue {
+            version: 2,
+            due: date("2025-09-30")
+        }],
+        "the day after the date"
+    );
+    // Attesting clears it.
+    let attested = spec_on(AFTER_V2)
+        .given(events.clone())
+        .when(by(provider(), attest(2, v2_answers())))
+        .inspect_result()
+        .unwrap();
+    let case = case_from(&[events, attested].concat());
+    assert_eq!(case.flags(&registry, date("2025-10-01")), vec![]);
+    // Only the region requires it; not an older version; not a date in the past.
+    spec_on(AFTER_V2)
+        .given(live.events.clone())
+        .when(by(provider(), require(2, "2025-09-30")))
+        .then_expect_error(CaseError::NotPermitted {
+            command: "require-attestation",
+            role: domain::Role::Provider,
+        });
+    spec_on(AFTER_V2)
+        .given(live.events.clone())
+        .when(by(officer(), require(1, "2025-09-30")))
+        .then_expect_error(CaseError::CatalogueVersionNotNewer {
+            held: 1,
+            requested: 1,
+        });
+    spec_on(AFTER_V2)
+        .given(live.events)
+        .when(by(officer(), require(2, "2025-06-30")))
+        .then_expect_error(CaseError::InvalidDate {
+            field: "due",
+            date: date("2025-06-30"),
+            problem: DateProblem::InPast,
+        });
+}
+
 #[test]
 fn attestation_to_a_version_not_yet_in_force_is_refused() {
     spec()
@@ -458,6 +527,14 @@ fn every_command() -> Vec<(domain::Actor, CaseCommand)> {
             officer(),
             CaseCommand::RejectFindingResponse(RejectFindingResponse {
                 finding: domain::ids::FindingNo::new(1),
+                reason: long("r"),
+            }),
+        ),
+        (
+            officer(),
+            CaseCommand::RequireAttestation(RequireAttestation {
+                version: 2,
+                due: date("2025-12-31"),
                 reason: long("r"),
             }),
         ),

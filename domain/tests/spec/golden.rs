@@ -218,6 +218,14 @@ fn case_examples() -> Vec<CaseEvent> {
         )
         .then(
             officer(),
+            CaseCommand::RequireAttestation(domain::case::RequireAttestation {
+                version: 2,
+                due: date("2025-12-31"),
+                reason: long("Version 2 applies to every connected unit."),
+            }),
+        )
+        .then(
+            officer(),
             CaseCommand::RecordStepApplicability(RecordStepApplicability {
                 step: step("tillaggsavtal"),
                 applies: true,

@@ -211,7 +211,8 @@ impl ReadModel for CaseOverviewModel {
             | CaseChange::PlanRecorded(_)
             | CaseChange::TechnicalCheckRecorded(_)
             | CaseChange::FindingResponded(_)
-            | CaseChange::FindingResponseRejected(_) => {}
+            | CaseChange::FindingResponseRejected(_)
+            | CaseChange::AttestationRequired(_) => {}
         }
         let before = state.case.phase();
         state.case.apply(case_event.clone());

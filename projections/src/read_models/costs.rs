@@ -50,7 +50,8 @@ pub(crate) struct CostsModel;
 impl ReadModel for CostsModel {
     const NAME: ProjectionName = ProjectionName::Costs;
     /// 2: the embedded case keys staff commitments by data subject, not HSA-id.
-    const SCHEMA_VERSION: u32 = 2;
+    /// 3: the embedded case follows its programme's process (a new state shape).
+    const SCHEMA_VERSION: u32 = 3;
     const COLUMNS: &'static [Column] = &[
         Column::text("region", false),
         Column::text("provider_org", true),

@@ -406,7 +406,7 @@ pub async fn a_schema_version_bump_rebuilds_at_start(db: TestDatabase) {
         s.generation == 2 && s.stored_schema_version == s.schema_version
     })
     .await;
-    assert_eq!(rebuilt.schema_version, 2);
+    assert_eq!(rebuilt.schema_version, 3);
     caught_up(&handle, &store).await;
     assert_eq!(
         status_of(&handle, ProjectionName::CaseOverview)
