@@ -154,6 +154,7 @@ problem_codes! {
     DemandIsTheRegions = "demand_is_the_regions",
     NoFindingResponse = "no_finding_response",
     NoProcessDefinition = "no_process_definition",
+    NoWorkstations = "no_workstations",
     WrongStatus = "wrong_status",
     OccurredAfterDetection = "occurred_after_detection",
     OccurredAfterConnectionEnded = "occurred_after_connection_ended",

@@ -7,15 +7,15 @@ use chrono::NaiveDate;
 use domain::Personal;
 use domain::case::{
     AcceptSelfDeclaration, AgreeDeviation, Answer, Application, ApproveApplication,
-    ApproveFinalVerification, AttestCatalogueVersion, CaseCommand, CommitmentKind,
-    CompleteTraining, Compliance, DecideNonStandardService, EndConnection, Ending,
+    ApproveFinalVerification, AttestCatalogueVersion, CaseCommand, ChangeWorkstations,
+    CommitmentKind, CompleteTraining, Compliance, DecideNonStandardService, EndConnection, Ending,
     FailFinalVerification, FindingKind, GoLive, ListStaffMember, Milestone, NamedContact,
     OrganisationalChange, RecordFinding, RecordMilestone, RecordPlan, RecordStaffCommitment,
     RecordStepApplicability, RecordTechnicalCheck, RejectApplication, RejectFindingResponse,
     Remark, ReportOrganisationalChange, RequestNonStandardService, RequireAttestation,
     ResolveFinding, RespondToFinding, ResumeConnection, ReturnSelfDeclaration,
     ScheduleFinalVerification, ServiceDecision, SignAgreement, SignContract, SignFinalContract,
-    StaffMember, SubmitSelfDeclaration, SuspendConnection,
+    StaffMember, SubmitSelfDeclaration, SuspendConnection, UpdateContact,
 };
 use domain::identity::{HsaId, OrgNumber, Personnummer};
 use domain::ids::{
@@ -948,6 +948,13 @@ pub enum OrganisationalChangeRequest {
         #[schema(example = "Prästgatan 12, 831 31 Östersund")]
         new_address: String,
     },
+    /// A change to the premises short of a move.
+    PremisesChanged {
+        #[schema(
+            example = "The reception moves to the ground floor; two workstations move with it."
+        )]
+        description: String,
+    },
     /// A new head of unit (verksamhetschef): personal data.
     NewHeadOfUnit {
         #[schema(example = "Anna Berg")]
@@ -986,6 +993,10 @@ impl CaseCommandRequest for ReportOrganisationalChangeRequest {
                 short(&mut f, "change.new_address", new_address)
                     .map(|new_address| OrganisationalChange::Moved { new_address })
             }
+            OrganisationalChangeRequest::PremisesChanged { description } => {
+                long(&mut f, "change.description", description)
+                    .map(|description| OrganisationalChange::PremisesChanged { description })
+            }
             OrganisationalChangeRequest::NewHeadOfUnit { name, email, phone } => {
                 parse_person(&mut f, "change", name, email, phone.as_deref()).map(|details| {
                     OrganisationalChange::NewHeadOfUnit {
@@ -1016,6 +1027,14 @@ pub struct RequestNonStandardServiceRequest {
         example = "Patients are called by number; the region's Väntrums-TV has no call function."
     )]
     pub justification: String,
+    /// When the provider wishes to introduce it; not in the past.
+    #[schema(example = "2026-11-01")]
+    pub desired_on: Option<NaiveDate>,
+    /// The solution, as to function and technology (Värmland §2).
+    #[schema(
+        example = "A 43-inch screen on its own 4G router, no connection to the unit's network."
+    )]
+    pub function_and_technology: Option<String>,
 }
 
 impl CaseCommandRequest for RequestNonStandardServiceRequest {
@@ -1023,13 +1042,62 @@ impl CaseCommandRequest for RequestNonStandardServiceRequest {
         let mut f = Fields::default();
         let service = short(&mut f, "service", &self.service);
         let justification = long(&mut f, "justification", &self.justification);
-        all_fields!(f; service, justification);
+        let function_and_technology = long_opt(
+            &mut f,
+            "function_and_technology",
+            self.function_and_technology.as_ref(),
+        );
+        all_fields!(f; service, justification, function_and_technology);
         Ok(CaseCommand::RequestNonStandardService(
             RequestNonStandardService {
                 service,
                 justification,
+                desired_on: self.desired_on,
+                function_and_technology,
             },
         ))
+    }
+}
+
+/// The provider's workstations from a date.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeWorkstationsRequest {
+    /// The workstations registered from `effective_on`; at least one.
+    #[schema(example = 14)]
+    pub workstations: u32,
+    #[schema(example = "2026-10-01")]
+    pub effective_on: NaiveDate,
+}
+
+impl CaseCommandRequest for ChangeWorkstationsRequest {
+    fn into_command(self, _: &Conversion<'_>) -> Result<CaseCommand, ApiError> {
+        Ok(CaseCommand::ChangeWorkstations(ChangeWorkstations {
+            workstations: self.workstations,
+            effective_on: self.effective_on,
+        }))
+    }
+}
+
+/// A named contact replaced for its role: personal data.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateContactRequest {
+    pub contact: ContactRequest,
+}
+
+impl CaseCommandRequest for UpdateContactRequest {
+    fn into_command(self, conversion: &Conversion<'_>) -> Result<CaseCommand, ApiError> {
+        let mut f = Fields::default();
+        let c = &self.contact;
+        let details = parse_person(&mut f, "contact", &c.name, &c.email, c.phone.as_deref());
+        all_fields!(f; details);
+        Ok(CaseCommand::UpdateContact(UpdateContact {
+            contact: NamedContact {
+                role: c.role.into(),
+                person: Personal::new(conversion.subjects.contact(), details),
+            },
+        }))
     }
 }
 

@@ -331,8 +331,8 @@ pub struct ProcessRefView {
 /// Something about a case that does not block go-live but the region should see.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FlagView {
-    /// `lead_time_not_met`, `staff_commitment_missing`, `attestation_required` or
-    /// `attestation_overdue`.
+    /// `lead_time_not_met`, `staff_commitment_missing`, `attestation_required`,
+    /// `attestation_overdue` or `workstation_allowance_exceeded`.
     #[schema(example = "lead_time_not_met")]
     pub flag: String,
     /// For `lead_time_not_met`: the earliest start the lead time allows.
@@ -361,6 +361,15 @@ pub struct FlagView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "2026-09-30")]
     pub due: Option<NaiveDate>,
+    /// For `workstation_allowance_exceeded`: the workstations region IT registered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registered: Option<u32>,
+    /// For `workstation_allowance_exceeded`: the groups billed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<u32>,
+    /// For `workstation_allowance_exceeded`: the workstations those groups allow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowance: Option<u32>,
     /// The flag in words.
     pub message: String,
 }
@@ -376,6 +385,9 @@ impl From<&Flag> for FlagView {
             commitment: None,
             version: None,
             due: None,
+            registered: None,
+            groups: None,
+            allowance: None,
             message: flag.to_string(),
         };
         match flag {
@@ -400,6 +412,15 @@ impl From<&Flag> for FlagView {
             | Flag::AttestationOverdue { version, due } => {
                 view.version = Some(*version);
                 view.due = Some(*due);
+            }
+            Flag::WorkstationAllowanceExceeded {
+                registered,
+                groups,
+                allowance,
+            } => {
+                view.registered = Some(*registered);
+                view.groups = Some(*groups);
+                view.allowance = Some(*allowance);
             }
         }
         view

@@ -16,16 +16,16 @@ use crate::commands::{self, CommandInput, Target};
 use crate::dto::commands::{
     AcceptSelfDeclarationRequest, AgreeDeviationRequest, ApproveApplicationRequest,
     ApproveFinalVerificationRequest, AttestCatalogueVersionRequest, CaseCommandRequest,
-    CompleteTrainingRequest, Conversion, DecideNonStandardServiceRequest, EndConnectionRequest,
-    FailFinalVerificationRequest, GoLiveRequest, ListStaffMemberRequest, RecordFindingRequest,
-    RecordMilestoneRequest, RecordPlanRequest, RecordStaffCommitmentRequest,
-    RecordStepApplicabilityRequest, RecordTechnicalCheckRequest, RejectApplicationRequest,
-    RejectFindingResponseRequest, ReportOrganisationalChangeRequest,
-    RequestNonStandardServiceRequest, RequireAttestationRequest, ResolveFindingRequest,
-    RespondToFindingRequest, ResumeConnectionRequest, ReturnSelfDeclarationRequest,
-    ScheduleFinalVerificationRequest, SignAgreementRequest, SignContractRequest,
-    SignFinalContractRequest, SubmitApplicationRequest, SubmitSelfDeclarationRequest,
-    SuspendConnectionRequest,
+    ChangeWorkstationsRequest, CompleteTrainingRequest, Conversion,
+    DecideNonStandardServiceRequest, EndConnectionRequest, FailFinalVerificationRequest,
+    GoLiveRequest, ListStaffMemberRequest, RecordFindingRequest, RecordMilestoneRequest,
+    RecordPlanRequest, RecordStaffCommitmentRequest, RecordStepApplicabilityRequest,
+    RecordTechnicalCheckRequest, RejectApplicationRequest, RejectFindingResponseRequest,
+    ReportOrganisationalChangeRequest, RequestNonStandardServiceRequest, RequireAttestationRequest,
+    ResolveFindingRequest, RespondToFindingRequest, ResumeConnectionRequest,
+    ReturnSelfDeclarationRequest, ScheduleFinalVerificationRequest, SignAgreementRequest,
+    SignContractRequest, SignFinalContractRequest, SubmitApplicationRequest,
+    SubmitSelfDeclarationRequest, SuspendConnectionRequest, UpdateContactRequest,
 };
 use crate::dto::history::{AsOfQuery, CaseReadView};
 use crate::dto::views::{CaseCommandResult, CaseView};
@@ -404,13 +404,13 @@ case_commands! {
 
     report_organisational_change, "report-organisational-change", "/{case_id}/report-organisational-change", Declare, ReportOrganisationalChangeRequest,
     "Report an organisational change",
-    "Reports a new or removed unit, a name change, a move or a new head of unit, in good time before it takes effect (a late report is recorded as late). Providers only.",
+    "Reports a new or removed unit, a name change, a move, a change of premises or a new head of unit, in good time before it takes effect (a late report is recorded as late). The event keeps the programme's timeliness words for the kind of change (\"i god tid\", Dalarna; \"omgående\" for premises, Värmland Vårdcentral §1.1). Providers only.",
     {"change": {"kind": "name_changed", "new_name": "Östersundshälsan Vårdcentral Centrum"}, "effective_on": "2026-09-01", "description": "The unit takes its new name when the new premises open."};
 
     request_non_standard_service, "request-non-standard-service", "/{case_id}/request-non-standard-service", Declare, RequestNonStandardServiceRequest,
     "Request a non-standard service",
-    "Asks, in writing, to use a service or product outside the region's delivery. Providers only.",
-    {"service": "Digital waiting-room screen from Kiosk AB", "justification": "Patients are called by number; the region's Väntrums-TV has no call function."};
+    "Asks, in writing, to use a service or product outside the region's delivery, with the date it is wished for and the solution's function and technology (Värmland §2: \"i god tid innan önskat införande. Vårdgivaren ska beskriva lösningen, både vad gäller funktion och teknik\"). The event keeps the programme's timeliness words. Providers only.",
+    {"service": "Digital waiting-room screen from Kiosk AB", "justification": "Patients are called by number; the region's Väntrums-TV has no call function.", "desired_on": "2026-11-01", "function_and_technology": "A 43-inch screen on its own 4G router, no connection to the unit's network."};
 
     decide_non_standard_service, "decide-non-standard-service", "/{case_id}/decide-non-standard-service", Verify, DecideNonStandardServiceRequest,
     "Decide on a non-standard service",
@@ -471,6 +471,16 @@ case_commands! {
     "Require attestation to a newer catalogue version",
     "Requires the case to attest to a newer version of its programme's catalogue by a date the region sets (no document states one; the documents reserve the region's right to change the appendix). The case then carries the flag `attestation_required`, and `attestation_overdue` once the date has passed, until the provider attests with `attest-catalogue-version`. Setting it again moves the date. Officers and integrations.",
     {"version": 2, "due": "2026-09-30", "reason": "Version 2 of the appendix applies to every connected unit."};
+
+    change_workstations, "change-workstations", "/{case_id}/change-workstations", Declare, ChangeWorkstationsRequest,
+    "Change the registered workstations",
+    "Registers the unit's workstations from a date (added or removed). Where the programme bills per started group of registered workstations (Jämtland), the groups follow, the cost estimates (`GET /v1/costs?on=`) bill the groups in force on the day asked about, and a case whose workstations registered by region IT (the `workstations_registered` milestone) exceed what its groups allow carries the flag `workstation_allowance_exceeded`. Providers only.",
+    {"workstations": 14, "effective_on": "2026-10-01"};
+
+    update_contact, "update-contact", "/{case_id}/update-contact", Declare, UpdateContactRequest,
+    "Update a named contact",
+    "Replaces the contact named for a role (Värmland §3: the provider keeps Region IT informed of its HSA-ombud's contact details). The name, e-mail and phone are personal data, under a new data subject id, shown as the application's contacts are. Providers only.",
+    {"contact": {"role": "hsa_siths_contact", "name": "Maria Sjöberg", "email": "maria.sjoberg@vckronoparken.se", "phone": "+46 54 61 00 00"}};
 }
 
 #[cfg(test)]

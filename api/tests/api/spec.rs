@@ -81,7 +81,7 @@ fn every_operation_has_a_summary_description_security_and_examples() {
             }
         }
     }
-    assert_eq!(operations, 79);
+    assert_eq!(operations, 81);
     let ids: Vec<&str> = spec["paths"]
         .as_object()
         .unwrap()
@@ -100,5 +100,5 @@ fn every_operation_has_a_summary_description_security_and_examples() {
             name
         })
         .collect();
-    assert_eq!(ids.len(), 32);
+    assert_eq!(ids.len(), 34);
 }

@@ -12,19 +12,20 @@ use super::commands::{CaseCommand, Issued};
 use super::error::{ApplicationProblem, CaseError, DateProblem};
 use super::events::{
     AgreementSigned, ApplicationSubmitted, AttestationRequired, CaseChange, CaseEvent,
-    CatalogueVersionAttested, ConnectionEnded, ContractSigned, Decision, DeviationAgreed,
-    FinalContractSigned, FinalVerificationDecided, FinalVerificationScheduled, FindingRecorded,
-    FindingResolved, FindingResponded, FindingResponseRejected, MilestoneRecorded,
+    CatalogueVersionAttested, ConnectionEnded, ContactUpdated, ContractSigned, Decision,
+    DeviationAgreed, FinalContractSigned, FinalVerificationDecided, FinalVerificationScheduled,
+    FindingRecorded, FindingResolved, FindingResponded, FindingResponseRejected, MilestoneRecorded,
     NonStandardServiceDecided, NonStandardServiceRequested, OrganisationalChangeReported,
     PlanRecorded, SelfDeclarationReturned, SelfDeclarationSubmitted, StaffCommitmentRecorded,
     StaffMemberListed, StepApplicabilityRecorded, TechnicalCheckRecorded, TrainingCompleted,
-    WentLive,
+    WentLive, WorkstationsChanged,
 };
 use super::gate::{Blocker, Flag};
 use super::phase::Phase;
 use super::values::{
     Answer, Application, CommitmentKind, Compliance, DeclarationStatus, FindingKind, LeadTimeCheck,
-    MilestoneKind, OrganisationalChange, ServiceDecision, VerificationContext, VerificationOutcome,
+    Milestone, MilestoneKind, OrganisationalChange, ServiceDecision, VerificationContext,
+    VerificationOutcome,
 };
 use crate::actor::{Actor, Role};
 use crate::catalogue::{
@@ -38,7 +39,9 @@ use crate::ids::{
 };
 use crate::incident::IncidentContext;
 use crate::money::workstation_groups;
-use crate::process::{ConditionKind, ProcessDefinition, ProcessRef, Step, StepId, StepKind};
+use crate::process::{
+    ConditionKind, DutyKind, ProcessDefinition, ProcessRef, Step, StepId, StepKind,
+};
 use crate::text::ShortText;
 
 /// What a connection case needs from outside: the time and the catalogues.
@@ -152,6 +155,13 @@ pub struct ConnectionCase {
     /// The attestation the region requires: to which version, by when.
     #[serde(default)]
     attestation_required: Option<(u32, NaiveDate)>,
+    /// The provider's workstations from each date on (the application's from the day it was
+    /// made, then every change).
+    #[serde(default)]
+    workstations: BTreeMap<NaiveDate, u32>,
+    /// The workstations region IT registered (the `workstations_registered` milestone).
+    #[serde(default)]
+    registered_workstations: Option<u32>,
     milestones: BTreeMap<MilestoneKind, NaiveDate>,
     training_completed_on: Option<NaiveDate>,
     verification: Option<VerificationState>,
@@ -411,6 +421,9 @@ impl ConnectionCase {
                 }
             }
         }
+        if let Some(flag) = self.workstation_allowance(registry, today) {
+            flags.push(flag);
+        }
         if let Some((version, due)) = self.attestation_required
             && (self.phase.is_connected() || self.phase == Phase::Suspended)
         {
@@ -461,6 +474,46 @@ impl ConnectionCase {
                 })
             }
         }
+    }
+
+    /// The provider's workstations on a day: the latest change in effect then, or the
+    /// application's.
+    pub fn workstations_on(&self, day: NaiveDate) -> Option<u32> {
+        self.workstations
+            .range(..=day)
+            .next_back()
+            .map(|(_, count)| *count)
+    }
+
+    /// The workstations region IT registered exceed what the billed groups allow (Jämtland
+    /// bills per started group of registered workstations).
+    fn workstation_allowance(
+        &self,
+        registry: &CatalogueRegistry,
+        today: NaiveDate,
+    ) -> Option<Flag> {
+        let size = self
+            .catalogue(registry, today)?
+            .application
+            .workstation_group_size?;
+        let registered = self.registered_workstations?;
+        let groups = workstation_groups(self.workstations_on(today)?, size);
+        let allowance = groups.saturating_mul(size);
+        (registered > allowance).then_some(Flag::WorkstationAllowanceExceeded {
+            registered,
+            groups,
+            allowance,
+        })
+    }
+
+    /// The timeliness words of the programme's duty of this kind, where its document gives
+    /// them.
+    fn timeliness(&self, kind: DutyKind, now: &Now<'_>) -> Option<String> {
+        self.process(now.catalogues, now.today)?
+            .duties
+            .iter()
+            .filter(|duty| duty.kind == kind)
+            .find_map(|duty| duty.timeliness.as_ref().map(|t| t.words.clone()))
     }
 
     /// The users of the provider: everyone listed, and everyone with a recorded commitment
@@ -1047,12 +1100,17 @@ impl ConnectionCase {
             }
             CaseCommand::ReportOrganisationalChange(c) => {
                 self.require(name, CONNECTED)?;
+                let duty = match c.change {
+                    OrganisationalChange::PremisesChanged { .. } => DutyKind::PremisesChange,
+                    _ => DutyKind::OrganisationalChange,
+                };
                 Ok(CaseChange::OrganisationalChangeReported(
                     OrganisationalChangeReported {
                         reported_late: c.effective_on < today,
                         change: c.change,
                         effective_on: c.effective_on,
                         description: c.description,
+                        timeliness: self.timeliness(duty, now),
                     },
                 ))
             }
@@ -1063,11 +1121,17 @@ impl ConnectionCase {
                     .keys()
                     .next_back()
                     .map_or(ServiceRequestNo::new(1), |last| last.next());
+                if let Some(desired) = c.desired_on {
+                    not_in_past("desired_on", desired, today)?;
+                }
                 Ok(CaseChange::NonStandardServiceRequested(
                     NonStandardServiceRequested {
                         request,
                         service: c.service,
                         justification: c.justification,
+                        desired_on: c.desired_on,
+                        function_and_technology: c.function_and_technology,
+                        timeliness: self.timeliness(DutyKind::NonStandardRequest, now),
                     },
                 ))
             }
@@ -1271,6 +1335,27 @@ impl ConnectionCase {
                     reason: c.reason,
                 }))
             }
+            CaseCommand::ChangeWorkstations(c) => {
+                self.require(name, CONNECTED)?;
+                if c.workstations == 0 {
+                    return Err(CaseError::NoWorkstations);
+                }
+                let catalogue = self.held_catalogue(now)?;
+                Ok(CaseChange::WorkstationsChanged(WorkstationsChanged {
+                    workstations: c.workstations,
+                    groups: catalogue
+                        .application
+                        .workstation_group_size
+                        .map(|size| workstation_groups(c.workstations, size)),
+                    effective_on: c.effective_on,
+                }))
+            }
+            CaseCommand::UpdateContact(c) => {
+                self.require(name, CONNECTED)?;
+                Ok(CaseChange::ContactUpdated(ContactUpdated {
+                    contact: c.contact,
+                }))
+            }
             CaseCommand::EndConnection(c) => {
                 self.require(
                     name,
@@ -1381,6 +1466,7 @@ impl ConnectionCase {
                     service_packages: e.service_packages,
                     lead_time: e.lead_time,
                 });
+                self.workstations.insert(e.applied_on, e.workstations);
             }
             CaseChange::ApplicationApproved(_) => self.phase = Phase::Approved,
             CaseChange::ApplicationRejected(_) => self.phase = Phase::Rejected,
@@ -1417,6 +1503,9 @@ impl ConnectionCase {
                     .insert(e.kind);
             }
             CaseChange::MilestoneRecorded(e) => {
+                if let Milestone::WorkstationsRegistered { count } = &e.milestone {
+                    self.registered_workstations = Some(*count);
+                }
                 self.milestones.insert(e.milestone.kind(), e.completed_on);
             }
             CaseChange::TrainingCompleted(e) => {
@@ -1503,6 +1592,10 @@ impl ConnectionCase {
                 self.staff_listed
                     .insert(e.person.subject(), (e.access_from, e.new_hire));
             }
+            CaseChange::WorkstationsChanged(e) => {
+                self.workstations.insert(e.effective_on, e.workstations);
+            }
+            CaseChange::ContactUpdated(_) => {}
             CaseChange::AttestationRequired(e) => {
                 self.attestation_required = Some((e.version, e.due));
             }

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::permission::Permission;
 use super::values::{
-    Answer, Application, CommitmentKind, Ending, FindingKind, Milestone, OrganisationalChange,
-    Remark, ServiceDecision, StaffMember,
+    Answer, Application, CommitmentKind, Ending, FindingKind, Milestone, NamedContact,
+    OrganisationalChange, Remark, ServiceDecision, StaffMember,
 };
 use crate::actor::Actor;
 use crate::ids::{FindingNo, RequirementId, ServiceRequestNo};
@@ -220,6 +220,14 @@ pub struct ReportOrganisationalChange {
 pub struct RequestNonStandardService {
     pub service: ShortText,
     pub justification: LongText,
+    /// When the provider wishes to introduce it (Värmland §2: "i god tid innan önskat
+    /// införande").
+    #[serde(default)]
+    pub desired_on: Option<NaiveDate>,
+    /// The solution, as to function and technology (Värmland §2: "Vårdgivaren ska beskriva
+    /// lösningen, både vad gäller funktion och teknik").
+    #[serde(default)]
+    pub function_and_technology: Option<LongText>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +254,21 @@ pub struct RequireAttestation {
     pub version: u32,
     pub due: NaiveDate,
     pub reason: Reason,
+}
+
+/// The provider's workstations change: the number registered from a date (Jämtland bills
+/// per started group of registered workstations, §2.5 and the price list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeWorkstations {
+    pub workstations: u32,
+    pub effective_on: NaiveDate,
+}
+
+/// A named contact replaced for a role (Värmland §3: "Vårdgivaren ska hålla Region IT
+/// uppdaterad på kontaktinformation för vårdgivarens HSA- ombud").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateContact {
+    pub contact: NamedContact,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -302,12 +325,14 @@ pub enum CaseCommand {
     RespondToFinding(RespondToFinding),
     RejectFindingResponse(RejectFindingResponse),
     RequireAttestation(RequireAttestation),
+    ChangeWorkstations(ChangeWorkstations),
+    UpdateContact(UpdateContact),
 }
 
 /// Every command's name in kebab case, the API's path segment
 /// (`POST /v1/cases/{id}/sign-contract`) and the name errors use, with the permission it
 /// needs, grouped by who acts (DOMAIN.md's table of actors). In [`CaseCommand`]'s order.
-pub const COMMANDS: [(&str, Permission); 33] = [
+pub const COMMANDS: [(&str, Permission); 35] = [
     ("submit-application", Permission::Apply),
     ("approve-application", Permission::Decide),
     ("reject-application", Permission::Decide),
@@ -341,6 +366,8 @@ pub const COMMANDS: [(&str, Permission); 33] = [
     ("respond-to-finding", Permission::Declare),
     ("reject-finding-response", Permission::Verify),
     ("require-attestation", Permission::Decide),
+    ("change-workstations", Permission::Declare),
+    ("update-contact", Permission::Declare),
 ];
 
 impl CaseCommand {
@@ -389,6 +416,8 @@ impl CaseCommand {
             Self::RespondToFinding(_) => 30,
             Self::RejectFindingResponse(_) => 31,
             Self::RequireAttestation(_) => 32,
+            Self::ChangeWorkstations(_) => 33,
+            Self::UpdateContact(_) => 34,
         }
     }
 }

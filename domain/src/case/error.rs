@@ -153,6 +153,8 @@ pub enum CaseError {
         programme: ProgrammeId,
         version: u32,
     },
+    #[error("at least one workstation is needed")]
+    NoWorkstations,
 }
 
 impl crate::error::DomainError for CaseError {
@@ -198,6 +200,7 @@ impl crate::error::DomainError for CaseError {
         "demand_is_the_regions",
         "no_finding_response",
         "no_process_definition",
+        "no_workstations",
     ];
 
     fn code(&self) -> &'static str {
@@ -331,6 +334,7 @@ mod codes {
                 programme,
                 version: 1,
             },
+            CaseError::NoWorkstations,
         ];
         for error in &all {
             match error {
@@ -374,7 +378,8 @@ mod codes {
                 | CaseError::StaffMemberAlreadyListed
                 | CaseError::DemandIsTheRegions { .. }
                 | CaseError::NoFindingResponse { .. }
-                | CaseError::NoProcessDefinition { .. } => {}
+                | CaseError::NoProcessDefinition { .. }
+                | CaseError::NoWorkstations => {}
             }
         }
         all
@@ -499,6 +504,7 @@ impl CaseError {
             Self::DemandIsTheRegions { .. } => "demand_is_the_regions",
             Self::NoFindingResponse { .. } => "no_finding_response",
             Self::NoProcessDefinition { .. } => "no_process_definition",
+            Self::NoWorkstations => "no_workstations",
         }
     }
 
@@ -543,7 +549,8 @@ impl CaseError {
             | Self::StepNotInProcess { .. }
             | Self::UnknownStep { .. }
             | Self::StepNotConditional { .. }
-            | Self::NoProcessDefinition { .. } => ErrorClass::Unprocessable,
+            | Self::NoProcessDefinition { .. }
+            | Self::NoWorkstations => ErrorClass::Unprocessable,
         }
     }
 }

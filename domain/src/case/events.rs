@@ -72,10 +72,12 @@ pub enum CaseChange {
     FindingResponded(FindingResponded),
     FindingResponseRejected(FindingResponseRejected),
     AttestationRequired(AttestationRequired),
+    WorkstationsChanged(WorkstationsChanged),
+    ContactUpdated(ContactUpdated),
 }
 
 /// Every event type of a case with its current version, in [`CaseChange`]'s order.
-pub const CASE_EVENT_TYPES: [(&str, &str); 33] = [
+pub const CASE_EVENT_TYPES: [(&str, &str); 35] = [
     ("ApplicationSubmitted", "1"),
     ("ApplicationApproved", "1"),
     ("ApplicationRejected", "1"),
@@ -109,6 +111,8 @@ pub const CASE_EVENT_TYPES: [(&str, &str); 33] = [
     ("FindingResponded", "1"),
     ("FindingResponseRejected", "1"),
     ("AttestationRequired", "1"),
+    ("WorkstationsChanged", "1"),
+    ("ContactUpdated", "1"),
 ];
 
 impl CaseChange {
@@ -147,6 +151,8 @@ impl CaseChange {
             Self::FindingResponded(_) => 30,
             Self::FindingResponseRejected(_) => 31,
             Self::AttestationRequired(_) => 32,
+            Self::WorkstationsChanged(_) => 33,
+            Self::ContactUpdated(_) => 34,
         }
     }
 
@@ -340,6 +346,11 @@ pub struct OrganisationalChangeReported {
     pub description: Option<LongText>,
     /// Reported after it took effect, not "in good time" (Dalarna BUP §8.2).
     pub reported_late: bool,
+    /// The programme's timeliness words for this kind of change, as its document writes
+    /// them ("i god tid", "omgående"); absent where the document gives none, and in reports
+    /// recorded before they were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeliness: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -347,6 +358,14 @@ pub struct NonStandardServiceRequested {
     pub request: ServiceRequestNo,
     pub service: ShortText,
     pub justification: LongText,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_on: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_and_technology: Option<LongText>,
+    /// The programme's timeliness words ("i god tid innan önskat införande"), where its
+    /// document gives them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeliness: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -424,4 +443,19 @@ pub struct AttestationRequired {
     pub version: u32,
     pub due: NaiveDate,
     pub reason: Reason,
+}
+
+/// The provider's registered workstations from a date, with the billed groups where the
+/// programme bills per group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkstationsChanged {
+    pub workstations: u32,
+    pub groups: Option<u32>,
+    pub effective_on: NaiveDate,
+}
+
+/// A named contact replaced for its role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactUpdated {
+    pub contact: NamedContact,
 }

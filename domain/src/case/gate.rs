@@ -145,15 +145,22 @@ pub enum Flag {
     AttestationRequired { version: u32, due: NaiveDate },
     /// The date the region set for attestation has passed.
     AttestationOverdue { version: u32, due: NaiveDate },
+    /// Region IT registered more workstations than the groups billed allow.
+    WorkstationAllowanceExceeded {
+        registered: u32,
+        groups: u32,
+        allowance: u32,
+    },
 }
 
 impl Flag {
     /// Every code a flag can have.
-    pub const CODES: [&'static str; 4] = [
+    pub const CODES: [&'static str; 5] = [
         "lead_time_not_met",
         "staff_commitment_missing",
         "attestation_required",
         "attestation_overdue",
+        "workstation_allowance_exceeded",
     ];
 
     pub const fn code(&self) -> &'static str {
@@ -162,6 +169,7 @@ impl Flag {
             Self::StaffCommitmentMissing { .. } => "staff_commitment_missing",
             Self::AttestationRequired { .. } => "attestation_required",
             Self::AttestationOverdue { .. } => "attestation_overdue",
+            Self::WorkstationAllowanceExceeded { .. } => "workstation_allowance_exceeded",
         }
     }
 }
@@ -199,6 +207,14 @@ impl fmt::Display for Flag {
             Self::AttestationOverdue { version, due } => write!(
                 f,
                 "attestation to catalogue version {version} was due on {due}"
+            ),
+            Self::WorkstationAllowanceExceeded {
+                registered,
+                groups,
+                allowance,
+            } => write!(
+                f,
+                "{registered} workstations are registered but the {groups} groups billed allow {allowance}"
             ),
         }
     }

@@ -218,11 +218,26 @@ pub enum VerificationOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OrganisationalChange {
-    NewUnit { name: ShortText },
-    UnitRemoved { name: ShortText },
-    NameChanged { new_name: ShortText },
-    Moved { new_address: ShortText },
-    NewHeadOfUnit { person: Personal<ContactDetails> },
+    NewUnit {
+        name: ShortText,
+    },
+    UnitRemoved {
+        name: ShortText,
+    },
+    NameChanged {
+        new_name: ShortText,
+    },
+    Moved {
+        new_address: ShortText,
+    },
+    NewHeadOfUnit {
+        person: Personal<ContactDetails>,
+    },
+    /// A change to the premises short of a move (Värmland Vårdcentral §1.1: "Vid
+    /// förändring av lokaler ska Region IT:s kontaktperson omgående informeras").
+    PremisesChanged {
+        description: LongText,
+    },
 }
 
 /// Why a connection ended.

@@ -65,6 +65,8 @@ fn request() -> CaseCommand {
     CaseCommand::RequestNonStandardService(RequestNonStandardService {
         service: text("Dictation app on tablets"),
         justification: long("The physiotherapists work away from desks."),
+        desired_on: None,
+        function_and_technology: None,
     })
 }
 
@@ -538,6 +540,19 @@ fn every_command() -> Vec<(domain::Actor, CaseCommand)> {
                 reason: long("r"),
             }),
         ),
+        (
+            provider(),
+            CaseCommand::ChangeWorkstations(ChangeWorkstations {
+                workstations: 14,
+                effective_on: date(TODAY),
+            }),
+        ),
+        (
+            provider(),
+            CaseCommand::UpdateContact(UpdateContact {
+                contact: contact(domain::contact::ContactRole::ItContact, 9),
+            }),
+        ),
     ]
 }
 
@@ -644,4 +659,128 @@ fn every_event_records_its_actor_and_every_decision_its_reason() {
             event.change.name()
         );
     }
+}
+
+fn change_workstations(workstations: u32, effective: &str) -> CaseCommand {
+    CaseCommand::ChangeWorkstations(domain::case::ChangeWorkstations {
+        workstations,
+        effective_on: date(effective),
+    })
+}
+
+fn registered(count: u32) -> CaseCommand {
+    CaseCommand::RecordMilestone(domain::case::RecordMilestone {
+        milestone: domain::case::Milestone::WorkstationsRegistered { count },
+        completed_on: date(TODAY),
+    })
+}
+
+#[test]
+fn workstation_groups_change_with_dates_and_registering_beyond_their_allowance_is_flagged() {
+    // The test programme bills per started group of 10 registered workstations, like
+    // Jämtland; the application named 12 (2 groups, 20 allowed).
+    let registry = registry();
+    let grown = History::new()
+        .live()
+        .then(provider(), change_workstations(25, "2025-04-01"));
+    let case = grown.case();
+    assert_eq!(case.workstations_on(date("2025-03-31")), Some(12));
+    assert_eq!(case.workstations_on(date("2025-04-01")), Some(25));
+    let CaseChange::WorkstationsChanged(e) = &grown.events.last().unwrap().change else {
+        panic!("expected WorkstationsChanged");
+    };
+    assert_eq!(e.groups, Some(3));
+    // Region IT registers 24: within 3 groups from April, beyond 2 before it.
+    let registered = grown.then(region_it(), registered(24));
+    let case = registered.case();
+    assert_eq!(
+        case.flags(&registry, date("2025-03-31")),
+        vec![domain::case::Flag::WorkstationAllowanceExceeded {
+            registered: 24,
+            groups: 2,
+            allowance: 20,
+        }]
+    );
+    assert_eq!(case.flags(&registry, date("2025-04-01")), vec![]);
+    // Removing workstations brings the flag back.
+    let shrunk = registered.then(provider(), change_workstations(18, "2025-05-01"));
+    assert_eq!(
+        shrunk.case().flags(&registry, date("2025-05-01")),
+        vec![domain::case::Flag::WorkstationAllowanceExceeded {
+            registered: 24,
+            groups: 2,
+            allowance: 20,
+        }]
+    );
+    spec()
+        .given(History::new().live().events)
+        .when(by(provider(), change_workstations(0, "2025-04-01")))
+        .then_expect_error(CaseError::NoWorkstations);
+}
+
+#[test]
+fn a_non_standard_request_carries_its_desired_date_its_description_and_the_documents_words() {
+    let events = spec()
+        .given(History::new().live().events)
+        .when(by(
+            provider(),
+            CaseCommand::RequestNonStandardService(RequestNonStandardService {
+                service: text("Waiting-room screen"),
+                justification: long("Patients are called by number."),
+                desired_on: Some(date("2025-06-01")),
+                function_and_technology: Some(long("A screen on its own 4G router.")),
+            }),
+        ))
+        .inspect_result()
+        .unwrap();
+    let CaseChange::NonStandardServiceRequested(e) = &events[0].change else {
+        panic!("expected NonStandardServiceRequested");
+    };
+    assert_eq!(e.desired_on, Some(date("2025-06-01")));
+    assert!(e.function_and_technology.is_some());
+    spec()
+        .given(History::new().live().events)
+        .when(by(
+            provider(),
+            CaseCommand::RequestNonStandardService(RequestNonStandardService {
+                service: text("Waiting-room screen"),
+                justification: long("Patients are called by number."),
+                desired_on: Some(date("2025-01-01")),
+                function_and_technology: None,
+            }),
+        ))
+        .then_expect_error(CaseError::InvalidDate {
+            field: "desired_on",
+            date: date("2025-01-01"),
+            problem: DateProblem::InPast,
+        });
+}
+
+#[test]
+fn a_reported_change_keeps_the_programmes_timeliness_words_for_its_kind() {
+    // The test programme words organisational changes "i god tid" and says nothing of
+    // premises.
+    let report = |kind| {
+        let events = spec()
+            .given(History::new().live().events)
+            .when(by(provider(), change(kind, "2025-04-01")))
+            .inspect_result()
+            .unwrap();
+        let CaseChange::OrganisationalChangeReported(e) = &events[0].change else {
+            panic!("expected OrganisationalChangeReported");
+        };
+        e.timeliness.clone()
+    };
+    assert_eq!(
+        report(OrganisationalChange::NameChanged {
+            new_name: text("Vårdcentralen Norr")
+        }),
+        Some("i god tid".to_owned())
+    );
+    assert_eq!(
+        report(OrganisationalChange::PremisesChanged {
+            description: long("The reception moves to the ground floor.")
+        }),
+        None
+    );
 }

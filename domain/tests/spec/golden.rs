@@ -286,9 +286,24 @@ fn case_examples() -> Vec<CaseEvent> {
         )
         .then(
             provider(),
+            CaseCommand::ChangeWorkstations(domain::case::ChangeWorkstations {
+                workstations: 25,
+                effective_on: date("2025-04-01"),
+            }),
+        )
+        .then(
+            provider(),
+            CaseCommand::UpdateContact(domain::case::UpdateContact {
+                contact: contact(domain::contact::ContactRole::ItContact, 21),
+            }),
+        )
+        .then(
+            provider(),
             CaseCommand::RequestNonStandardService(RequestNonStandardService {
                 service: text("Dictation app on tablets"),
                 justification: long("The physiotherapists work away from desks."),
+                desired_on: None,
+                function_and_technology: None,
             }),
         )
         .then(

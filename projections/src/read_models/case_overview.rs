@@ -82,9 +82,23 @@ pub struct Milestones {
 pub struct CostBasisFacts {
     pub service_packages: BTreeSet<ServicePackageId>,
     pub optional_services: BTreeSet<String>,
+    /// The workstations of the application.
     pub workstations: u32,
     pub workstation_groups: Option<u32>,
     pub listed_patients: Option<u32>,
+    /// Later changes: the workstations from each date on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub workstation_changes: BTreeMap<NaiveDate, u32>,
+}
+
+impl CostBasisFacts {
+    /// The workstations in effect on a day: the latest change by then, or the application's.
+    pub fn workstations_on(&self, day: NaiveDate) -> u32 {
+        self.workstation_changes
+            .range(..=day)
+            .next_back()
+            .map_or(self.workstations, |(_, count)| *count)
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -147,6 +161,7 @@ impl ReadModel for CaseOverviewModel {
                     workstations: e.workstations,
                     workstation_groups: e.workstation_groups,
                     listed_patients: e.listed_patients,
+                    workstation_changes: BTreeMap::new(),
                 };
             }
             CaseChange::ApplicationApproved(_) => m.approved_at = Some(at),
@@ -212,7 +227,14 @@ impl ReadModel for CaseOverviewModel {
             | CaseChange::TechnicalCheckRecorded(_)
             | CaseChange::FindingResponded(_)
             | CaseChange::FindingResponseRejected(_)
-            | CaseChange::AttestationRequired(_) => {}
+            | CaseChange::AttestationRequired(_)
+            | CaseChange::ContactUpdated(_) => {}
+            CaseChange::WorkstationsChanged(e) => {
+                state
+                    .cost_basis
+                    .workstation_changes
+                    .insert(e.effective_on, e.workstations);
+            }
         }
         let before = state.case.phase();
         state.case.apply(case_event.clone());

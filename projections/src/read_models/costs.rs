@@ -7,6 +7,8 @@
 //! from 2025-05-01) shows without a rebuild. Programmes without prices give an empty
 //! estimate.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use cqrs_es::Aggregate;
 use domain::case::{CaseChange, ConnectionCase, Phase};
@@ -76,7 +78,14 @@ impl ReadModel for CostsModel {
                 workstations: e.workstations,
                 workstation_groups: e.workstation_groups,
                 listed_patients: e.listed_patients,
+                workstation_changes: BTreeMap::new(),
             };
+        }
+        if let CaseChange::WorkstationsChanged(e) = &case_event.change {
+            state
+                .basis
+                .workstation_changes
+                .insert(e.effective_on, e.workstations);
         }
         state.case.apply(case_event.clone());
         Ok(())
@@ -180,7 +189,8 @@ impl CostsDoc {
         let basis = CostBasis {
             service_packages: &self.basis.service_packages,
             optional_services: &self.basis.optional_services,
-            workstations: self.basis.workstations,
+            // The groups billed on the day asked about: from the workstations in effect then.
+            workstations: self.basis.workstations_on(on),
             listed_patients: self.basis.listed_patients,
         };
         let estimate = catalogue.map_or_else(
