@@ -959,6 +959,46 @@ mod tests {
     }
 
     #[test]
+    fn every_subsystem_answers_503_for_a_database_that_is_going_away_and_500_for_a_bad_statement() {
+        use store::testing::refused;
+        // PostgreSQL: admin shutdown (what a fast stop sends), crash shutdown, cannot connect
+        // now, too many connections, statement timeout, connection failure; SQLite: busy,
+        // locked. One classification (the store's) for the log, the audit tables, the read
+        // models, the webhook outbox and the key table.
+        for code in [
+            "57P01", "57P02", "57P03", "53300", "57014", "08006", "5", "6",
+        ] {
+            let answers: [(&str, ApiError); 5] = [
+                ("store", StoreError::from(refused(code)).into()),
+                ("audit", ::audit::AuditError::from(refused(code)).into()),
+                (
+                    "projections",
+                    ::projections::ProjectionError::from(refused(code)).into(),
+                ),
+                (
+                    "webhooks",
+                    ::webhooks::WebhookError::from(refused(code)).into(),
+                ),
+                (
+                    "privacy",
+                    ::privacy::PrivacyError::Database(refused(code)).into(),
+                ),
+            ];
+            for (subsystem, error) in answers {
+                assert_eq!(
+                    error.status(),
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "{subsystem}: {code}"
+                );
+                assert_eq!(error.code(), "unavailable", "{subsystem}: {code}");
+            }
+        }
+        // A syntax error is ours, not the database's availability.
+        let error: ApiError = ::audit::AuditError::from(refused("42601")).into();
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
     fn a_key_table_out_of_reach_is_503_and_a_broken_key_500() {
         let error: ApiError = ::privacy::PrivacyError::Database(sqlx::Error::PoolTimedOut).into();
         assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);

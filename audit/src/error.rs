@@ -71,18 +71,16 @@ impl AuditError {
 }
 
 impl From<sqlx::Error> for AuditError {
+    /// The store's one classification of database errors: what it calls unavailable
+    /// (connection lost, pool timed out, PostgreSQL's 08/53/57 classes such as an admin
+    /// shutdown, SQLite's BUSY) is unavailable here too, so the audit routes answer 503 like
+    /// every other route.
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed
-            | sqlx::Error::BeginFailed => Self::Unavailable(Arc::new(error)),
-            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
-                Self::Corrupt(error.to_string())
-            }
-            other => Self::Database(Arc::new(other)),
+        match StoreError::from(error) {
+            StoreError::Unavailable(error) => Self::Unavailable(error),
+            StoreError::Corrupt(message) => Self::Corrupt(message),
+            StoreError::Database(error) => Self::Database(error),
+            other => Self::Store(other),
         }
     }
 }

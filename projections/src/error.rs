@@ -96,29 +96,13 @@ impl ProjectionError {
 }
 
 impl From<sqlx::Error> for ProjectionError {
+    /// The store's one classification of database errors (see `StoreError`'s).
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed
-            | sqlx::Error::BeginFailed => Self::Unavailable(Arc::new(error)),
-            sqlx::Error::Database(ref db)
-                if db.code().is_some_and(|code| {
-                    code.starts_with("08")
-                        || code.starts_with("53")
-                        || code.starts_with("57")
-                        || code == "5"
-                        || code == "6"
-                }) =>
-            {
-                Self::Unavailable(Arc::new(error))
-            }
-            sqlx::Error::ColumnDecode { .. }
-            | sqlx::Error::Decode(_)
-            | sqlx::Error::ColumnNotFound(_) => Self::Corrupt(error.to_string()),
-            other => Self::Database(Arc::new(other)),
+        match StoreError::from(error) {
+            StoreError::Unavailable(error) => Self::Unavailable(error),
+            StoreError::Corrupt(message) => Self::Corrupt(message),
+            StoreError::Database(error) => Self::Database(error),
+            other => Self::Store(other),
         }
     }
 }

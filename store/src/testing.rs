@@ -222,3 +222,47 @@ mod tests {
         );
     }
 }
+
+/// A database's refusal with an error code (`57P01`: admin shutdown, `23505`: a unique
+/// violation, SQLite's `5`: busy, ...), as a driver reports it: for tests of how each layer
+/// classifies database errors without making a real server refuse.
+pub fn refused(code: &'static str) -> sqlx::Error {
+    sqlx::Error::Database(Box::new(Refusal(code)))
+}
+
+#[derive(Debug)]
+struct Refusal(&'static str);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the database refused with {}", self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+impl sqlx::error::DatabaseError for Refusal {
+    fn message(&self) -> &'static str {
+        "refused"
+    }
+
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        Some(std::borrow::Cow::Borrowed(self.0))
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        sqlx::error::ErrorKind::Other
+    }
+}
