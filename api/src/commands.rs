@@ -28,7 +28,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::web::Bytes;
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, AggregateError, DomainEvent as _, EventStore as _};
-use domain::case::{CaseCommand, ConnectionCase, Issued};
+use domain::case::{CaseCommand, ConnectionCase, Flag, Issued, LeadTimeCheck};
 use domain::ids::{CaseId, IncidentId};
 use domain::incident::SecurityIncident;
 use serde::Serialize;
@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::authz::visible;
-use crate::dto::views::{CaseCommandResult, IncidentCommandResult, RecordedEventView};
+use crate::dto::views::{CaseCommandResult, FlagView, IncidentCommandResult, RecordedEventView};
 use crate::extract::{CommandHeaders, IfMatch, RequestContext};
 use crate::problem::{ApiError, COMMAND_ID_HEADER, ProblemCode, etag_value};
 use crate::state::AppState;
@@ -133,6 +133,8 @@ pub struct Executed {
     pub command_id: Uuid,
     pub outcome: AppendOutcome,
     pub events: Vec<RecordedEventView>,
+    /// What the recorded events flag without blocking (a case's lead time not met).
+    pub warnings: Vec<FlagView>,
 }
 
 /// Runs one command through the pipeline. Every answer, success or refusal, names the
@@ -280,6 +282,11 @@ impl Attempt<'_> {
                 version,
             })
             .collect();
+        let payloads: Vec<serde_json::Value> = events
+            .iter()
+            .filter_map(|event| serde_json::to_value(event).ok())
+            .collect();
+        let warnings = warnings_in(payloads.iter());
         let metadata = self.metadata(&context.aggregate);
         let committed = aggregates
             .commit_with_outcome(events, &context, &metadata.to_map())
@@ -307,6 +314,7 @@ impl Attempt<'_> {
             command_id: self.command_id,
             outcome,
             events: views,
+            warnings,
         })
     }
 
@@ -351,6 +359,7 @@ impl Attempt<'_> {
             command_id: self.command_id,
             outcome,
             events: views(&events),
+            warnings: warnings_in(events.iter().map(|event| &event.payload)),
         }))
     }
 }
@@ -367,6 +376,31 @@ pub(crate) async fn recorded(
         .store
         .read_stream(&outcome.stream, outcome.first_version - 1, outcome.len())
         .await?)
+}
+
+/// The flags a command's events raise by themselves, from their payloads as recorded (so that
+/// a replay and `GET /v1/commands/{id}` answer the same): an application whose requested start
+/// is earlier than the programme's lead time allows. Flags that depend on the whole case are
+/// in the case's view.
+pub(crate) fn warnings_in<'a>(
+    payloads: impl Iterator<Item = &'a serde_json::Value>,
+) -> Vec<FlagView> {
+    payloads
+        .filter(|payload| payload["change"]["type"] == "ApplicationSubmitted")
+        .filter_map(|payload| {
+            serde_json::from_value::<LeadTimeCheck>(payload["change"]["data"]["lead_time"].clone())
+                .ok()
+        })
+        .filter(|lead| !lead.met)
+        .map(|lead| {
+            FlagView::from(&Flag::LeadTimeNotMet {
+                kind: lead.kind,
+                months: lead.months,
+                earliest: lead.earliest,
+                requested: lead.requested,
+            })
+        })
+        .collect()
 }
 
 pub(crate) fn views(events: &[RecordedEvent]) -> Vec<RecordedEventView> {
@@ -420,6 +454,7 @@ pub fn case_result(case_id: CaseId, executed: &Executed) -> CaseCommandResult {
         version: executed.outcome.last_version,
         position: executed.outcome.last_position.get(),
         events: executed.events.clone(),
+        warnings: executed.warnings.clone(),
     }
 }
 

@@ -258,6 +258,10 @@ pub struct CaseCommandResult {
     #[schema(example = 1287)]
     pub position: u64,
     pub events: Vec<RecordedEventView>,
+    /// What the recorded events flag without blocking, e.g. `lead_time_not_met` for an
+    /// application whose requested start is earlier than the programme's lead time allows
+    /// (the application is recorded all the same). The case's `flags` hold every flag.
+    pub warnings: Vec<FlagView>,
 }
 
 /// What a command on an incident recorded.
@@ -332,7 +336,8 @@ pub struct ProcessRefView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FlagView {
     /// `lead_time_not_met`, `staff_commitment_missing`, `attestation_required`,
-    /// `attestation_overdue` or `workstation_allowance_exceeded`.
+    /// `attestation_overdue`, `demand_open` (an on-site verification's demand during
+    /// operation; `due` as the region set it) or `workstation_allowance_exceeded`.
     #[schema(example = "lead_time_not_met")]
     pub flag: String,
     /// For `lead_time_not_met`: the earliest start the lead time allows.
@@ -357,7 +362,8 @@ pub struct FlagView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = 2)]
     pub version: Option<u32>,
-    /// For `attestation_required` and `attestation_overdue`: the date the region set.
+    /// For `attestation_required`, `attestation_overdue` and `demand_open`: the date the
+    /// region set.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "2026-09-30")]
     pub due: Option<NaiveDate>,
@@ -370,6 +376,12 @@ pub struct FlagView {
     /// For `workstation_allowance_exceeded`: the workstations those groups allow.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowance: Option<u32>,
+    /// For `demand_open`: the finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<u32>,
+    /// For `demand_open`: its date has passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overdue: Option<bool>,
     /// The flag in words.
     pub message: String,
 }
@@ -388,6 +400,8 @@ impl From<&Flag> for FlagView {
             registered: None,
             groups: None,
             allowance: None,
+            finding: None,
+            overdue: None,
             message: flag.to_string(),
         };
         match flag {
@@ -412,6 +426,15 @@ impl From<&Flag> for FlagView {
             | Flag::AttestationOverdue { version, due } => {
                 view.version = Some(*version);
                 view.due = Some(*due);
+            }
+            Flag::DemandOpen {
+                finding,
+                due,
+                overdue,
+            } => {
+                view.finding = Some(finding.get());
+                view.due = *due;
+                view.overdue = Some(*overdue);
             }
             Flag::WorkstationAllowanceExceeded {
                 registered,

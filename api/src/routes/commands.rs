@@ -101,6 +101,7 @@ pub async fn command_status(
         command_id,
         outcome,
         events: commands::views(&events),
+        warnings: commands::warnings_in(events.iter().map(|event| &event.payload)),
     };
     let id = Uuid::parse_str(&stream_id).map_err(|_| not_recorded())?;
     let (location, result) = if stream_type == ConnectionCase::TYPE {

@@ -108,6 +108,9 @@ pub struct FindingState {
     pub context: VerificationContext,
     pub requirement: Option<RequirementId>,
     pub resolved: bool,
+    /// When the region wants it done, if it said.
+    #[serde(default)]
+    pub due: Option<NaiveDate>,
     /// The provider has responded with a remediation the region has not yet accepted (by
     /// resolving the finding) or rejected.
     #[serde(default)]
@@ -419,6 +422,22 @@ impl ConnectionCase {
                         commitment,
                     });
                 }
+            }
+        }
+        if matches!(self.phase, Phase::Live | Phase::Suspended) {
+            // An on-site verification during operation (Jämtland §3.4: "Regionen förbehåller
+            // sig rätten att kontrollera uppfyllelse av säkerhetskrav på plats") that demands
+            // action: open until the region resolves it, overdue after its date.
+            for (finding, state) in self
+                .findings
+                .iter()
+                .filter(|(_, f)| f.kind == FindingKind::Demand && !f.resolved)
+            {
+                flags.push(Flag::DemandOpen {
+                    finding: *finding,
+                    due: state.due,
+                    overdue: state.due.is_some_and(|due| today > due),
+                });
             }
         }
         if let Some(flag) = self.workstation_allowance(registry, today) {
@@ -1527,6 +1546,7 @@ impl ConnectionCase {
                         context: e.context,
                         requirement: e.requirement,
                         resolved: false,
+                        due: e.due,
                         response_pending: false,
                     },
                 );

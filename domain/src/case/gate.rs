@@ -145,6 +145,13 @@ pub enum Flag {
     AttestationRequired { version: u32, due: NaiveDate },
     /// The date the region set for attestation has passed.
     AttestationOverdue { version: u32, due: NaiveDate },
+    /// A demand of an on-site verification during operation is open (the region resolves
+    /// it), overdue once its date has passed.
+    DemandOpen {
+        finding: FindingNo,
+        due: Option<NaiveDate>,
+        overdue: bool,
+    },
     /// Region IT registered more workstations than the groups billed allow.
     WorkstationAllowanceExceeded {
         registered: u32,
@@ -155,11 +162,12 @@ pub enum Flag {
 
 impl Flag {
     /// Every code a flag can have.
-    pub const CODES: [&'static str; 5] = [
+    pub const CODES: [&'static str; 6] = [
         "lead_time_not_met",
         "staff_commitment_missing",
         "attestation_required",
         "attestation_overdue",
+        "demand_open",
         "workstation_allowance_exceeded",
     ];
 
@@ -169,6 +177,7 @@ impl Flag {
             Self::StaffCommitmentMissing { .. } => "staff_commitment_missing",
             Self::AttestationRequired { .. } => "attestation_required",
             Self::AttestationOverdue { .. } => "attestation_overdue",
+            Self::DemandOpen { .. } => "demand_open",
             Self::WorkstationAllowanceExceeded { .. } => "workstation_allowance_exceeded",
         }
     }
@@ -208,6 +217,15 @@ impl fmt::Display for Flag {
                 f,
                 "attestation to catalogue version {version} was due on {due}"
             ),
+            Self::DemandOpen {
+                finding,
+                due,
+                overdue,
+            } => match (due, overdue) {
+                (Some(due), true) => write!(f, "demand {finding} was due on {due}"),
+                (Some(due), false) => write!(f, "demand {finding} is open, due {due}"),
+                (None, _) => write!(f, "demand {finding} is open"),
+            },
             Self::WorkstationAllowanceExceeded {
                 registered,
                 groups,

@@ -784,3 +784,38 @@ fn a_reported_change_keeps_the_programmes_timeliness_words_for_its_kind() {
         None
     );
 }
+
+#[test]
+fn an_on_site_demand_during_operation_is_flagged_until_the_region_resolves_it() {
+    let demanded = History::new().live().then(
+        region_it(),
+        CaseCommand::RecordFinding(domain::case::RecordFinding {
+            kind: domain::case::FindingKind::Demand,
+            requirement: None,
+            description: long("The server cabinet is unlocked."),
+            due: Some(date("2025-04-01")),
+        }),
+    );
+    let registry = registry();
+    let flag = |overdue| domain::case::Flag::DemandOpen {
+        finding: domain::ids::FindingNo::new(1),
+        due: Some(date("2025-04-01")),
+        overdue,
+    };
+    assert_eq!(
+        demanded.case().flags(&registry, date("2025-04-01")),
+        vec![flag(false)]
+    );
+    assert_eq!(
+        demanded.case().flags(&registry, date("2025-04-02")),
+        vec![flag(true)]
+    );
+    let resolved = demanded.then(
+        region_it(),
+        CaseCommand::ResolveFinding(domain::case::ResolveFinding {
+            finding: domain::ids::FindingNo::new(1),
+            resolution: long("Locked."),
+        }),
+    );
+    assert_eq!(resolved.case().flags(&registry, date("2025-04-02")), vec![]);
+}
