@@ -677,6 +677,12 @@ fn cell_state(lang: Lang, cell: &ComplianceCellView) -> (&'static str, &'static 
     }
 }
 
+/// One programme's matrix: its requirements in order, and per case its cells by requirement.
+type Matrix<'a> = (
+    Vec<&'a str>,
+    BTreeMap<Uuid, BTreeMap<&'a str, &'a ComplianceCellView>>,
+);
+
 /// `GET /dashboard/views/compliance`: the compliance matrix (`/v1/compliance`) as a heat map
 /// per programme: a row per case, a column per requirement.
 async fn compliance(
@@ -708,13 +714,7 @@ async fn compliance(
     };
     let names = unit_names(&state, &tenancy).await?;
     // programme → (requirements in order, case → requirement → cell)
-    let mut programmes: BTreeMap<
-        &str,
-        (
-            Vec<&str>,
-            BTreeMap<Uuid, BTreeMap<&str, &ComplianceCellView>>,
-        ),
-    > = BTreeMap::new();
+    let mut programmes: BTreeMap<&str, Matrix<'_>> = BTreeMap::new();
     for cell in &cells {
         let (requirements, rows) = programmes.entry(cell.programme.as_str()).or_default();
         if !requirements.contains(&cell.requirement.as_str()) {
@@ -866,7 +866,7 @@ fn kronor(lang: Lang, ore: i64) -> String {
     let whole = (ore / 100).to_string();
     let mut grouped = String::new();
     for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push_str(lang.pick("\u{a0}", ","));
         }
         grouped.push(digit);
