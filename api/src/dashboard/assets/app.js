@@ -1,5 +1,5 @@
-// Anslut's dashboard: signs in, keeps the bearer token in this module's memory only (never
-// localStorage, sessionStorage or a cookie: a reload signs out), and shows the server's HTML
+// Anslut's dashboard: signs in, keeps the bearer token in this module's memory only (no web
+// storage, no cookie: a reload signs out), and shows the server's HTML
 // fragments for the view named in the URL's fragment (#/pipeline, #/cases?phase=live, ...).
 // No dependencies; no inline script or style (the Content-Security-Policy forbids them).
 
