@@ -428,7 +428,7 @@ async fn history(
     let t = |sv: &'static str, en: &'static str| lang.pick(sv, en);
     let body = html! {
         p { a href="#/cases" { "← " (t("Alla ärenden", "All cases")) } }
-        table.history {
+        table.history data-case=(case_id) {
             caption { (t("Händelser, äldst först", "Events, oldest first")) }
             thead { tr {
                 th scope="col" { "#" }

@@ -67,7 +67,8 @@ function viewRequest() {
   const safe = /^[a-z]+(\/[0-9a-f-]{36}\/history)?$/.test(path) ? path : "pipeline";
   const params = new URLSearchParams(query || "");
   params.set("lang", lang);
-  return { view: safe.split("/")[0], url: `/dashboard/views/${safe}?${params}` };
+  const view = safe.endsWith("/history") ? "history" : safe;
+  return { view, url: `/dashboard/views/${safe}?${params}` };
 }
 
 let loading = 0;
@@ -104,6 +105,7 @@ async function load() {
   }
   main.removeAttribute("aria-busy");
   main.dataset.view = view;
+  main.dataset.loads = String(ticket);
   main.dataset.loadMs = String(Math.round(performance.now() - started));
   const heading = $("view-title");
   if (heading) heading.focus({ preventScroll: true });
@@ -216,6 +218,10 @@ document.addEventListener("click", (event) => {
     signOut("");
   } else if (target.id === "oidc-signin") {
     oidcSignIn().catch((error) => showError(`${say("Inloggningen misslyckades", "Sign-in failed")}: ${error.message || error}`));
+  } else if (target.tagName === "A" && target.getAttribute("href") === location.hash) {
+    // The view already shown: show it afresh (no hashchange would).
+    event.preventDefault();
+    load();
   } else if (target.id === "lang-switch" && token !== null) {
     event.preventDefault();
     switchLanguage(target).catch((error) => showError(String(error.message || error)));
