@@ -55,8 +55,11 @@ async function openPage(who, path = "/") {
       window.__violations.push(`${event.violatedDirective} ${event.blockedURI}`);
     });
   });
+  const started = performance.now();
   const response = await page.goto(base + path);
-  return { who, page, context, problems, response };
+  const session = { who, page, context, problems, response };
+  record(session, `the shell (${path})`, performance.now() - started);
+  return session;
 }
 
 // Does `action` and waits until the page has loaded a new fragment of `view` (the script
