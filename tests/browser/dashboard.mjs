@@ -10,7 +10,9 @@
 // then `{"ok":true}`; exits non-zero with the failures otherwise.
 
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { createHash, randomBytes, sign } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 
 const base = process.env.ANSLUT_URL;
@@ -119,6 +121,113 @@ async function finish(session) {
   await session.context.close();
 }
 
+// A stand-in OpenID Connect issuer on OIDC_PORT: discovery, an authorization endpoint that
+// approves at once (redirecting with a code), and a token endpoint that checks the PKCE
+// verifier against the challenge and answers an access token signed with OIDC_KEY (RS256,
+// kid OIDC_KID), which the server under test verifies with its JWKS file.
+function issuer() {
+  const origin = `http://127.0.0.1:${process.env.OIDC_PORT}`;
+  const key = readFileSync(process.env.OIDC_KEY);
+  const codes = new Map();
+  const seen = { authorized: 0, exchanged: 0 };
+  const b64url = (data) => Buffer.from(data).toString("base64url");
+  const jwt = (claims) => {
+    const head = b64url(JSON.stringify({ alg: "RS256", typ: "JWT", kid: process.env.OIDC_KID }));
+    const body = b64url(JSON.stringify(claims));
+    return `${head}.${body}.${sign("sha256", Buffer.from(`${head}.${body}`), key).toString("base64url")}`;
+  };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, origin);
+    const cors = { "Access-Control-Allow-Origin": req.headers.origin || "*", "Content-Type": "application/json" };
+    if (url.pathname === "/.well-known/openid-configuration") {
+      res.writeHead(200, cors);
+      res.end(JSON.stringify({
+        issuer: origin, authorization_endpoint: `${origin}/authorize`, token_endpoint: `${origin}/token`,
+        response_types_supported: ["code"], code_challenge_methods_supported: ["S256"],
+      }));
+    } else if (url.pathname === "/authorize") {
+      const p = url.searchParams;
+      if (p.get("client_id") !== "anslut-dashboard" || p.get("code_challenge_method") !== "S256"
+        || p.get("response_type") !== "code" || !p.get("code_challenge") || !p.get("state")) {
+        res.writeHead(400); res.end("bad request"); return;
+      }
+      const code = randomBytes(16).toString("hex");
+      codes.set(code, { challenge: p.get("code_challenge"), redirect: p.get("redirect_uri") });
+      seen.authorized += 1;
+      const back = new URL(p.get("redirect_uri"));
+      back.search = new URLSearchParams({ code, state: p.get("state") }).toString();
+      res.writeHead(302, { Location: back.toString() });
+      res.end();
+    } else if (url.pathname === "/token" && req.method === "POST") {
+      let body = "";
+      req.on("data", (chunk) => { body += chunk; });
+      req.on("end", () => {
+        const p = new URLSearchParams(body);
+        const grant = codes.get(p.get("code"));
+        codes.delete(p.get("code"));
+        const challenge = createHash("sha256").update(p.get("code_verifier") || "").digest("base64url");
+        if (!grant || grant.challenge !== challenge || grant.redirect !== p.get("redirect_uri")
+          || p.get("client_id") !== "anslut-dashboard" || p.get("grant_type") !== "authorization_code") {
+          res.writeHead(400, cors); res.end(JSON.stringify({ error: "invalid_grant" })); return;
+        }
+        seen.exchanged += 1;
+        const now = Math.floor(Date.now() / 1000);
+        res.writeHead(200, cors);
+        res.end(JSON.stringify({
+          token_type: "Bearer", expires_in: 600,
+          access_token: jwt({ sub: "oidc-officer", iss: origin, aud: "anslut", exp: now + 600, nbf: now, iat: now,
+            role: "officer", region: JAMTLAND }),
+        }));
+      });
+    } else {
+      res.writeHead(404); res.end();
+    }
+  });
+  return { server, seen, listening: new Promise((resolve) => server.listen(Number(process.env.OIDC_PORT), "127.0.0.1", resolve)) };
+}
+
+// Sign-in at the stand-in issuer: authorization code with PKCE in a pop-up, the token in
+// memory only, then the views as that officer; the development sign-in is not offered.
+async function oidc() {
+  const idp = issuer();
+  await idp.listening;
+  try {
+    const context = await browser.newContext({ locale: "sv-SE" });
+    const page = await context.newPage();
+    const session = { who: "oidc-officer", page, context, problems: [] };
+    page.on("console", (message) => {
+      if (message.type() === "error") session.problems.push(`console: ${message.text()}`);
+    });
+    page.on("pageerror", (error) => session.problems.push(`page error: ${error.message}`));
+    context.on("page", (popup) => popup.on("console", (message) => {
+      if (message.type() === "error") session.problems.push(`pop-up console: ${message.text()}`);
+    }));
+    await page.addInitScript(() => {
+      window.__violations = [];
+      document.addEventListener("securitypolicyviolation", (event) => window.__violations.push(event.violatedDirective));
+    });
+    const oidcBase = process.env.ANSLUT_OIDC_URL;
+    await page.goto(`${oidcBase}/`);
+    check(!(await page.$("#dev-signin")), "oidc: no development sign-in");
+    const dev = (await fetch(`${oidcBase}/dashboard/dev-token`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ role: "officer", region: JAMTLAND }),
+    })).status;
+    check(dev === 404, `oidc: the development token endpoint answered ${dev}`);
+    const ms = await navigate(page, "pipeline", () => page.click("#oidc-signin"));
+    record(session, "OpenID sign-in, then pipeline", ms);
+    check(idp.seen.authorized === 1 && idp.seen.exchanged === 1, `oidc: ${JSON.stringify(idp.seen)}`);
+    check((await page.textContent("#who")).includes("officer"), "oidc: signed in as the officer");
+    const cases = await show(session, "cases");
+    check(cases.includes(OSTERSUND) && cases.includes(FROSO), "oidc: the officer's cases");
+    const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
+    check(stored[0] === 0 && stored[1] === 0 && stored[2] === "", `oidc: something was stored: ${stored}`);
+    await finish(session);
+  } finally {
+    idp.server.close();
+  }
+}
+
 try {
   // `/` is the dashboard, under the policy.
   const officer = await openPage("officer", "/?lang=sv");
@@ -219,6 +328,8 @@ try {
   check(incidents.includes("Phishing e-mail opened"), "incidents: Värmland's incident");
   check(/\d+ h \d\d min/.test(incidents), "incidents: time to assessment");
   await finish(varmland);
+
+  if (process.env.ANSLUT_OIDC_URL) await oidc();
 } catch (error) {
   failures.push(`the run stopped: ${error.stack || error}`);
 } finally {

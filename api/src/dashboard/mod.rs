@@ -366,7 +366,7 @@ fn shell_markup(dashboard: &Dashboard, lang: Lang) -> Markup {
                     }
                     p #signin-error.error role="alert" {}
                 }
-                main #main tabindex="-1" aria-live="polite" {}
+                main #main tabindex="-1" {}
             }
         }
     }

@@ -4,7 +4,11 @@
 //! officer, a provider, a dashboard and another region's officer, and checks that each page
 //! renders its data, the provider sees only its own organisation, the dashboard role no
 //! personal data, the Content-Security-Policy holds (no console error, no violation, an
-//! injected inline style refused) and `/` answers the dashboard. Each page's load time is
+//! injected inline style refused) and `/` answers the dashboard; then, on a second instance
+//! configured with `auth.jwks_file` and `auth.oidc_*`, it signs in at a stand-in OpenID
+//! Connect issuer (authorization code with PKCE in a pop-up; the issuer checks the verifier
+//! and signs with a test key of `api/tests/fixtures`) and finds the development sign-in
+//! refused and nothing stored in the browser. Each page's load time is
 //! printed (`success-output` is on for this test in `.config/nextest.toml`).
 //!
 //! playwright-core comes from npm, pinned in `tests/browser/package-lock.json` (`npm ci`,
@@ -106,11 +110,37 @@ async fn the_dashboard_works_in_chromium_for_each_role_under_its_policy() {
         }
     }
 
+    // A second instance on the same log that signs in at an OpenID Connect issuer (the
+    // script's stand-in, on a port chosen here) and verifies its tokens with a JWKS file.
+    let issuer_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let issuer = format!("http://127.0.0.1:{issuer_port}");
+    let fixtures = workspace().join("api/tests/fixtures");
+    let jwks = fixtures.join("jwks.json");
+    let oidc_server = deployment
+        .serve_args(
+            "dashboard-oidc",
+            &[],
+            &[
+                ("ANSLUT_AUTH__JWKS_FILE", jwks.to_str().unwrap()),
+                ("ANSLUT_AUTH__ISSUER", &issuer),
+                ("ANSLUT_AUTH__OIDC_ISSUER", &issuer),
+                ("ANSLUT_AUTH__OIDC_CLIENT_ID", "anslut-dashboard"),
+            ],
+        )
+        .await;
+
     let started = Instant::now();
     let mut node = Command::new("node");
     node.arg("dashboard.mjs")
         .current_dir(&dir)
         .env("ANSLUT_URL", server.url(""))
+        .env("ANSLUT_OIDC_URL", oidc_server.url(""))
+        .env("OIDC_PORT", issuer_port.to_string())
+        .env("OIDC_KEY", fixtures.join("rsa-private.pem"))
+        .env("OIDC_KID", "test-rsa")
         .env("CHROMIUM", &chromium);
     if let Some(screenshots) = std::env::var_os("ANSLUT_SCREENSHOTS") {
         node.env("SCREENSHOTS", screenshots);
