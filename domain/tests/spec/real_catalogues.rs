@@ -318,6 +318,7 @@ fn every_programme_goes_live_with_exactly_the_steps_its_document_names() {
 
 #[test]
 fn a_step_the_document_does_not_name_cannot_be_recorded() {
+    use StepKind::{FinalVerification, StaffCommitments, TechnicalCheck, Training};
     let attempts = |programme: &str| -> Vec<(StepKind, bool)> {
         let (case, services, who) = contracted(programme);
         let refused = |role: Role, command: CaseCommand| match case
@@ -371,7 +372,6 @@ fn a_step_the_document_does_not_name_cannot_be_recorded() {
             ),
         ]
     };
-    use StepKind::{FinalVerification, StaffCommitments, TechnicalCheck, Training};
     // (kind, refused)
     assert_eq!(
         attempts("dalarna-bup"),
