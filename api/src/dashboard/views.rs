@@ -359,7 +359,7 @@ async fn cases(
         }
         @if cases.is_empty() { (empty(lang)) } @else {
             table.cases {
-                caption { (cases.len()) " " (t("ärenden", "cases")) }
+                caption { (t("Ärenden: ", "Cases: ")) (cases.len()) }
                 thead { tr {
                     th scope="col" { (t("Enhet", "Unit")) }
                     th scope="col" { (t("Organisation", "Organisation")) }
@@ -432,7 +432,7 @@ async fn history(
             caption { (t("Händelser, äldst först", "Events, oldest first")) }
             thead { tr {
                 th scope="col" { "#" }
-                th scope="col" { (t("Tid", "When")) }
+                th scope="col" { (t("Tid (UTC)", "When (UTC)")) }
                 th scope="col" { (t("Händelse", "Event")) }
                 th scope="col" { (t("Aktör", "Actor")) }
                 th scope="col" { (t("Skäl", "Reason")) }
@@ -505,7 +505,7 @@ async fn findings(
                 marker: None,
             }).collect::<Vec<_>>()))
             table {
-                caption { (rows.len()) " " (t("öppna brister", "open findings")) }
+                caption { (t("Öppna brister: ", "Open findings: ")) (rows.len()) }
                 thead { tr {
                     th scope="col" { (t("Enhet", "Unit")) }
                     th scope="col" { "#" }
@@ -614,13 +614,13 @@ async fn incidents(
         }
         @if rows.is_empty() { (empty(lang)) } @else {
             table {
-                caption { (rows.len()) " " (t("incidenter", "incidents")) }
+                caption { (t("Incidenter: ", "Incidents: ")) (rows.len()) }
                 thead { tr {
                     th scope="col" { (t("Sammanfattning", "Summary")) }
                     th scope="col" { (t("Enhet", "Unit")) }
                     th scope="col" { (t("Allvarlighetsgrad", "Severity")) }
                     th scope="col" { (t("Status", "Status")) }
-                    th scope="col" { (t("Rapporterad", "Reported")) }
+                    th scope="col" { (t("Rapporterad (UTC)", "Reported (UTC)")) }
                     th scope="col" { (t("Tid till bedömning", "Time to assessment")) }
                 } }
                 tbody {
@@ -821,7 +821,7 @@ async fn staff(
     let body = html! {
         @if rows.is_empty() { (empty(lang)) } @else {
             table {
-                caption { (rows.len()) " " (t("användare med saknade förbindelser", "users with missing commitments")) }
+                caption { (t("Användare med saknade förbindelser: ", "Users with missing commitments: ")) (rows.len()) }
                 thead { tr {
                     th scope="col" { (t("Enhet", "Unit")) }
                     th scope="col" { (t("Namn", "Name")) }
