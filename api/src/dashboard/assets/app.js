@@ -144,6 +144,18 @@ function base64url(bytes) {
 // Authorization code with PKCE in a pop-up: the verifier and state stay in this page's
 // memory; /dashboard/callback posts the answer's query back here and closes.
 async function oidcSignIn() {
+  // Opened before anything is awaited, while the click still counts as the user's: pop-up
+  // blockers allow it. It goes to the issuer once the request is built.
+  const popup = window.open("about:blank", "anslut-signin", "popup,width=520,height=680");
+  if (!popup) throw new Error(say("Tillåt popup-fönster för inloggningen.", "Allow the sign-in pop-up."));
+  try {
+    await authorize(popup);
+  } finally {
+    if (!popup.closed) popup.close();
+  }
+}
+
+async function authorize(popup) {
   const issuer = document.body.dataset.oidcIssuer;
   const clientId = document.body.dataset.oidcClient;
   const discovery = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
@@ -152,16 +164,25 @@ async function oidcSignIn() {
     await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))));
   const state = base64url(crypto.getRandomValues(new Uint8Array(16)));
   const redirectUri = `${location.origin}/dashboard/callback`;
-  const authorize = new URL(discovery.authorization_endpoint);
-  authorize.search = new URLSearchParams({
+  const request = new URL(discovery.authorization_endpoint);
+  request.search = new URLSearchParams({
     response_type: "code", client_id: clientId, redirect_uri: redirectUri, scope: "openid",
     code_challenge: challenge, code_challenge_method: "S256", state,
   }).toString();
-  const popup = window.open(authorize.toString(), "anslut-signin", "popup,width=520,height=680");
-  if (!popup) throw new Error(say("Tillåt popup-fönster för inloggningen.", "Allow the sign-in pop-up."));
+  popup.location.href = request.toString();
   const code = await new Promise((resolve, reject) => {
+    const closed = setInterval(() => {
+      if (!popup.closed) return;
+      clearInterval(closed);
+      // The callback closes the window right after posting: its answer may still be queued.
+      setTimeout(() => {
+        window.removeEventListener("message", answer);
+        reject(new Error(say("fönstret stängdes", "the window was closed")));
+      }, 1000);
+    }, 500);
     function answer(event) {
       if (event.origin !== location.origin || event.source !== popup) return;
+      clearInterval(closed);
       window.removeEventListener("message", answer);
       const params = new URLSearchParams(String(event.data));
       if (params.get("state") !== state) reject(new Error("state"));
