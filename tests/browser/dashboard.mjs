@@ -105,8 +105,33 @@ async function show(session, view) {
     await page.keyboard.press("Enter");
   });
   record(session, view, ms, Number(await page.getAttribute("main", "data-load-ms")));
+  for (const issue of await page.evaluate(accessibility)) failures.push(`${session.who} ${view}: ${issue}`);
   if (screenshots) await page.screenshot({ path: join(screenshots, `${session.who}-${view}.png`), fullPage: true });
   return page.textContent("main");
+}
+
+// What the page must give assistive technology: labelled controls, named links and buttons,
+// tables with header cells, charts as titled images, one heading per view. Runs in the page.
+function accessibility() {
+  const issues = [];
+  const visible = (el) => !el.closest("[hidden]");
+  for (const control of document.querySelectorAll("select, input, textarea")) {
+    if (visible(control) && control.labels.length === 0 && !control.getAttribute("aria-label")) issues.push(`unlabelled ${control.outerHTML.slice(0, 60)}`);
+  }
+  for (const el of document.querySelectorAll("a, button")) {
+    if (visible(el) && !(el.textContent.trim() || el.getAttribute("aria-label"))) issues.push(`unnamed ${el.outerHTML.slice(0, 60)}`);
+  }
+  for (const table of document.querySelectorAll("main table")) {
+    if (!table.querySelector("th")) issues.push("a table without header cells");
+    if (!table.querySelector("caption")) issues.push("a table without a caption");
+    for (const th of table.querySelectorAll("th")) if (!th.getAttribute("scope") && !th.closest("tfoot")) issues.push(`th without scope: ${th.textContent}`);
+  }
+  for (const svg of document.querySelectorAll("main svg")) {
+    const title = document.getElementById(svg.getAttribute("aria-labelledby") || "");
+    if (svg.getAttribute("role") !== "img" || !title || !title.textContent.trim()) issues.push("a chart without a title");
+  }
+  if (document.querySelectorAll("main h1").length !== 1) issues.push("not one h1 in the view");
+  return issues;
 }
 
 // No CSP violation and no console error so far.
@@ -235,6 +260,9 @@ try {
   const csp = officer.response.headers()["content-security-policy"] || "";
   check(csp.startsWith("default-src 'none'") && !csp.includes("unsafe"), `the policy: ${csp}`);
   check((await officer.page.textContent("h1")) === "Logga in", "the Swedish sign-in heading");
+  await officer.page.keyboard.press("Tab");
+  check(await officer.page.evaluate(() => document.activeElement.classList.contains("skip")), "the skip link is the first stop");
+  for (const issue of await officer.page.evaluate(accessibility)) if (!issue.startsWith("not one h1")) failures.push(`sign-in: ${issue}`);
   if (screenshots) await officer.page.screenshot({ path: join(screenshots, "signin.png") });
   await signIn(officer, "officer", JAMTLAND);
 

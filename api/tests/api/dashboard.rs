@@ -305,3 +305,31 @@ async fn on_the_demo_each_role_sees_what_the_api_shows_it_and_no_more() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_provider_writes_is_shown_as_text_never_as_markup() {
+    let app = spawn_app().await;
+    let hostile = "<script>alert(1)</script><img src=x onerror=alert(2)> & \"quoted\"";
+    let mut application = crate::helpers::jamtland_application();
+    application["unit_name"] = json!(hostile);
+    let answer = app
+        .post("/v1/cases", &app.provider(), &application, None, None)
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let head = Position(app.head().await);
+    app.state
+        .projections
+        .wait_for(&ProjectionName::ALL, head, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let officer = app.officer();
+    for path in ["cases", "pipeline"] {
+        let text = view(&app, path, &officer).await;
+        assert!(!text.contains("<script>alert"), "{path}: {text}");
+        assert!(!text.contains("<img src=x"), "{path}: {text}");
+        assert!(
+            text.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt; &amp; &quot;quoted&quot;"),
+            "{path}: {text}"
+        );
+    }
+}
