@@ -239,6 +239,13 @@ pub struct AuthSettings {
     pub allow_loopback_http_jwks: bool,
     /// Development: the HS256 key, hex-encoded, instead of `<data_dir>/dev-signing-key`.
     pub dev_signing_key: Option<Secret<String>>,
+    /// The dashboard's sign-in: the OpenID Connect issuer (`https://`; its discovery
+    /// document, authorization and token endpoints under the same origin) whose access
+    /// tokens the JWKS above verifies. Without it, the dashboard signs in with development
+    /// tokens when the server uses its development key, and not at all otherwise.
+    pub oidc_issuer: Option<String>,
+    /// The dashboard's public client id at the issuer (authorization code with PKCE).
+    pub oidc_client_id: Option<String>,
 }
 
 /// Keys for personal data.
@@ -416,6 +423,8 @@ impl Default for AuthSettings {
             jwks_min_refetch_seconds: 30,
             allow_loopback_http_jwks: false,
             dev_signing_key: None,
+            oidc_issuer: None,
+            oidc_client_id: None,
         }
     }
 }
@@ -494,6 +503,8 @@ impl Settings {
                 "configure either auth.jwks_file or auth.jwks_url, not both".into(),
             ));
         }
+        crate::dashboard::validate_oidc(&self.auth, self.is_production())
+            .map_err(ConfigError::Invalid)?;
         if self.body_limit == 0 {
             return Err(ConfigError::Invalid("body_limit must be positive".into()));
         }

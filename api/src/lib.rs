@@ -23,6 +23,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod dto;
 pub mod edge;

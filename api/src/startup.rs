@@ -222,6 +222,10 @@ fn server(
     settings: &Settings,
 ) -> Result<Server, StartupError> {
     let table = web::Data::new(RouteTable::from_openapi(&crate::openapi::spec()));
+    let dashboard = web::Data::new(
+        crate::dashboard::Dashboard::new(settings, &state.catalogues)
+            .map_err(StartupError::DevKey)?,
+    );
     let ops = web::Data::new(OpsListener(
         ops_listener
             .as_ref()
@@ -232,6 +236,7 @@ fn server(
             .app_data(state.clone())
             .app_data(table.clone())
             .app_data(ops.clone())
+            .app_data(dashboard.clone())
             .app_data(web::PathConfig::default().error_handler(extract::path_error))
             .app_data(web::QueryConfig::default().error_handler(extract::query_error))
             .into_utoipa_app()
@@ -243,6 +248,7 @@ fn server(
             })
             .into_app()
             .route("/docs", web::get().to(routes::ops::docs_redirect))
+            .configure(crate::dashboard::configure)
             .default_service(web::to(routes::fallback))
             .wrap(from_fn(telemetry::observe))
             .wrap(TracingLogger::<RootSpan>::new())

@@ -291,11 +291,20 @@ impl Deployment {
     /// # Panics
     /// When the instance exits or is not ready within a minute; the panic shows its log.
     pub async fn serve_with(&self, name: &str, env: &[(&str, &str)]) -> Server {
+        self.serve_args(name, &[], env).await
+    }
+
+    /// Like [`Deployment::serve_with`], with extra arguments to `anslut serve` (`--demo`).
+    ///
+    /// # Panics
+    /// When the instance exits or is not ready within a minute; the panic shows its log.
+    pub async fn serve_args(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
         let log = self.data_dir().join(format!("{name}.log"));
         let stderr = File::create(&log).expect("creating the log file");
         let mut command = self.command();
         command
             .args(["serve", "--port", "0"])
+            .args(args)
             .env("ANSLUT_HOST", "127.0.0.1")
             .env("ANSLUT_SHUTDOWN_TIMEOUT_SECONDS", "1")
             .env("RUST_LOG", "info")

@@ -180,6 +180,38 @@ pub async fn incident_history(
     history::<IncidentEvent>(&state, &stream, query.after_version()?, limit, &base, role).await
 }
 
+/// The first `limit` events of a case's history as `GET /v1/cases/{case_id}/history` shows
+/// them to `principal` (tenancy, then the disclosure policy of its role), and whether more
+/// follow: the dashboard's history page.
+pub async fn case_events(
+    state: &AppState,
+    principal: &Principal,
+    case_id: CaseId,
+    limit: u32,
+) -> Result<(Vec<HistoryEventView>, bool), ApiError> {
+    commands::load_case(state, principal, case_id).await?;
+    let stream = StreamRef::new(ConnectionCase::TYPE, case_id.to_string());
+    let mut events = state
+        .store
+        .read_stream(&stream, 0, u64::from(limit) + 1)
+        .await?;
+    let more = events.len() > limit as usize;
+    events.truncate(limit as usize);
+    let views = events
+        .iter()
+        .map(|event| {
+            let domain: CaseEvent = domain_event(event)?;
+            Ok(HistoryEventView::of(
+                event,
+                domain.at(),
+                domain.reason(),
+                principal.role(),
+            ))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok((views, more))
+}
+
 /// One page of a stream's history after `after_version`, with the link to the next.
 async fn history<E: DomainRecord>(
     state: &AppState,

@@ -3,6 +3,7 @@
 
 mod audit_cli;
 mod budget;
+mod dashboard;
 mod disclosure;
 mod edge;
 mod errors;

@@ -4,6 +4,7 @@
 mod backup_restore;
 mod bad_input;
 mod commit_cut;
+mod dashboard;
 mod database_crash;
 mod database_restart;
 mod database_roles;
