@@ -176,7 +176,10 @@ pub fn without_values(message: &str) -> String {
 }
 
 /// 400 `invalid_path` for a path parameter that does not parse.
-#[allow(clippy::needless_pass_by_value)] // the signature PathConfig::error_handler takes
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the signature PathConfig::error_handler takes"
+)]
 pub fn path_error(error: PathError, _: &HttpRequest) -> actix_web::Error {
     let message = match &error {
         PathError::Deserialize(inner) => without_values(&inner.to_string()),
@@ -194,7 +197,10 @@ pub fn path_error(error: PathError, _: &HttpRequest) -> actix_web::Error {
 }
 
 /// 400 `invalid_query` for a query string that does not parse.
-#[allow(clippy::needless_pass_by_value)] // the signature QueryConfig::error_handler takes
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the signature QueryConfig::error_handler takes"
+)]
 pub fn query_error(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
     let message = match &error {
         QueryPayloadError::Deserialize(inner) => without_values(&inner.to_string()),
@@ -441,13 +447,19 @@ mod tests {
     fn body_problems_name_the_json_path() {
         #[derive(Debug, serde::Deserialize)]
         #[serde(deny_unknown_fields)]
-        #[allow(dead_code)]
+        #[expect(
+            dead_code,
+            reason = "the fields exist to be rejected or accepted by deserialisation, never read"
+        )]
         struct Inner {
             count: u32,
         }
         #[derive(Debug, serde::Deserialize)]
         #[serde(deny_unknown_fields)]
-        #[allow(dead_code)]
+        #[expect(
+            dead_code,
+            reason = "the fields exist to be rejected or accepted by deserialisation, never read"
+        )]
         struct Outer {
             items: Vec<Inner>,
         }

@@ -153,7 +153,7 @@ fn print_status(out: &mut impl Write, statuses: &[ProjectionStatus]) -> std::io:
 /// One line of progress: where the rebuild is, how fast, how long still.
 fn progress_line(progress: &Progress) -> String {
     let target = progress.target.get().max(1);
-    #[allow(clippy::cast_precision_loss)] // a percentage for people
+    #[expect(clippy::cast_precision_loss, reason = "a percentage for people")]
     let percent = progress.position.get() as f64 * 100.0 / target as f64;
     format!(
         "{}/{} events ({percent:.0}%), {:.0} events/s, {} left",

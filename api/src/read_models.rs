@@ -100,7 +100,7 @@ pub struct Unready {
 
 /// The projections that stopped in this process, or lag beyond the configured thresholds.
 pub fn unready(statuses: &[ProjectionStatus], settings: &ProjectionSettings) -> Vec<Unready> {
-    #[allow(clippy::cast_precision_loss)] // seconds, far below 2^52
+    #[expect(clippy::cast_precision_loss, reason = "seconds, far below 2^52")]
     let max_seconds = settings.ready_max_lag_seconds as f64;
     statuses
         .iter()

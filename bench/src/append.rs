@@ -377,7 +377,10 @@ impl Harness {
             return Err(Failure::new("counting the writer's batches", "no events"));
         }
         // Event counts stay far below 2^52.
-        #[allow(clippy::cast_precision_loss)]
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "a count or a duration as f64 for a rate or a percentage: far below 2^52, where f64 is exact"
+        )]
         let mean = events as f64 / batches as f64;
         Ok(mean)
     }

@@ -204,7 +204,10 @@ impl CpuMeter {
         let (busy, total) = machine_ticks()?;
         let process = process_ticks(self.pid)?.saturating_sub(self.process);
         // Tick counts over a few seconds are far below 2^52.
-        #[allow(clippy::cast_precision_loss)]
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "a count or a duration as f64 for a rate or a percentage: far below 2^52, where f64 is exact"
+        )]
         let (process, busy, total, operations) = (
             process as f64,
             busy.saturating_sub(self.busy) as f64,
@@ -427,7 +430,11 @@ async fn http_round(
             while sampling.load(Ordering::Relaxed) {
                 if let Ok((rss, _)) = resident(pid) {
                     // MiB to KiB, kept as an integer for the atomic.
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        clippy::cast_sign_loss,
+                        reason = "a resident set in KiB, positive and far below u64::MAX"
+                    )]
                     peak_kib.fetch_max((rss * 1024.0) as u64, Ordering::Relaxed);
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -457,7 +464,10 @@ async fn http_round(
         return Err(error);
     }
     // The sampled peak comes back from KiB.
-    #[allow(clippy::cast_precision_loss)]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "a count or a duration as f64 for a rate or a percentage: far below 2^52, where f64 is exact"
+    )]
     let peak_rss = peak_kib.load(Ordering::Relaxed) as f64 / 1024.0;
     Ok((
         back,

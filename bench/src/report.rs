@@ -144,7 +144,10 @@ pub fn number(value: f64) -> String {
     }
     if value.abs() >= 100.0 {
         // Rounded to an integer first; benchmark figures are far below i64's range.
-        #[allow(clippy::cast_possible_truncation)]
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "a rounded figure for the table, far below i64::MAX"
+        )]
         let rounded = value.round() as i64;
         let digits = rounded.unsigned_abs().to_string();
         let mut grouped = String::new();

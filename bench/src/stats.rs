@@ -34,10 +34,11 @@ impl Spread {
 /// The `p`-th quantile (0.0–1.0) of `sorted`, nearest rank; `sorted` must not be empty.
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     assert!(!sorted.is_empty(), "a percentile needs at least one sample");
-    #[allow(
+    #[expect(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
-        clippy::cast_precision_loss
+        clippy::cast_precision_loss,
+        reason = "a percentile's rank: the index of a non-empty slice, as f64 and back"
     )]
     let rank = ((sorted.len() as f64) * p).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
@@ -51,7 +52,10 @@ pub fn ms(duration: Duration) -> f64 {
 /// `count` per second over `elapsed`.
 pub fn rate(count: u64, elapsed: Duration) -> f64 {
     // Counts stay far below 2^52, where f64 would start to round them.
-    #[allow(clippy::cast_precision_loss)]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "a count or a duration as f64 for a rate or a percentage: far below 2^52, where f64 is exact"
+    )]
     let count = count as f64;
     count / elapsed.as_secs_f64().max(1e-9)
 }

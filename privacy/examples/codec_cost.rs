@@ -16,7 +16,11 @@ use store::{
 };
 use uuid::Uuid;
 
-#[allow(clippy::print_stdout, clippy::cast_precision_loss)] // the output; rates of a few thousand
+#[expect(
+    clippy::print_stdout,
+    clippy::cast_precision_loss,
+    reason = "the output; rates of a few thousand"
+)]
 #[tokio::main]
 async fn main() {
     let events: u64 = std::env::args()

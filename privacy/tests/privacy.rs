@@ -33,7 +33,10 @@ async fn sealed_store(db: &TestDatabase, keys: &SubjectKeys) -> EventStore {
     .await
 }
 
-#[allow(clippy::needless_pass_by_value)] // reads better at the call sites
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "reads better at the call sites"
+)]
 fn pii(subject: Uuid, value: Value) -> Value {
     json!({"pii": {"subject": subject.to_string(), "value": value}})
 }

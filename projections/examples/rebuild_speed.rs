@@ -34,16 +34,17 @@ const LOAD_RATE: u32 = 200;
 const LOAD_SECONDS: u64 = 20;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    #[allow(
+    #[expect(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
-        clippy::cast_precision_loss
+        clippy::cast_precision_loss,
+        reason = "a percentile's index: of a non-empty slice, as f64 and back"
     )]
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
 }
 
-#[allow(clippy::print_stdout)]
+#[expect(clippy::print_stdout, reason = "the example's output is its result")]
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let target: u64 = std::env::args()
@@ -203,7 +204,10 @@ async fn main() {
     while waiters.join_next().await.is_some() {}
     let mut latencies = latencies.lock().expect("lock").clone();
     latencies.sort_unstable();
-    #[allow(clippy::cast_precision_loss)]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "a count or a duration as f64 for a rate or a percentage: far below 2^52, where f64 is exact"
+    )]
     let rate = appended as f64 / load_started.elapsed().as_secs_f64();
     println!(
         "commit to visible in all 7 projections at {rate:.0} appends/s over {appended} appends: \

@@ -66,7 +66,10 @@ pub(crate) enum Cell {
 
 impl Cell {
     // By value so that call sites read `Cell::text(phase)` whether they own the value or not.
-    #[allow(clippy::needless_pass_by_value)]
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "takes anything displayable, as a value reads best at the call sites"
+    )]
     pub fn text(value: impl ToString) -> Self {
         Self::Text(value.to_string())
     }

@@ -1065,13 +1065,19 @@ pub(crate) fn progress_of(
 ) -> Progress {
     let elapsed = started.elapsed();
     let events = position.get().saturating_sub(first.get());
-    #[allow(clippy::cast_precision_loss)]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "a count or a duration as f64 for a rate or a percentage: far below 2^52, where f64 is exact"
+    )]
     let events_per_second = if elapsed.as_secs_f64() > 0.0 {
         events as f64 / elapsed.as_secs_f64()
     } else {
         0.0
     };
-    #[allow(clippy::cast_precision_loss)]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "a count or a duration as f64 for a rate or a percentage: far below 2^52, where f64 is exact"
+    )]
     let remaining = (events_per_second > 0.0).then(|| {
         Duration::from_secs_f64(
             target.get().saturating_sub(position.get()) as f64 / events_per_second,

@@ -50,7 +50,10 @@ fn actor() -> ActorRecord {
 }
 
 // Counts stay far below 2^52, where f64 would start to round them.
-#[allow(clippy::cast_precision_loss)]
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a count or a duration as f64 for a rate or a percentage: far below 2^52, where f64 is exact"
+)]
 fn per_second(count: u64, started: Instant) -> f64 {
     count as f64 / started.elapsed().as_secs_f64()
 }

@@ -625,7 +625,10 @@ impl Webhooks {
             Leader::Nobody
         };
         let now = micros(Utc::now());
-        #[allow(clippy::cast_precision_loss)]
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "a count or a duration as f64 for a rate or a percentage: far below 2^52, where f64 is exact"
+        )]
         let oldest_due_seconds = next_due
             .filter(|due| *due < now)
             .map_or(0.0, |due| (now - due) as f64 / 1e6);

@@ -357,7 +357,10 @@ pub(crate) fn owner(owner: Option<&Owner>) -> Result<&Owner, String> {
 }
 
 /// The median of sorted values; the mean of the middle two for an even count.
-#[allow(clippy::cast_precision_loss)] // durations in seconds, far below 2^52
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "durations in seconds, far below 2^52"
+)]
 pub(crate) fn median(sorted: &[i64]) -> Option<f64> {
     let n = sorted.len();
     match n {

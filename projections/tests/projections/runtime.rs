@@ -301,7 +301,10 @@ pub async fn an_event_that_does_not_deserialise_stops_the_projector_loudly(db: T
         .unwrap();
 }
 
-#[allow(non_upper_case_globals)]
+#[expect(
+    non_upper_case_globals,
+    reason = "named like the associated constant it stands for"
+)]
 const ConnectionCase_TYPE: &str = <ConnectionCase as cqrs_es::Aggregate>::TYPE;
 
 pub async fn a_rebuild_serves_the_old_generation_until_it_swaps(db: TestDatabase) {

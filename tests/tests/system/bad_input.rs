@@ -125,7 +125,7 @@ async fn serves_others(server: &Server, times: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[allow(clippy::too_many_lines)] // one list of bad inputs
+#[expect(clippy::too_many_lines, reason = "one list of bad inputs")]
 async fn hostile_requests_are_refused_and_the_server_stays_up() {
     let deployment = Deployment::postgres().await;
     // From here: the binary is built.
