@@ -76,8 +76,14 @@ impl CloudEvent {
     /// a later erasure; a receiver that needs a name reads the case's history with its own
     /// token, under its own role.
     pub fn of(event: &RecordedEvent, region: &str) -> Self {
-        let mut data = change_data(&event.payload);
-        redact(&mut data, Role::Integration, Outlet::Webhook);
+        Self::disclosed(event, region, Role::Integration, Outlet::Webhook)
+    }
+
+    /// The CloudEvent of a recorded event of a stream in `region`, its personal data as the
+    /// disclosure policy lets `outlet` show it to `role`: the one mapping from the log to a
+    /// CloudEvent, for the webhooks ([`Self::of`]) and the API's feed alike.
+    pub fn disclosed(event: &RecordedEvent, region: &str, role: Role, outlet: Outlet) -> Self {
+        let data = disclosed_data(&event.payload, role, outlet);
         let stream = &event.stream;
         let collection = match stream.stream_type.as_str() {
             "connection_case" => "cases",
@@ -101,14 +107,16 @@ impl CloudEvent {
     }
 }
 
-/// The event's content: the `data` of its `change`, as the domain serialises it (before
-/// the disclosure policy: [`CloudEvent::of`] applies it).
-fn change_data(payload: &Value) -> Value {
-    payload
+/// The event's content, the `data` of its `change` as the domain serialises it, with its
+/// personal data as the disclosure policy lets `outlet` show it to `role`.
+pub fn disclosed_data(payload: &Value, role: Role, outlet: Outlet) -> Value {
+    let mut data = payload
         .get("change")
         .and_then(|change| change.get("data"))
         .cloned()
-        .unwrap_or(Value::Null)
+        .unwrap_or(Value::Null);
+    redact(&mut data, role, outlet);
+    data
 }
 
 #[cfg(test)]

@@ -10,8 +10,6 @@ use uuid::Uuid;
 use domain::Role;
 use domain::disclosure::Outlet;
 
-use super::history::disclosed_data;
-
 /// The most events one feed page holds.
 pub const MAX_FEED_LIMIT: u32 = 500;
 /// The events a feed page holds unless `limit` says otherwise.
@@ -66,30 +64,42 @@ pub struct CloudEventView {
 }
 
 impl CloudEventView {
-    /// The CloudEvent of a recorded event of a stream in `region`, for a caller of `role`.
+    /// The CloudEvent of a recorded event of a stream in `region`, for a caller of `role`:
+    /// the webhooks' own mapping (`webhooks::CloudEvent`), with the feed's disclosure.
     pub fn of(event: &RecordedEvent, region: &str, role: Role) -> Self {
-        let stream = &event.stream;
-        let collection = match stream.stream_type.as_str() {
-            "connection_case" => "cases",
-            "security_incident" => "incidents",
-            other => other,
-        };
+        ::webhooks::CloudEvent::disclosed(event, region, role, Outlet::Feed).into()
+    }
+}
+
+impl From<::webhooks::CloudEvent> for CloudEventView {
+    fn from(event: ::webhooks::CloudEvent) -> Self {
+        let ::webhooks::CloudEvent {
+            specversion,
+            id,
+            source,
+            event_type,
+            subject,
+            time,
+            datacontenttype,
+            data,
+            position,
+            streamversion,
+            correlationid,
+            actorrole,
+        } = event;
         Self {
-            specversion: "1.0".into(),
-            id: event.event_id,
-            source: format!("/regions/{region}/{collection}/{}", stream.stream_id),
-            event_type: format!(
-                "se.anslut.{}.{}.v{}",
-                stream.stream_type, event.event_type, event.event_version
-            ),
-            subject: stream.stream_id.clone(),
-            time: event.recorded_at,
-            datacontenttype: "application/json".into(),
-            data: disclosed_data(&event.payload, role, Outlet::Feed),
-            position: event.position.to_string(),
-            streamversion: event.version.to_string(),
-            correlationid: event.metadata.correlation_id.to_string(),
-            actorrole: event.metadata.actor.as_ref().map(|a| a.role.clone()),
+            specversion,
+            id,
+            source,
+            event_type,
+            subject,
+            time,
+            datacontenttype,
+            data,
+            position,
+            streamversion,
+            correlationid,
+            actorrole,
         }
     }
 }

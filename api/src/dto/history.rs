@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::Role;
-use domain::disclosure::{Outlet, redact};
+use domain::disclosure::Outlet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::{ActorRecord, RecordedEvent};
@@ -94,24 +94,11 @@ pub struct HistoryEventView {
     pub data: Value,
 }
 
-/// The event's content: the `data` of its `change`, as the domain serialises it. Private:
-/// outlets take [`disclosed_data`], which applies the disclosure policy.
-fn change_data(payload: &Value) -> Value {
-    payload
-        .get("change")
-        .and_then(|change| change.get("data"))
-        .cloned()
-        .unwrap_or(Value::Null)
-}
-
 /// The event's content as a caller of `role` may see it in `outlet`: every personal value
 /// reduced to what `domain::disclosure` allows (the personnummer never; dashboards nothing).
-/// The one way the API turns an event into a response body.
-pub fn disclosed_data(payload: &Value, role: Role, outlet: Outlet) -> Value {
-    let mut data = change_data(payload);
-    redact(&mut data, role, outlet);
-    data
-}
+/// The one way the API, the feed and the webhooks turn an event into a body (it lives with
+/// the CloudEvent mapping the feed and the webhooks share).
+pub use ::webhooks::cloudevent::disclosed_data;
 
 impl HistoryEventView {
     /// The view of a recorded event for a caller of `role`, given what the domain event
@@ -306,8 +293,14 @@ mod tests {
     fn the_data_is_the_changes_content() {
         let payload = json!({"actor": {}, "at": "2026-01-01T00:00:00Z",
             "change": {"type": "ContractSigned", "data": {"signed_on": "2026-01-01"}}});
-        assert_eq!(change_data(&payload), json!({"signed_on": "2026-01-01"}));
-        assert_eq!(change_data(&json!({"other": 1})), Value::Null);
+        assert_eq!(
+            disclosed_data(&payload, Role::Officer, Outlet::History),
+            json!({"signed_on": "2026-01-01"})
+        );
+        assert_eq!(
+            disclosed_data(&json!({"other": 1}), Role::Officer, Outlet::History),
+            Value::Null
+        );
     }
 
     #[test]

@@ -866,3 +866,43 @@ async fn a_retried_creation_with_an_idempotency_key_finds_the_subscription_witho
     assert_eq!(rotated.status, 200, "{}", rotated.text);
     assert_ne!(rotated.json()["secret"], secret.as_str());
 }
+
+/// One mapping from the log to a CloudEvent: an event as the feed shows it to an integration
+/// and as its webhook delivery carries it are the same document (the event has no personal
+/// data, so the two outlets' disclosure rules agree on it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_item_and_the_webhook_body_of_an_event_are_equal() {
+    let receiver = Receiver::start(204);
+    let app = spawn_app().await;
+    subscribe(&app, &receiver.url, &["se.anslut.connection_case.*"]).await;
+    let case_id = app.submit_jamtland().await;
+    let officer = app.officer();
+    let approved = app
+        .post(
+            &format!("/v1/cases/{case_id}/approve-application"),
+            &officer,
+            &json!({"reason": "Complete."}),
+            Some("\"1\""),
+            None,
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    let hits = receiver.wait_for(2).await;
+    let delivered: Value = hits
+        .iter()
+        .map(Hit::json)
+        .find(|event| event["type"] == "se.anslut.connection_case.ApplicationApproved.v1")
+        .expect("the approval was delivered");
+    let integration = app.token("integration", JAMTLAND, None);
+    let feed = app.get("/v1/feed?limit=500", &integration).await;
+    assert_eq!(feed.status, 200, "{}", feed.text);
+    let item = feed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["id"] == delivered["id"])
+        .cloned()
+        .expect("the approval is in the feed");
+    assert_eq!(item, delivered);
+}
