@@ -1,19 +1,23 @@
 // The dashboard in a real browser: Debian's headless Chromium driven by playwright-core,
 // against a running `anslut serve --demo` (started by tests/tests/system/dashboard.rs).
 //
-//   ANSLUT_URL=http://127.0.0.1:PORT [CHROMIUM=/usr/bin/chromium] [SCREENSHOTS=dir] node dashboard.mjs
+//   ANSLUT_URL=http://127.0.0.1:PORT [CHROMIUM=/usr/bin/chromium] [SCREENSHOTS=dir]
+//   [ANSLUT_OIDC_URL=http://127.0.0.1:PORT2 OIDC_ISSUER=http://localhost:PORT3 OIDC_PORT=PORT3]
+//   node dashboard.mjs
 //
 // Signs in through the page as several roles and checks that each page renders its data, a
 // provider sees only its own organisation, a dashboard role sees no personal data, the
 // Content-Security-Policy holds (no console errors, no violations; an injected inline style is
-// refused) and `/` answers the dashboard. Prints one JSON line per page load with its time,
-// then `{"ok":true}`; exits non-zero with the failures otherwise.
+// refused) and `/` answers the dashboard. With ANSLUT_OIDC_URL it first starts oidc-provider
+// (issuer.mjs) on OIDC_PORT, and at the end signs in at it on that second instance (which
+// verifies the provider's tokens with the provider's /jwks). Prints one JSON line per page
+// load with its time, then `{"ok":true}`; exits non-zero with the failures otherwise.
 
 import { chromium } from "playwright-core";
-import { createHash, randomBytes, sign } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+
+import { startIssuer } from "./issuer.mjs";
 
 const base = process.env.ANSLUT_URL;
 if (!base) throw new Error("set ANSLUT_URL");
@@ -146,111 +150,152 @@ async function finish(session) {
   await session.context.close();
 }
 
-// A stand-in OpenID Connect issuer on OIDC_PORT: discovery, an authorization endpoint that
-// approves at once (redirecting with a code), and a token endpoint that checks the PKCE
-// verifier against the challenge and answers an access token signed with OIDC_KEY (RS256,
-// kid OIDC_KID), which the server under test verifies with its JWKS file.
-function issuer() {
-  const origin = `http://127.0.0.1:${process.env.OIDC_PORT}`;
-  const key = readFileSync(process.env.OIDC_KEY);
-  const codes = new Map();
-  const seen = { authorized: 0, exchanged: 0 };
-  const b64url = (data) => Buffer.from(data).toString("base64url");
-  const jwt = (claims) => {
-    const head = b64url(JSON.stringify({ alg: "RS256", typ: "JWT", kid: process.env.OIDC_KID }));
-    const body = b64url(JSON.stringify(claims));
-    return `${head}.${body}.${sign("sha256", Buffer.from(`${head}.${body}`), key).toString("base64url")}`;
-  };
-  const server = createServer((req, res) => {
-    const url = new URL(req.url, origin);
-    const cors = { "Access-Control-Allow-Origin": req.headers.origin || "*", "Content-Type": "application/json" };
-    if (url.pathname === "/.well-known/openid-configuration") {
-      res.writeHead(200, cors);
-      res.end(JSON.stringify({
-        issuer: origin, authorization_endpoint: `${origin}/authorize`, token_endpoint: `${origin}/token`,
-        response_types_supported: ["code"], code_challenge_methods_supported: ["S256"],
-      }));
-    } else if (url.pathname === "/authorize") {
-      const p = url.searchParams;
-      if (p.get("client_id") !== "anslut-dashboard" || p.get("code_challenge_method") !== "S256"
-        || p.get("response_type") !== "code" || !p.get("code_challenge") || !p.get("state")) {
-        res.writeHead(400); res.end("bad request"); return;
-      }
-      const code = randomBytes(16).toString("hex");
-      codes.set(code, { challenge: p.get("code_challenge"), redirect: p.get("redirect_uri") });
-      seen.authorized += 1;
-      const back = new URL(p.get("redirect_uri"));
-      back.search = new URLSearchParams({ code, state: p.get("state") }).toString();
-      res.writeHead(302, { Location: back.toString() });
-      res.end();
-    } else if (url.pathname === "/token" && req.method === "POST") {
-      let body = "";
-      req.on("data", (chunk) => { body += chunk; });
-      req.on("end", () => {
-        const p = new URLSearchParams(body);
-        const grant = codes.get(p.get("code"));
-        codes.delete(p.get("code"));
-        const challenge = createHash("sha256").update(p.get("code_verifier") || "").digest("base64url");
-        if (!grant || grant.challenge !== challenge || grant.redirect !== p.get("redirect_uri")
-          || p.get("client_id") !== "anslut-dashboard" || p.get("grant_type") !== "authorization_code") {
-          res.writeHead(400, cors); res.end(JSON.stringify({ error: "invalid_grant" })); return;
-        }
-        seen.exchanged += 1;
-        const now = Math.floor(Date.now() / 1000);
-        res.writeHead(200, cors);
-        res.end(JSON.stringify({
-          token_type: "Bearer", expires_in: 600,
-          access_token: jwt({ sub: "oidc-officer", iss: origin, aud: "anslut", exp: now + 600, nbf: now, iat: now,
-            role: "officer", region: JAMTLAND }),
-        }));
-      });
-    } else {
-      res.writeHead(404); res.end();
+// The OpenID Provider (issuer.mjs) answers before the second instance starts: that instance
+// fetches its keys from the provider's /jwks at start (tests/tests/system/dashboard.rs waits
+// for them).
+const oidcBase = process.env.ANSLUT_OIDC_URL;
+const idp = oidcBase
+  ? await startIssuer({
+    issuer: process.env.OIDC_ISSUER,
+    port: Number(process.env.OIDC_PORT),
+    redirectUri: `${oidcBase}/dashboard/callback`,
+  })
+  : null;
+
+// Until the second instance answers (it starts once the provider's keys are served).
+async function serverUp(url) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
     }
-  });
-  return { server, seen, listening: new Promise((resolve) => server.listen(Number(process.env.OIDC_PORT), "127.0.0.1", resolve)) };
+    if (Date.now() > deadline) throw new Error(`${url} did not answer`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
-// Sign-in at the stand-in issuer: authorization code with PKCE in a pop-up, the token in
-// memory only, then the views as that officer; the development sign-in is not offered.
-async function oidc() {
-  const idp = issuer();
-  await idp.listening;
-  try {
-    const context = await browser.newContext({ locale: "sv-SE" });
-    const page = await context.newPage();
-    const session = { who: "oidc-officer", page, context, problems: [] };
-    page.on("console", (message) => {
-      if (message.type() === "error") session.problems.push(`console: ${message.text()}`);
+// A fresh page on the OpenID instance that records console errors (the pop-up's too), CSP
+// violations, every request to the provider (the pop-up's and the page's) and each answer
+// the provider refused, and the bearer tokens the page sends to the server.
+async function oidcPage(who) {
+  const context = await browser.newContext({ locale: "sv-SE" });
+  const page = await context.newPage();
+  const session = { who, page, context, problems: [], toIssuer: [], refused: [], bearers: [] };
+  page.on("console", (message) => {
+    if (message.type() === "error") session.problems.push(`console: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => session.problems.push(`page error: ${error.message}`));
+  context.on("page", (popup) => popup.on("console", (message) => {
+    if (message.type() === "error") session.problems.push(`pop-up console: ${message.text()}`);
+  }));
+  context.on("request", (request) => {
+    if (request.url().startsWith(process.env.OIDC_ISSUER)) session.toIssuer.push(request.url());
+    const bearer = request.headers().authorization;
+    if (bearer?.startsWith("Bearer ") && request.url().startsWith(oidcBase)) session.bearers.push(bearer.slice(7));
+  });
+  context.on("response", (response) => {
+    if (response.url().startsWith(process.env.OIDC_ISSUER) && response.status() >= 400) {
+      session.refused.push(`${response.status()} ${response.url()}`);
+    }
+  });
+  await page.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener("securitypolicyviolation", (event) => window.__violations.push(event.violatedDirective));
+  });
+  await page.goto(`${oidcBase}/`);
+  return session;
+}
+
+// Signs in at the provider as a person would: the shell's button opens the pop-up, which
+// shows the provider's login page (any password), then its consent page; the pop-up goes to
+// the dashboard's callback and closes; the shell then loads the pipeline.
+async function oidcSignIn(session, login) {
+  const { page, context } = session;
+  const before = { authorizations: idp.seen.authorizations.length, tokens: idp.seen.tokens };
+  const ms = await navigate(page, "pipeline", async () => {
+    const opened = context.waitForEvent("page");
+    await page.click("#oidc-signin");
+    const popup = await opened;
+    await popup.waitForSelector("input[name=login]");
+    await popup.fill("input[name=login]", login);
+    await popup.fill("input[name=password]", "any password");
+    await popup.click("button[type=submit]");
+    await popup.waitForSelector("input[name=prompt][value=consent]", { state: "attached" });
+    const closed = popup.waitForEvent("close");
+    await popup.click("button[type=submit]", { noWaitAfter: true }).catch((error) => {
+      if (!popup.isClosed()) throw error;
     });
-    page.on("pageerror", (error) => session.problems.push(`page error: ${error.message}`));
-    context.on("page", (popup) => popup.on("console", (message) => {
-      if (message.type() === "error") session.problems.push(`pop-up console: ${message.text()}`);
-    }));
-    await page.addInitScript(() => {
-      window.__violations = [];
-      document.addEventListener("securitypolicyviolation", (event) => window.__violations.push(event.violatedDirective));
-    });
-    const oidcBase = process.env.ANSLUT_OIDC_URL;
-    await page.goto(`${oidcBase}/`);
-    check(!(await page.$("#dev-signin")), "oidc: no development sign-in");
-    const dev = (await fetch(`${oidcBase}/dashboard/dev-token`, {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ role: "officer", region: JAMTLAND }),
-    })).status;
-    check(dev === 404, `oidc: the development token endpoint answered ${dev}`);
-    const ms = await navigate(page, "pipeline", () => page.click("#oidc-signin"));
-    record(session, "OpenID sign-in, then pipeline", ms);
-    check(idp.seen.authorized === 1 && idp.seen.exchanged === 1, `oidc: ${JSON.stringify(idp.seen)}`);
-    check((await page.textContent("#who")).includes("officer"), "oidc: signed in as the officer");
-    const cases = await show(session, "cases");
-    check(cases.includes(OSTERSUND) && cases.includes(FROSO), "oidc: the officer's cases");
-    const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
-    check(stored[0] === 0 && stored[1] === 0 && stored[2] === "", `oidc: something was stored: ${stored}`);
-    await finish(session);
-  } finally {
-    idp.server.close();
+    await closed;
+  });
+  record(session, "OpenID sign-in, then pipeline", ms);
+  // PKCE was used: the authorization request the browser sent, and the one the provider took.
+  const requests = session.toIssuer
+    .map((url) => new URL(url))
+    .filter((url) => url.pathname === "/auth" && url.searchParams.has("client_id"));
+  check(requests.length === 1, `${login}: ${requests.length} authorization requests`);
+  for (const url of requests) {
+    check(url.searchParams.get("code_challenge_method") === "S256" && url.searchParams.get("code_challenge"),
+      `${login}: the authorization request without PKCE S256: ${url}`);
   }
+  const accepted = idp.seen.authorizations.slice(before.authorizations);
+  check(accepted.length === 1 && accepted[0].code_challenge_method === "S256",
+    `${login}: the provider accepted ${JSON.stringify(accepted)}`);
+  check(idp.seen.tokens === before.tokens + 1, `${login}: ${idp.seen.tokens - before.tokens} access tokens issued`);
+  check(session.refused.length === 0, `${login}: the provider answered ${session.refused.join("; ")}`);
+  check(idp.seen.rejected.length === 0, `${login}: the provider refused ${idp.seen.rejected.join("; ")}`);
+}
+
+// Nothing in the dashboard origin's web storage or cookies (the provider's session cookies
+// belong to its own site).
+async function nothingStored(session) {
+  const { page, context } = session;
+  const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
+  check(stored[0] === 0 && stored[1] === 0 && stored[2] === "", `${session.who}: something was stored: ${stored}`);
+  const cookies = await context.cookies(oidcBase);
+  check(cookies.length === 0, `${session.who}: cookies for the dashboard: ${cookies.map((c) => c.name)}`);
+}
+
+// Sign-in at oidc-provider: authorization code with PKCE in a pop-up, the token in memory
+// only, then the views as that officer; the development sign-in is not offered. Then another
+// region's officer, whose token does not show this region's cases, and that token with its
+// region changed, which the server refuses.
+async function oidc() {
+  await serverUp(`${oidcBase}/`);
+  const session = await oidcPage("oidc-officer");
+  const { page } = session;
+  check(!(await page.$("#dev-signin")), "oidc: no development sign-in");
+  const dev = (await fetch(`${oidcBase}/dashboard/dev-token`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ role: "officer", region: JAMTLAND }),
+  })).status;
+  check(dev === 404, `oidc: the development token endpoint answered ${dev}`);
+  await oidcSignIn(session, "oidc-officer");
+  check((await page.textContent("#who")).includes("officer"), "oidc: signed in as the officer");
+  const cases = await show(session, "cases");
+  check(cases.includes(OSTERSUND) && cases.includes(FROSO), "oidc: the officer's cases");
+  await nothingStored(session);
+  await finish(session);
+
+  // Another region's officer, signed in at the same provider: not this region's cases.
+  const other = await oidcPage("oidc-varmland-officer");
+  await oidcSignIn(other, "oidc-varmland-officer");
+  const theirs = await show(other, "cases");
+  check(!theirs.includes(OSTERSUND) && !theirs.includes(FROSO), "oidc: Värmland's officer sees Jämtland's cases");
+  await nothingStored(other);
+  const token = other.bearers.at(-1) || "";
+  const [head, body, signature] = token.split(".");
+  const claims = JSON.parse(Buffer.from(body || "", "base64url").toString() || "{}");
+  check(claims.region === "varmland" && claims.aud === "anslut" && claims.iss === process.env.OIDC_ISSUER,
+    `oidc: the provider's token: ${JSON.stringify(claims)}`);
+  const api = (bearer) => fetch(`${oidcBase}/v1/cases`, { headers: { Authorization: `Bearer ${bearer}` } })
+    .then((response) => response.status);
+  check((await api(token)) === 200, "oidc: the provider's token is accepted by the API");
+  const tampered = Buffer.from(JSON.stringify({ ...claims, region: JAMTLAND })).toString("base64url");
+  const refused = await api(`${head}.${tampered}.${signature}`);
+  check(refused === 401, `oidc: a token with its region changed answered ${refused}`);
+  await finish(other);
 }
 
 try {
@@ -357,11 +402,12 @@ try {
   check(/\d+ h \d\d min/.test(incidents), "incidents: time to assessment");
   await finish(varmland);
 
-  if (process.env.ANSLUT_OIDC_URL) await oidc();
+  if (idp) await oidc();
 } catch (error) {
   failures.push(`the run stopped: ${error.stack || error}`);
 } finally {
   await browser.close();
+  await idp?.close();
 }
 
 if (failures.length > 0) {

@@ -294,7 +294,8 @@ impl Deployment {
         self.serve_args(name, &[], env).await
     }
 
-    /// Like [`Deployment::serve_with`], with extra arguments to `anslut serve` (`--demo`).
+    /// Like [`Deployment::serve_with`], with extra arguments to `anslut serve` (`--demo`;
+    /// `--port N` instead of a port the system chooses).
     ///
     /// # Panics
     /// When the instance exits or is not ready within a minute; the panic shows its log.
@@ -302,8 +303,11 @@ impl Deployment {
         let log = self.data_dir().join(format!("{name}.log"));
         let stderr = File::create(&log).expect("creating the log file");
         let mut command = self.command();
+        command.arg("serve");
+        if !args.contains(&"--port") {
+            command.args(["--port", "0"]);
+        }
         command
-            .args(["serve", "--port", "0"])
             .args(args)
             .env("ANSLUT_HOST", "127.0.0.1")
             .env("ANSLUT_SHUTDOWN_TIMEOUT_SECONDS", "1")

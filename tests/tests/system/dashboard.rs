@@ -4,21 +4,25 @@
 //! officer, a provider, a dashboard and another region's officer, and checks that each page
 //! renders its data, the provider sees only its own organisation, the dashboard role no
 //! personal data, the Content-Security-Policy holds (no console error, no violation, an
-//! injected inline style refused) and `/` answers the dashboard; then, on a second instance
-//! configured with `auth.jwks_file` and `auth.oidc_*`, it signs in at a stand-in OpenID
-//! Connect issuer (authorization code with PKCE in a pop-up; the issuer checks the verifier
-//! and signs with a test key of `api/tests/fixtures`) and finds the development sign-in
-//! refused and nothing stored in the browser. Each page's load time is
+//! injected inline style refused) and `/` answers the dashboard. It also starts a real OpenID
+//! Provider, panva's `oidc-provider` (`tests/browser/issuer.mjs`), before this test starts a
+//! second instance configured with `auth.oidc_*` and `auth.jwks_url` at the provider's
+//! `/jwks`; on it the script signs in at the provider (authorization code with PKCE in a
+//! pop-up, the provider's login and consent pages filled in) as Jämtland's and Värmland's
+//! officers, and checks the PKCE request, that the provider refused nothing, the development
+//! sign-in refused, nothing stored in the browser, Värmland's token not showing Jämtland's
+//! cases and that token with its region changed refused by the API. Each page's load time is
 //! printed (`success-output` is on for this test in `.config/nextest.toml`).
 //!
-//! playwright-core comes from npm, pinned in `tests/browser/package-lock.json` (`npm ci`,
-//! only when `node_modules` does not hold that version); it never downloads a browser.
+//! playwright-core and oidc-provider come from npm, pinned in
+//! `tests/browser/package-lock.json` (`npm ci`, only when `node_modules` does not hold those
+//! versions); playwright-core never downloads a browser.
 //! `scripts/test` installs the `chromium` package when it runs as root and it is missing.
 //! Without Chromium, Node.js or npm the test fails and says so; it never skips.
 //! `ANSLUT_SCREENSHOTS=DIR` keeps a screenshot of every page.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -46,15 +50,19 @@ fn browser_dir() -> PathBuf {
         &std::fs::read_to_string(dir.join("package-lock.json")).expect("package-lock.json"),
     )
     .expect("package-lock.json is JSON");
-    let pinned = lock["packages"]["node_modules/playwright-core"]["version"]
-        .as_str()
-        .expect("playwright-core is locked")
-        .to_owned();
-    let installed = std::fs::read_to_string(dir.join("node_modules/playwright-core/package.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .and_then(|package| package["version"].as_str().map(str::to_owned));
-    if installed.as_deref() != Some(pinned.as_str()) {
+    let stale = ["playwright-core", "oidc-provider"].iter().any(|package| {
+        let pinned = lock["packages"][format!("node_modules/{package}")]["version"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{package} is locked"))
+            .to_owned();
+        let installed =
+            std::fs::read_to_string(dir.join(format!("node_modules/{package}/package.json")))
+                .ok()
+                .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+                .and_then(|package| package["version"].as_str().map(str::to_owned));
+        installed.as_deref() != Some(pinned.as_str())
+    });
+    if stale {
         let npm = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&dir)
@@ -68,6 +76,26 @@ fn browser_dir() -> PathBuf {
         );
     }
     dir
+}
+
+/// A port free now (the instance and the provider bind it right after).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The browser run; killed if the test stops before it ends.
+struct Run(Option<Child>);
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,44 +138,78 @@ async fn the_dashboard_works_in_chromium_for_each_role_under_its_policy() {
         }
     }
 
-    // A second instance on the same log that signs in at an OpenID Connect issuer (the
-    // script's stand-in, on a port chosen here) and verifies its tokens with a JWKS file.
-    let issuer_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let issuer = format!("http://127.0.0.1:{issuer_port}");
-    let fixtures = workspace().join("api/tests/fixtures");
-    let jwks = fixtures.join("jwks.json");
-    let oidc_server = deployment
-        .serve_args(
-            "dashboard-oidc",
-            &[],
-            &[
-                ("ANSLUT_AUTH__JWKS_FILE", jwks.to_str().unwrap()),
-                ("ANSLUT_AUTH__ISSUER", &issuer),
-                ("ANSLUT_AUTH__OIDC_ISSUER", &issuer),
-                ("ANSLUT_AUTH__OIDC_CLIENT_ID", "anslut-dashboard"),
-            ],
-        )
-        .await;
+    // A second instance on the same log that signs in at an OpenID Provider: oidc-provider,
+    // which the script starts first (tests/browser/issuer.mjs) on a port chosen here, known as
+    // http://localhost:PORT (another site than the dashboard's 127.0.0.1: no shared cookies).
+    // The instance verifies tokens with the provider's own keys, fetched from its /jwks, so it
+    // starts once the provider serves them, on a port chosen here too (the provider's client
+    // names the dashboard's callback).
+    let issuer_port = free_port();
+    let oidc_port = free_port();
+    let issuer = format!("http://localhost:{issuer_port}");
+    let jwks = format!("{issuer}/jwks");
+    let oidc_url = format!("http://127.0.0.1:{oidc_port}");
 
     let started = Instant::now();
     let mut node = Command::new("node");
     node.arg("dashboard.mjs")
         .current_dir(&dir)
         .env("ANSLUT_URL", server.url(""))
-        .env("ANSLUT_OIDC_URL", oidc_server.url(""))
+        .env("ANSLUT_OIDC_URL", &oidc_url)
+        .env("OIDC_ISSUER", &issuer)
         .env("OIDC_PORT", issuer_port.to_string())
-        .env("OIDC_KEY", fixtures.join("rsa-private.pem"))
-        .env("OIDC_KID", "test-rsa")
-        .env("CHROMIUM", &chromium);
+        .env("CHROMIUM", &chromium)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if let Some(screenshots) = std::env::var_os("ANSLUT_SCREENSHOTS") {
         node.env("SCREENSHOTS", screenshots);
     }
-    let output = node
-        .output()
-        .expect("the browser test needs Node.js (node)");
+    let mut run = Run(Some(
+        node.spawn().expect("the browser test needs Node.js (node)"),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = server.client().get(jwks.as_str()).send().await;
+        if answer.is_ok_and(|answer| answer.status() == 200) {
+            break;
+        }
+        if let Some(child) = run.0.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            let output = run.0.take().unwrap().wait_with_output().unwrap();
+            panic!(
+                "the browser test ended ({status}) before the provider served {jwks}:\n{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "oidc-provider did not serve {jwks}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let port = oidc_port.to_string();
+    let oidc_server = deployment
+        .serve_args(
+            "dashboard-oidc",
+            &["--port", &port],
+            &[
+                ("ANSLUT_AUTH__JWKS_URL", &jwks),
+                ("ANSLUT_AUTH__ALLOW_LOOPBACK_HTTP_JWKS", "true"),
+                ("ANSLUT_AUTH__ISSUER", &issuer),
+                ("ANSLUT_AUTH__OIDC_ISSUER", &issuer),
+                ("ANSLUT_AUTH__OIDC_CLIENT_ID", "anslut-dashboard"),
+            ],
+        )
+        .await;
+    assert_eq!(oidc_server.url(""), oidc_url);
+    let output = run
+        .0
+        .take()
+        .unwrap()
+        .wait_with_output()
+        .expect("the browser test's output");
     let stdout = String::from_utf8_lossy(&output.stdout);
     eprintln!(
         "the browser run took {:.1} s; page load times (from the click to the fragment on the page):",
@@ -158,7 +220,7 @@ async fn the_dashboard_works_in_chromium_for_each_role_under_its_policy() {
             && let Some(load) = line.get("load")
         {
             eprintln!(
-                "  {:<18} {:<24} {:>5} ms",
+                "  {:<21} {:<29} {:>5} ms",
                 load["role"].as_str().unwrap_or_default(),
                 load["view"].as_str().unwrap_or_default(),
                 load["ms"].as_u64().unwrap_or_default()
@@ -167,9 +229,10 @@ async fn the_dashboard_works_in_chromium_for_each_role_under_its_policy() {
     }
     assert!(
         output.status.success(),
-        "the browser test failed:\n{stdout}\n{}\n{}",
+        "the browser test failed:\n{stdout}\n{}\n{}\n{}",
         String::from_utf8_lossy(&output.stderr),
-        server.log_tail(30)
+        server.log_tail(30),
+        oidc_server.log_tail(30)
     );
     assert!(stdout.contains("{\"ok\":true"), "{stdout}");
 }
