@@ -8,7 +8,17 @@ use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 
-use super::commands::{CaseCommand, Issued};
+use super::commands::{
+    AcceptSelfDeclaration, AgreeDeviation, ApproveApplication, ApproveFinalVerification,
+    AttestCatalogueVersion, CaseCommand, ChangeWorkstations, CompleteTraining,
+    DecideNonStandardService, EndConnection, FailFinalVerification, GoLive, Issued,
+    ListStaffMember, RecordFinding, RecordMilestone, RecordPlan, RecordStaffCommitment,
+    RecordStepApplicability, RecordTechnicalCheck, RejectApplication, RejectFindingResponse,
+    ReportOrganisationalChange, RequestNonStandardService, RequireAttestation, ResolveFinding,
+    RespondToFinding, ResumeConnection, ReturnSelfDeclaration, ScheduleFinalVerification,
+    SignAgreement, SignContract, SignFinalContract, SubmitSelfDeclaration, SuspendConnection,
+    UpdateContact,
+};
 use super::error::{ApplicationProblem, CaseError, DateProblem};
 use super::events::{
     AgreementSigned, ApplicationSubmitted, AttestationRequired, CaseChange, CaseEvent,
@@ -638,6 +648,16 @@ struct Now<'s> {
     catalogues: &'s CatalogueRegistry,
 }
 
+/// Everything a command's rule is decided with: its name (for errors), who issues it, the
+/// day, and the catalogues and processes.
+#[derive(Clone, Copy)]
+struct Deciding<'d, 's> {
+    name: &'static str,
+    actor: &'d Actor,
+    today: NaiveDate,
+    now: &'d Now<'s>,
+}
+
 fn not_in_future(field: &'static str, date: NaiveDate, today: NaiveDate) -> Result<(), CaseError> {
     if date > today {
         return Err(CaseError::InvalidDate {
@@ -766,635 +786,940 @@ impl ConnectionCase {
             .collect()
     }
 
+    /// Decides one command: the command's own rule, one method per command below.
     fn decide_change(
         &self,
         actor: &Actor,
         command: CaseCommand,
         now: &Now<'_>,
     ) -> Result<CaseChange, CaseError> {
-        let name = command.name();
-        let today = now.today;
+        let at = Deciding {
+            name: command.name(),
+            actor,
+            today: now.today,
+            now,
+        };
         match command {
-            CaseCommand::SubmitApplication(application) => {
-                self.require(name, &[Phase::New])?;
-                submit_application(actor, application, now).map(CaseChange::ApplicationSubmitted)
-            }
-            CaseCommand::ApproveApplication(c) => {
-                self.require(name, &[Phase::Application])?;
-                Ok(CaseChange::ApplicationApproved(Decision {
-                    reason: c.reason,
-                }))
-            }
-            CaseCommand::RejectApplication(c) => {
-                self.require(name, &[Phase::Application])?;
-                Ok(CaseChange::ApplicationRejected(Decision {
-                    reason: c.reason,
-                }))
-            }
-            CaseCommand::SignContract(c) => {
-                self.require(name, &[Phase::Approved])?;
-                not_in_future("signed_on", c.signed_on, today)?;
-                not_before("signed_on", c.signed_on, self.applied_on())?;
-                let facts = self.facts.as_ref().ok_or(CaseError::WrongPhase {
-                    command: name,
-                    phase: self.phase,
-                })?;
-                let catalogue = now
-                    .catalogues
-                    .in_force(&facts.programme, c.signed_on)
-                    .ok_or_else(|| CaseError::NoCatalogueInForce {
-                        programme: facts.programme.clone(),
-                        on: c.signed_on,
-                    })?;
-                let process = now
-                    .catalogues
-                    .process(&catalogue.programme, catalogue.version)
-                    .ok_or_else(|| CaseError::NoProcessDefinition {
-                        programme: catalogue.programme.clone(),
-                        version: catalogue.version,
-                    })?;
-                Ok(CaseChange::ContractSigned(ContractSigned {
-                    signed_on: c.signed_on,
-                    document: c.document,
-                    catalogue: catalogue.reference(),
-                    process: Some(process.reference()),
-                }))
-            }
-            CaseCommand::SignAgreement(c) => {
-                self.require(name, CONNECTED)?;
-                not_in_future("signed_on", c.signed_on, today)?;
-                let catalogue = self.held_catalogue(now)?;
-                let requirement = catalogue.requirement(&c.agreement).ok_or_else(|| {
-                    CaseError::RequirementNotInCatalogue {
-                        requirement: c.agreement.clone(),
-                    }
-                })?;
-                if requirement.category != Category::Agreements
-                    || requirement.evidence != Evidence::SignedDocument
-                {
-                    return Err(CaseError::NotAnAgreement {
-                        requirement: c.agreement,
-                    });
-                }
-                if self.agreements.contains_key(&c.agreement) {
-                    return Err(CaseError::AgreementAlreadySigned {
-                        agreement: c.agreement,
-                    });
-                }
-                Ok(CaseChange::AgreementSigned(AgreementSigned {
-                    agreement: c.agreement,
-                    signed_on: c.signed_on,
-                    counterparty: c.counterparty,
-                    document: c.document,
-                }))
-            }
-            CaseCommand::SubmitSelfDeclaration(c) => {
-                self.require(name, ESTABLISHING)?;
-                if !matches!(
-                    self.declaration,
-                    DeclarationStatus::NotSubmitted | DeclarationStatus::Returned
-                ) {
-                    return Err(CaseError::SelfDeclarationNotExpected {
-                        status: self.declaration,
-                    });
-                }
-                let catalogue = self.held_catalogue(now)?;
-                AnswerCheck::of(&c.answers, catalogue.requirements.iter().map(|r| &r.id))
-                    .into_result()?;
-                Ok(CaseChange::SelfDeclarationSubmitted(
-                    SelfDeclarationSubmitted {
-                        catalogue: catalogue.reference(),
-                        answers: c.answers,
-                    },
-                ))
-            }
-            CaseCommand::AcceptSelfDeclaration(c) => {
-                self.require(name, ESTABLISHING)?;
-                self.require_submitted_declaration()?;
-                let catalogue = self.held_catalogue(now)?;
-                let refused =
-                    self.non_compliant_without_deviation(self.answers.values(), catalogue, today);
-                if !refused.is_empty() {
-                    return Err(CaseError::NonCompliantWithoutDeviation {
-                        requirements: refused,
-                    });
-                }
-                Ok(CaseChange::SelfDeclarationAccepted(Decision {
-                    reason: c.reason,
-                }))
-            }
-            CaseCommand::ReturnSelfDeclaration(c) => {
-                self.require(name, ESTABLISHING)?;
-                self.require_submitted_declaration()?;
-                let catalogue = self.held_catalogue(now)?;
-                if let Some(remark) = c
-                    .remarks
-                    .iter()
-                    .find(|r| catalogue.requirement(&r.requirement).is_none())
-                {
-                    return Err(CaseError::RequirementNotInCatalogue {
-                        requirement: remark.requirement.clone(),
-                    });
-                }
-                Ok(CaseChange::SelfDeclarationReturned(
-                    SelfDeclarationReturned {
-                        reason: c.reason,
-                        remarks: c.remarks,
-                    },
-                ))
-            }
-            CaseCommand::AgreeDeviation(c) => {
-                self.require(name, CONNECTED)?;
-                if let Some(until) = c.valid_until {
-                    not_in_past("valid_until", until, today)?;
-                }
-                let catalogue = self.held_catalogue(now)?;
-                let requirement = catalogue.requirement(&c.requirement).ok_or_else(|| {
-                    CaseError::RequirementNotInCatalogue {
-                        requirement: c.requirement.clone(),
-                    }
-                })?;
-                if requirement.level != Level::Must {
-                    return Err(CaseError::DeviationNotNeeded {
-                        requirement: c.requirement,
-                    });
-                }
-                if !self.lapsed(&c.requirement, today) {
-                    return Err(CaseError::DeviationAlreadyAgreed {
-                        requirement: c.requirement,
-                    });
-                }
-                Ok(CaseChange::DeviationAgreed(DeviationAgreed {
-                    requirement: c.requirement,
-                    reason: c.reason,
-                    valid_until: c.valid_until,
-                }))
-            }
-            CaseCommand::RecordStaffCommitment(c) => {
-                self.require(name, CONNECTED)?;
-                not_in_future("signed_on", c.signed_on, today)?;
-                if self
-                    .staff_commitments
-                    .get(&c.person.subject())
-                    .is_some_and(|kinds| kinds.contains(&c.kind))
-                {
-                    return Err(CaseError::CommitmentAlreadyRecorded { kind: c.kind });
-                }
-                Ok(CaseChange::StaffCommitmentRecorded(
-                    StaffCommitmentRecorded {
-                        person: c.person,
-                        kind: c.kind,
-                        signed_on: c.signed_on,
-                    },
-                ))
-            }
-            CaseCommand::RecordMilestone(c) => {
-                self.require(name, CONNECTED)?;
-                not_in_future("completed_on", c.completed_on, today)?;
-                let kind = c.milestone.kind();
-                if self.milestones.contains_key(&kind) {
-                    return Err(CaseError::MilestoneAlreadyRecorded { milestone: kind });
-                }
-                Ok(CaseChange::MilestoneRecorded(MilestoneRecorded {
-                    milestone: c.milestone,
-                    completed_on: c.completed_on,
-                }))
-            }
-            CaseCommand::CompleteTraining(c) => {
-                self.require(name, ESTABLISHING)?;
-                self.require_step(name, StepKind::Training, now)?;
-                not_in_future("completed_on", c.completed_on, today)?;
-                if self.training_completed_on.is_some() {
-                    return Err(CaseError::TrainingAlreadyCompleted);
-                }
-                Ok(CaseChange::TrainingCompleted(TrainingCompleted {
-                    completed_on: c.completed_on,
-                    description: c.description,
-                }))
-            }
-            CaseCommand::ScheduleFinalVerification(c) => {
-                self.require(name, ESTABLISHING)?;
-                self.require_step(name, StepKind::FinalVerification, now)?;
-                not_in_past("scheduled_for", c.scheduled_for, today)?;
-                let round = match self.verification {
-                    None => 1,
-                    // Moving the date of the round not yet held.
-                    Some(v) if v.outcome == VerificationOutcome::Pending => v.round,
-                    // A failed round is followed by a new one.
-                    Some(v) if v.outcome == VerificationOutcome::Failed => v.round + 1,
-                    Some(v) => {
-                        return Err(CaseError::FinalVerificationNotPending {
-                            round: v.round,
-                            state: "approved",
-                        });
-                    }
-                };
-                Ok(CaseChange::FinalVerificationScheduled(
-                    FinalVerificationScheduled {
-                        round,
-                        scheduled_for: c.scheduled_for,
-                    },
-                ))
-            }
-            CaseCommand::RecordFinding(c) => {
-                let context = match self.phase {
-                    Phase::FinalVerification => VerificationContext::FinalVerification {
-                        round: self.pending_verification()?.round,
-                    },
-                    Phase::Live => VerificationContext::OnSite,
-                    phase => {
-                        return Err(CaseError::WrongPhase {
-                            command: name,
-                            phase,
-                        });
-                    }
-                };
-                if let Some(due) = c.due {
-                    not_in_past("due", due, today)?;
-                }
-                if let Some(requirement) = &c.requirement
-                    && self.held_catalogue(now)?.requirement(requirement).is_none()
-                {
-                    return Err(CaseError::RequirementNotInCatalogue {
-                        requirement: requirement.clone(),
-                    });
-                }
-                let finding = self
-                    .findings
-                    .keys()
-                    .next_back()
-                    .map_or(FindingNo::new(1), |last| last.next());
-                Ok(CaseChange::FindingRecorded(FindingRecorded {
-                    finding,
-                    context,
-                    kind: c.kind,
-                    requirement: c.requirement,
-                    description: c.description,
-                    due: c.due,
-                }))
-            }
-            CaseCommand::ResolveFinding(c) => {
-                self.require(name, CONNECTED)?;
-                let finding = self
-                    .findings
-                    .get(&c.finding)
-                    .ok_or(CaseError::FindingNotFound { finding: c.finding })?;
-                if finding.resolved {
-                    return Err(CaseError::FindingAlreadyResolved { finding: c.finding });
-                }
-                if finding.kind == FindingKind::Demand && actor.role == Role::Provider {
-                    return Err(CaseError::DemandIsTheRegions { finding: c.finding });
-                }
-                Ok(CaseChange::FindingResolved(FindingResolved {
-                    finding: c.finding,
-                    resolution: c.resolution,
-                }))
-            }
-            CaseCommand::ApproveFinalVerification(c) => {
-                self.require(name, &[Phase::FinalVerification])?;
-                let verification = self.pending_verification()?;
-                if today < verification.scheduled_for {
-                    return Err(CaseError::FinalVerificationNotHeld {
-                        scheduled_for: verification.scheduled_for,
-                    });
-                }
-                let open_demands = self.open_demands();
-                if !open_demands.is_empty() {
-                    return Err(CaseError::OpenDemands {
-                        findings: open_demands,
-                    });
-                }
-                Ok(CaseChange::FinalVerificationApproved(
-                    FinalVerificationDecided {
-                        round: verification.round,
-                        reason: c.reason,
-                        open_findings: self.open_findings(FindingKind::Recommendation),
-                    },
-                ))
-            }
-            CaseCommand::FailFinalVerification(c) => {
-                self.require(name, &[Phase::FinalVerification])?;
-                let verification = self.pending_verification()?;
-                if today < verification.scheduled_for {
-                    return Err(CaseError::FinalVerificationNotHeld {
-                        scheduled_for: verification.scheduled_for,
-                    });
-                }
-                Ok(CaseChange::FinalVerificationFailed(
-                    FinalVerificationDecided {
-                        round: verification.round,
-                        reason: c.reason,
-                        open_findings: self.open_demands(),
-                    },
-                ))
-            }
-            CaseCommand::SignFinalContract(c) => {
-                self.require(name, &[Phase::FinalVerification])?;
-                self.require_step(name, StepKind::FinalContract, now)?;
-                if self.verification.map(|v| v.outcome) != Some(VerificationOutcome::Approved) {
-                    return Err(CaseError::FinalVerificationNotApproved);
-                }
-                if self.final_contract_signed_on.is_some() {
-                    return Err(CaseError::FinalContractAlreadySigned);
-                }
-                not_in_future("signed_on", c.signed_on, today)?;
-                not_before("signed_on", c.signed_on, self.contract_signed_on)?;
-                Ok(CaseChange::FinalContractSigned(FinalContractSigned {
-                    signed_on: c.signed_on,
-                    document: c.document,
-                }))
-            }
-            CaseCommand::GoLive(c) => {
-                self.require(name, ESTABLISHING)?;
-                let catalogue = self.held_catalogue(now)?;
-                let unmet = self.blockers(self.case_process(now)?);
-                if !unmet.is_empty() {
-                    return Err(CaseError::GoLiveBlocked { unmet });
-                }
-                Ok(CaseChange::WentLive(WentLive {
-                    went_live_on: today,
-                    reason: c.reason,
-                    catalogue: catalogue.reference(),
-                }))
-            }
-            CaseCommand::ReportOrganisationalChange(c) => {
-                self.require(name, CONNECTED)?;
-                let duty = match c.change {
-                    OrganisationalChange::PremisesChanged { .. } => DutyKind::PremisesChange,
-                    _ => DutyKind::OrganisationalChange,
-                };
-                Ok(CaseChange::OrganisationalChangeReported(
-                    OrganisationalChangeReported {
-                        reported_late: c.effective_on < today,
-                        change: c.change,
-                        effective_on: c.effective_on,
-                        description: c.description,
-                        timeliness: self.timeliness(duty, now),
-                    },
-                ))
-            }
-            CaseCommand::RequestNonStandardService(c) => {
-                self.require(name, CONNECTED)?;
-                let request = self
-                    .service_requests
-                    .keys()
-                    .next_back()
-                    .map_or(ServiceRequestNo::new(1), |last| last.next());
-                if let Some(desired) = c.desired_on {
-                    not_in_past("desired_on", desired, today)?;
-                }
-                Ok(CaseChange::NonStandardServiceRequested(
-                    NonStandardServiceRequested {
-                        request,
-                        service: c.service,
-                        justification: c.justification,
-                        desired_on: c.desired_on,
-                        function_and_technology: c.function_and_technology,
-                        timeliness: self.timeliness(DutyKind::NonStandardRequest, now),
-                    },
-                ))
-            }
-            CaseCommand::DecideNonStandardService(c) => {
-                self.require(name, CONNECTED)?;
-                match self.service_requests.get(&c.request) {
-                    None => Err(CaseError::ServiceRequestNotFound { request: c.request }),
-                    Some(Some(_)) => {
-                        Err(CaseError::ServiceRequestAlreadyDecided { request: c.request })
-                    }
-                    Some(None) => Ok(CaseChange::NonStandardServiceDecided(
-                        NonStandardServiceDecided {
-                            request: c.request,
-                            decision: c.decision,
-                            reason: c.reason,
-                        },
-                    )),
-                }
-            }
-            CaseCommand::AttestCatalogueVersion(c) => {
-                self.require(name, CONNECTED)?;
-                let held = self.held_catalogue(now)?;
-                if c.version <= held.version {
-                    return Err(CaseError::CatalogueVersionNotNewer {
-                        held: held.version,
-                        requested: c.version,
-                    });
-                }
-                let target = now
-                    .catalogues
-                    .get(&held.programme, c.version)
-                    .ok_or_else(|| CaseError::UnknownCatalogueVersion {
-                        programme: held.programme.clone(),
-                        version: c.version,
-                    })?;
-                if target.effective_from > today {
-                    return Err(CaseError::CatalogueVersionNotInForce {
-                        version: c.version,
-                        effective_from: target.effective_from,
-                    });
-                }
-                let diff = CatalogueDiff::between(held, target);
-                AnswerCheck::of(&c.answers, diff.to_attest().map(|r| &r.id)).into_result()?;
-                let refused = self.non_compliant_without_deviation(&c.answers, target, today);
-                if !refused.is_empty() {
-                    return Err(CaseError::NonCompliantWithoutDeviation {
-                        requirements: refused,
-                    });
-                }
-                Ok(CaseChange::CatalogueVersionAttested(
-                    CatalogueVersionAttested {
-                        from: held.reference(),
-                        to: target.reference(),
-                        answers: c.answers,
-                        added: diff.added.iter().map(|r| r.id.clone()).collect(),
-                        changed: diff.changed.iter().map(|ch| ch.id.clone()).collect(),
-                        removed: diff.removed.iter().map(|r| r.id.clone()).collect(),
-                    },
-                ))
-            }
-            CaseCommand::SuspendConnection(c) => {
-                self.require(name, &[Phase::Live])?;
-                Ok(CaseChange::ConnectionSuspended(Decision {
-                    reason: c.reason,
-                }))
-            }
-            CaseCommand::ResumeConnection(c) => {
-                self.require(name, &[Phase::Suspended])?;
-                Ok(CaseChange::ConnectionResumed(Decision { reason: c.reason }))
-            }
-            CaseCommand::ListStaffMember(c) => {
-                self.require(name, CONNECTED)?;
-                self.require_step(name, StepKind::StaffCommitments, now)?;
-                if self.staff_listed.contains_key(&c.person.subject()) {
-                    return Err(CaseError::StaffMemberAlreadyListed);
-                }
-                Ok(CaseChange::StaffMemberListed(StaffMemberListed {
-                    person: c.person,
-                    access_from: c.access_from,
-                    new_hire: self.went_live_on.is_some(),
-                }))
-            }
-            CaseCommand::RecordStepApplicability(c) => {
-                self.require(name, CONNECTED)?;
-                let process = self.case_process(now)?;
-                let step = process
-                    .step(&c.step)
-                    .ok_or_else(|| CaseError::UnknownStep {
-                        step: c.step.clone(),
-                        kind: "conditional",
-                    })?;
-                if !step.condition.as_ref().is_some_and(|condition| {
-                    matches!(
-                        condition.on,
-                        ConditionKind::SystemConnected | ConditionKind::WhereRequired
-                    )
-                }) {
-                    return Err(CaseError::StepNotConditional { step: c.step });
-                }
-                Ok(CaseChange::StepApplicabilityRecorded(
-                    StepApplicabilityRecorded {
-                        step: c.step,
-                        applies: c.applies,
-                        reason: c.reason,
-                    },
-                ))
-            }
-            CaseCommand::RecordPlan(c) => {
-                self.require(name, CONNECTED)?;
-                not_in_future("recorded_on", c.recorded_on, today)?;
-                let process = self.require_step(name, StepKind::Plan, now)?;
-                if process
-                    .step(&c.step)
-                    .is_none_or(|step| step.kind != StepKind::Plan)
-                {
-                    return Err(CaseError::UnknownStep {
-                        step: c.step,
-                        kind: "plan",
-                    });
-                }
-                if self.plans.contains_key(&c.step) {
-                    return Err(CaseError::PlanAlreadyRecorded { step: c.step });
-                }
-                Ok(CaseChange::PlanRecorded(PlanRecorded {
-                    step: c.step,
-                    recorded_on: c.recorded_on,
-                    document: c.document,
-                }))
-            }
-            CaseCommand::RecordTechnicalCheck(c) => {
-                self.require(name, CONNECTED)?;
-                not_in_future("checked_on", c.checked_on, today)?;
-                self.require_step(name, StepKind::TechnicalCheck, now)?;
-                Ok(CaseChange::TechnicalCheckRecorded(TechnicalCheckRecorded {
-                    computer: c.computer,
-                    checked_on: c.checked_on,
-                    approved: c.approved,
-                    remark: c.remark,
-                }))
-            }
-            CaseCommand::RespondToFinding(c) => {
-                self.require(name, CONNECTED)?;
-                let finding = self
-                    .findings
-                    .get(&c.finding)
-                    .ok_or(CaseError::FindingNotFound { finding: c.finding })?;
-                if finding.resolved {
-                    return Err(CaseError::FindingAlreadyResolved { finding: c.finding });
-                }
-                Ok(CaseChange::FindingResponded(FindingResponded {
-                    finding: c.finding,
-                    remediation: c.remediation,
-                    evidence: c.evidence,
-                }))
-            }
-            CaseCommand::RejectFindingResponse(c) => {
-                self.require(name, CONNECTED)?;
-                let finding = self
-                    .findings
-                    .get(&c.finding)
-                    .ok_or(CaseError::FindingNotFound { finding: c.finding })?;
-                if finding.resolved {
-                    return Err(CaseError::FindingAlreadyResolved { finding: c.finding });
-                }
-                if !finding.response_pending {
-                    return Err(CaseError::NoFindingResponse { finding: c.finding });
-                }
-                Ok(CaseChange::FindingResponseRejected(
-                    FindingResponseRejected {
-                        finding: c.finding,
-                        reason: c.reason,
-                    },
-                ))
-            }
-            CaseCommand::RequireAttestation(c) => {
-                self.require(name, CONNECTED)?;
-                not_in_past("due", c.due, today)?;
-                let held = self.held_catalogue(now)?;
-                if c.version <= held.version {
-                    return Err(CaseError::CatalogueVersionNotNewer {
-                        held: held.version,
-                        requested: c.version,
-                    });
-                }
-                let target = now
-                    .catalogues
-                    .get(&held.programme, c.version)
-                    .ok_or_else(|| CaseError::UnknownCatalogueVersion {
-                        programme: held.programme.clone(),
-                        version: c.version,
-                    })?;
-                if target.effective_from > c.due {
-                    return Err(CaseError::CatalogueVersionNotInForce {
-                        version: c.version,
-                        effective_from: target.effective_from,
-                    });
-                }
-                Ok(CaseChange::AttestationRequired(AttestationRequired {
-                    version: c.version,
-                    due: c.due,
-                    reason: c.reason,
-                }))
-            }
-            CaseCommand::ChangeWorkstations(c) => {
-                self.require(name, CONNECTED)?;
-                if c.workstations == 0 {
-                    return Err(CaseError::NoWorkstations);
-                }
-                let catalogue = self.held_catalogue(now)?;
-                Ok(CaseChange::WorkstationsChanged(WorkstationsChanged {
-                    workstations: c.workstations,
-                    groups: catalogue
-                        .application
-                        .workstation_group_size
-                        .map(|size| workstation_groups(c.workstations, size)),
-                    effective_on: c.effective_on,
-                }))
-            }
-            CaseCommand::UpdateContact(c) => {
-                self.require(name, CONNECTED)?;
-                Ok(CaseChange::ContactUpdated(ContactUpdated {
-                    contact: c.contact,
-                }))
-            }
-            CaseCommand::EndConnection(c) => {
-                self.require(
-                    name,
-                    &[
-                        Phase::Approved,
-                        Phase::Establishment,
-                        Phase::FinalVerification,
-                        Phase::Live,
-                        Phase::Suspended,
-                    ],
-                )?;
-                not_in_future("ended_on", c.ended_on, today)?;
-                not_before("ended_on", c.ended_on, self.applied_on())?;
-                Ok(CaseChange::ConnectionEnded(ConnectionEnded {
-                    ending: c.ending,
-                    ended_on: c.ended_on,
-                    reason: c.reason,
-                }))
-            }
+            CaseCommand::SubmitApplication(c) => self.submit_application(c, at),
+            CaseCommand::ApproveApplication(c) => self.approve_application(c, at),
+            CaseCommand::RejectApplication(c) => self.reject_application(c, at),
+            CaseCommand::SignContract(c) => self.sign_contract(c, at),
+            CaseCommand::SignAgreement(c) => self.sign_agreement(c, at),
+            CaseCommand::SubmitSelfDeclaration(c) => self.submit_self_declaration(c, at),
+            CaseCommand::AcceptSelfDeclaration(c) => self.accept_self_declaration(c, at),
+            CaseCommand::ReturnSelfDeclaration(c) => self.return_self_declaration(c, at),
+            CaseCommand::AgreeDeviation(c) => self.agree_deviation(c, at),
+            CaseCommand::RecordStaffCommitment(c) => self.record_staff_commitment(c, at),
+            CaseCommand::RecordMilestone(c) => self.record_milestone(c, at),
+            CaseCommand::CompleteTraining(c) => self.complete_training(c, at),
+            CaseCommand::ScheduleFinalVerification(c) => self.schedule_final_verification(c, at),
+            CaseCommand::RecordFinding(c) => self.record_finding(c, at),
+            CaseCommand::ResolveFinding(c) => self.resolve_finding(c, at),
+            CaseCommand::ApproveFinalVerification(c) => self.approve_final_verification(c, at),
+            CaseCommand::FailFinalVerification(c) => self.fail_final_verification(c, at),
+            CaseCommand::SignFinalContract(c) => self.sign_final_contract(c, at),
+            CaseCommand::GoLive(c) => self.go_live(c, at),
+            CaseCommand::ReportOrganisationalChange(c) => self.report_organisational_change(c, at),
+            CaseCommand::RequestNonStandardService(c) => self.request_non_standard_service(c, at),
+            CaseCommand::DecideNonStandardService(c) => self.decide_non_standard_service(c, at),
+            CaseCommand::AttestCatalogueVersion(c) => self.attest_catalogue_version(c, at),
+            CaseCommand::SuspendConnection(c) => self.suspend_connection(c, at),
+            CaseCommand::ResumeConnection(c) => self.resume_connection(c, at),
+            CaseCommand::ListStaffMember(c) => self.list_staff_member(c, at),
+            CaseCommand::RecordStepApplicability(c) => self.record_step_applicability(c, at),
+            CaseCommand::RecordPlan(c) => self.record_plan(c, at),
+            CaseCommand::RecordTechnicalCheck(c) => self.record_technical_check(c, at),
+            CaseCommand::RespondToFinding(c) => self.respond_to_finding(c, at),
+            CaseCommand::RejectFindingResponse(c) => self.reject_finding_response(c, at),
+            CaseCommand::RequireAttestation(c) => self.require_attestation(c, at),
+            CaseCommand::ChangeWorkstations(c) => self.change_workstations(c, at),
+            CaseCommand::UpdateContact(c) => self.update_contact(c, at),
+            CaseCommand::EndConnection(c) => self.end_connection(c, at),
         }
+    }
+
+    /// `submit-application`.
+    fn submit_application(
+        &self,
+        application: Application,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, actor, now, ..
+        } = at;
+        self.require(name, &[Phase::New])?;
+        submit_application(actor, application, now).map(CaseChange::ApplicationSubmitted)
+    }
+
+    /// `approve-application`.
+    fn approve_application(
+        &self,
+        c: ApproveApplication,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, .. } = at;
+        self.require(name, &[Phase::Application])?;
+        Ok(CaseChange::ApplicationApproved(Decision {
+            reason: c.reason,
+        }))
+    }
+
+    /// `reject-application`.
+    fn reject_application(
+        &self,
+        c: RejectApplication,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, .. } = at;
+        self.require(name, &[Phase::Application])?;
+        Ok(CaseChange::ApplicationRejected(Decision {
+            reason: c.reason,
+        }))
+    }
+
+    /// `sign-contract`.
+    fn sign_contract(
+        &self,
+        c: SignContract,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        self.require(name, &[Phase::Approved])?;
+        not_in_future("signed_on", c.signed_on, today)?;
+        not_before("signed_on", c.signed_on, self.applied_on())?;
+        let facts = self.facts.as_ref().ok_or(CaseError::WrongPhase {
+            command: name,
+            phase: self.phase,
+        })?;
+        let catalogue = now
+            .catalogues
+            .in_force(&facts.programme, c.signed_on)
+            .ok_or_else(|| CaseError::NoCatalogueInForce {
+                programme: facts.programme.clone(),
+                on: c.signed_on,
+            })?;
+        let process = now
+            .catalogues
+            .process(&catalogue.programme, catalogue.version)
+            .ok_or_else(|| CaseError::NoProcessDefinition {
+                programme: catalogue.programme.clone(),
+                version: catalogue.version,
+            })?;
+        Ok(CaseChange::ContractSigned(ContractSigned {
+            signed_on: c.signed_on,
+            document: c.document,
+            catalogue: catalogue.reference(),
+            process: Some(process.reference()),
+        }))
+    }
+
+    /// `sign-agreement`.
+    fn sign_agreement(
+        &self,
+        c: SignAgreement,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        self.require(name, CONNECTED)?;
+        not_in_future("signed_on", c.signed_on, today)?;
+        let catalogue = self.held_catalogue(now)?;
+        let requirement = catalogue.requirement(&c.agreement).ok_or_else(|| {
+            CaseError::RequirementNotInCatalogue {
+                requirement: c.agreement.clone(),
+            }
+        })?;
+        if requirement.category != Category::Agreements
+            || requirement.evidence != Evidence::SignedDocument
+        {
+            return Err(CaseError::NotAnAgreement {
+                requirement: c.agreement,
+            });
+        }
+        if self.agreements.contains_key(&c.agreement) {
+            return Err(CaseError::AgreementAlreadySigned {
+                agreement: c.agreement,
+            });
+        }
+        Ok(CaseChange::AgreementSigned(AgreementSigned {
+            agreement: c.agreement,
+            signed_on: c.signed_on,
+            counterparty: c.counterparty,
+            document: c.document,
+        }))
+    }
+
+    /// `submit-self-declaration`.
+    fn submit_self_declaration(
+        &self,
+        c: SubmitSelfDeclaration,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, now, .. } = at;
+        self.require(name, ESTABLISHING)?;
+        if !matches!(
+            self.declaration,
+            DeclarationStatus::NotSubmitted | DeclarationStatus::Returned
+        ) {
+            return Err(CaseError::SelfDeclarationNotExpected {
+                status: self.declaration,
+            });
+        }
+        let catalogue = self.held_catalogue(now)?;
+        AnswerCheck::of(&c.answers, catalogue.requirements.iter().map(|r| &r.id)).into_result()?;
+        Ok(CaseChange::SelfDeclarationSubmitted(
+            SelfDeclarationSubmitted {
+                catalogue: catalogue.reference(),
+                answers: c.answers,
+            },
+        ))
+    }
+
+    /// `accept-self-declaration`.
+    fn accept_self_declaration(
+        &self,
+        c: AcceptSelfDeclaration,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        self.require(name, ESTABLISHING)?;
+        self.require_submitted_declaration()?;
+        let catalogue = self.held_catalogue(now)?;
+        let refused = self.non_compliant_without_deviation(self.answers.values(), catalogue, today);
+        if !refused.is_empty() {
+            return Err(CaseError::NonCompliantWithoutDeviation {
+                requirements: refused,
+            });
+        }
+        Ok(CaseChange::SelfDeclarationAccepted(Decision {
+            reason: c.reason,
+        }))
+    }
+
+    /// `return-self-declaration`.
+    fn return_self_declaration(
+        &self,
+        c: ReturnSelfDeclaration,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, now, .. } = at;
+        self.require(name, ESTABLISHING)?;
+        self.require_submitted_declaration()?;
+        let catalogue = self.held_catalogue(now)?;
+        if let Some(remark) = c
+            .remarks
+            .iter()
+            .find(|r| catalogue.requirement(&r.requirement).is_none())
+        {
+            return Err(CaseError::RequirementNotInCatalogue {
+                requirement: remark.requirement.clone(),
+            });
+        }
+        Ok(CaseChange::SelfDeclarationReturned(
+            SelfDeclarationReturned {
+                reason: c.reason,
+                remarks: c.remarks,
+            },
+        ))
+    }
+
+    /// `agree-deviation`.
+    fn agree_deviation(
+        &self,
+        c: AgreeDeviation,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        self.require(name, CONNECTED)?;
+        if let Some(until) = c.valid_until {
+            not_in_past("valid_until", until, today)?;
+        }
+        let catalogue = self.held_catalogue(now)?;
+        let requirement = catalogue.requirement(&c.requirement).ok_or_else(|| {
+            CaseError::RequirementNotInCatalogue {
+                requirement: c.requirement.clone(),
+            }
+        })?;
+        if requirement.level != Level::Must {
+            return Err(CaseError::DeviationNotNeeded {
+                requirement: c.requirement,
+            });
+        }
+        if !self.lapsed(&c.requirement, today) {
+            return Err(CaseError::DeviationAlreadyAgreed {
+                requirement: c.requirement,
+            });
+        }
+        Ok(CaseChange::DeviationAgreed(DeviationAgreed {
+            requirement: c.requirement,
+            reason: c.reason,
+            valid_until: c.valid_until,
+        }))
+    }
+
+    /// `record-staff-commitment`.
+    fn record_staff_commitment(
+        &self,
+        c: RecordStaffCommitment,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, today, .. } = at;
+        self.require(name, CONNECTED)?;
+        not_in_future("signed_on", c.signed_on, today)?;
+        if self
+            .staff_commitments
+            .get(&c.person.subject())
+            .is_some_and(|kinds| kinds.contains(&c.kind))
+        {
+            return Err(CaseError::CommitmentAlreadyRecorded { kind: c.kind });
+        }
+        Ok(CaseChange::StaffCommitmentRecorded(
+            StaffCommitmentRecorded {
+                person: c.person,
+                kind: c.kind,
+                signed_on: c.signed_on,
+            },
+        ))
+    }
+
+    /// `record-milestone`.
+    fn record_milestone(
+        &self,
+        c: RecordMilestone,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, today, .. } = at;
+        self.require(name, CONNECTED)?;
+        not_in_future("completed_on", c.completed_on, today)?;
+        let kind = c.milestone.kind();
+        if self.milestones.contains_key(&kind) {
+            return Err(CaseError::MilestoneAlreadyRecorded { milestone: kind });
+        }
+        Ok(CaseChange::MilestoneRecorded(MilestoneRecorded {
+            milestone: c.milestone,
+            completed_on: c.completed_on,
+        }))
+    }
+
+    /// `complete-training`.
+    fn complete_training(
+        &self,
+        c: CompleteTraining,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        self.require(name, ESTABLISHING)?;
+        self.require_step(name, StepKind::Training, now)?;
+        not_in_future("completed_on", c.completed_on, today)?;
+        if self.training_completed_on.is_some() {
+            return Err(CaseError::TrainingAlreadyCompleted);
+        }
+        Ok(CaseChange::TrainingCompleted(TrainingCompleted {
+            completed_on: c.completed_on,
+            description: c.description,
+        }))
+    }
+
+    /// `schedule-final-verification`.
+    fn schedule_final_verification(
+        &self,
+        c: ScheduleFinalVerification,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        self.require(name, ESTABLISHING)?;
+        self.require_step(name, StepKind::FinalVerification, now)?;
+        not_in_past("scheduled_for", c.scheduled_for, today)?;
+        let round = match self.verification {
+            None => 1,
+            // Moving the date of the round not yet held.
+            Some(v) if v.outcome == VerificationOutcome::Pending => v.round,
+            // A failed round is followed by a new one.
+            Some(v) if v.outcome == VerificationOutcome::Failed => v.round + 1,
+            Some(v) => {
+                return Err(CaseError::FinalVerificationNotPending {
+                    round: v.round,
+                    state: "approved",
+                });
+            }
+        };
+        Ok(CaseChange::FinalVerificationScheduled(
+            FinalVerificationScheduled {
+                round,
+                scheduled_for: c.scheduled_for,
+            },
+        ))
+    }
+
+    /// `record-finding`.
+    fn record_finding(
+        &self,
+        c: RecordFinding,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        let context = match self.phase {
+            Phase::FinalVerification => VerificationContext::FinalVerification {
+                round: self.pending_verification()?.round,
+            },
+            Phase::Live => VerificationContext::OnSite,
+            phase => {
+                return Err(CaseError::WrongPhase {
+                    command: name,
+                    phase,
+                });
+            }
+        };
+        if let Some(due) = c.due {
+            not_in_past("due", due, today)?;
+        }
+        if let Some(requirement) = &c.requirement
+            && self.held_catalogue(now)?.requirement(requirement).is_none()
+        {
+            return Err(CaseError::RequirementNotInCatalogue {
+                requirement: requirement.clone(),
+            });
+        }
+        let finding = self
+            .findings
+            .keys()
+            .next_back()
+            .map_or(FindingNo::new(1), |last| last.next());
+        Ok(CaseChange::FindingRecorded(FindingRecorded {
+            finding,
+            context,
+            kind: c.kind,
+            requirement: c.requirement,
+            description: c.description,
+            due: c.due,
+        }))
+    }
+
+    /// `resolve-finding`.
+    fn resolve_finding(
+        &self,
+        c: ResolveFinding,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, actor, .. } = at;
+        self.require(name, CONNECTED)?;
+        let finding = self
+            .findings
+            .get(&c.finding)
+            .ok_or(CaseError::FindingNotFound { finding: c.finding })?;
+        if finding.resolved {
+            return Err(CaseError::FindingAlreadyResolved { finding: c.finding });
+        }
+        if finding.kind == FindingKind::Demand && actor.role == Role::Provider {
+            return Err(CaseError::DemandIsTheRegions { finding: c.finding });
+        }
+        Ok(CaseChange::FindingResolved(FindingResolved {
+            finding: c.finding,
+            resolution: c.resolution,
+        }))
+    }
+
+    /// `approve-final-verification`.
+    fn approve_final_verification(
+        &self,
+        c: ApproveFinalVerification,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, today, .. } = at;
+        self.require(name, &[Phase::FinalVerification])?;
+        let verification = self.pending_verification()?;
+        if today < verification.scheduled_for {
+            return Err(CaseError::FinalVerificationNotHeld {
+                scheduled_for: verification.scheduled_for,
+            });
+        }
+        let open_demands = self.open_demands();
+        if !open_demands.is_empty() {
+            return Err(CaseError::OpenDemands {
+                findings: open_demands,
+            });
+        }
+        Ok(CaseChange::FinalVerificationApproved(
+            FinalVerificationDecided {
+                round: verification.round,
+                reason: c.reason,
+                open_findings: self.open_findings(FindingKind::Recommendation),
+            },
+        ))
+    }
+
+    /// `fail-final-verification`.
+    fn fail_final_verification(
+        &self,
+        c: FailFinalVerification,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, today, .. } = at;
+        self.require(name, &[Phase::FinalVerification])?;
+        let verification = self.pending_verification()?;
+        if today < verification.scheduled_for {
+            return Err(CaseError::FinalVerificationNotHeld {
+                scheduled_for: verification.scheduled_for,
+            });
+        }
+        Ok(CaseChange::FinalVerificationFailed(
+            FinalVerificationDecided {
+                round: verification.round,
+                reason: c.reason,
+                open_findings: self.open_demands(),
+            },
+        ))
+    }
+
+    /// `sign-final-contract`.
+    fn sign_final_contract(
+        &self,
+        c: SignFinalContract,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        self.require(name, &[Phase::FinalVerification])?;
+        self.require_step(name, StepKind::FinalContract, now)?;
+        if self.verification.map(|v| v.outcome) != Some(VerificationOutcome::Approved) {
+            return Err(CaseError::FinalVerificationNotApproved);
+        }
+        if self.final_contract_signed_on.is_some() {
+            return Err(CaseError::FinalContractAlreadySigned);
+        }
+        not_in_future("signed_on", c.signed_on, today)?;
+        not_before("signed_on", c.signed_on, self.contract_signed_on)?;
+        Ok(CaseChange::FinalContractSigned(FinalContractSigned {
+            signed_on: c.signed_on,
+            document: c.document,
+        }))
+    }
+
+    /// `go-live`.
+    fn go_live(&self, c: GoLive, at: Deciding<'_, '_>) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        self.require(name, ESTABLISHING)?;
+        let catalogue = self.held_catalogue(now)?;
+        let unmet = self.blockers(self.case_process(now)?);
+        if !unmet.is_empty() {
+            return Err(CaseError::GoLiveBlocked { unmet });
+        }
+        Ok(CaseChange::WentLive(WentLive {
+            went_live_on: today,
+            reason: c.reason,
+            catalogue: catalogue.reference(),
+        }))
+    }
+
+    /// `report-organisational-change`.
+    fn report_organisational_change(
+        &self,
+        c: ReportOrganisationalChange,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        self.require(name, CONNECTED)?;
+        let duty = match c.change {
+            OrganisationalChange::PremisesChanged { .. } => DutyKind::PremisesChange,
+            _ => DutyKind::OrganisationalChange,
+        };
+        Ok(CaseChange::OrganisationalChangeReported(
+            OrganisationalChangeReported {
+                reported_late: c.effective_on < today,
+                change: c.change,
+                effective_on: c.effective_on,
+                description: c.description,
+                timeliness: self.timeliness(duty, now),
+            },
+        ))
+    }
+
+    /// `request-non-standard-service`.
+    fn request_non_standard_service(
+        &self,
+        c: RequestNonStandardService,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        self.require(name, CONNECTED)?;
+        let request = self
+            .service_requests
+            .keys()
+            .next_back()
+            .map_or(ServiceRequestNo::new(1), |last| last.next());
+        if let Some(desired) = c.desired_on {
+            not_in_past("desired_on", desired, today)?;
+        }
+        Ok(CaseChange::NonStandardServiceRequested(
+            NonStandardServiceRequested {
+                request,
+                service: c.service,
+                justification: c.justification,
+                desired_on: c.desired_on,
+                function_and_technology: c.function_and_technology,
+                timeliness: self.timeliness(DutyKind::NonStandardRequest, now),
+            },
+        ))
+    }
+
+    /// `decide-non-standard-service`.
+    fn decide_non_standard_service(
+        &self,
+        c: DecideNonStandardService,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, .. } = at;
+        self.require(name, CONNECTED)?;
+        match self.service_requests.get(&c.request) {
+            None => Err(CaseError::ServiceRequestNotFound { request: c.request }),
+            Some(Some(_)) => Err(CaseError::ServiceRequestAlreadyDecided { request: c.request }),
+            Some(None) => Ok(CaseChange::NonStandardServiceDecided(
+                NonStandardServiceDecided {
+                    request: c.request,
+                    decision: c.decision,
+                    reason: c.reason,
+                },
+            )),
+        }
+    }
+
+    /// `attest-catalogue-version`.
+    fn attest_catalogue_version(
+        &self,
+        c: AttestCatalogueVersion,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        self.require(name, CONNECTED)?;
+        let held = self.held_catalogue(now)?;
+        if c.version <= held.version {
+            return Err(CaseError::CatalogueVersionNotNewer {
+                held: held.version,
+                requested: c.version,
+            });
+        }
+        let target = now
+            .catalogues
+            .get(&held.programme, c.version)
+            .ok_or_else(|| CaseError::UnknownCatalogueVersion {
+                programme: held.programme.clone(),
+                version: c.version,
+            })?;
+        if target.effective_from > today {
+            return Err(CaseError::CatalogueVersionNotInForce {
+                version: c.version,
+                effective_from: target.effective_from,
+            });
+        }
+        let diff = CatalogueDiff::between(held, target);
+        AnswerCheck::of(&c.answers, diff.to_attest().map(|r| &r.id)).into_result()?;
+        let refused = self.non_compliant_without_deviation(&c.answers, target, today);
+        if !refused.is_empty() {
+            return Err(CaseError::NonCompliantWithoutDeviation {
+                requirements: refused,
+            });
+        }
+        Ok(CaseChange::CatalogueVersionAttested(
+            CatalogueVersionAttested {
+                from: held.reference(),
+                to: target.reference(),
+                answers: c.answers,
+                added: diff.added.iter().map(|r| r.id.clone()).collect(),
+                changed: diff.changed.iter().map(|ch| ch.id.clone()).collect(),
+                removed: diff.removed.iter().map(|r| r.id.clone()).collect(),
+            },
+        ))
+    }
+
+    /// `suspend-connection`.
+    fn suspend_connection(
+        &self,
+        c: SuspendConnection,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, .. } = at;
+        self.require(name, &[Phase::Live])?;
+        Ok(CaseChange::ConnectionSuspended(Decision {
+            reason: c.reason,
+        }))
+    }
+
+    /// `resume-connection`.
+    fn resume_connection(
+        &self,
+        c: ResumeConnection,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, .. } = at;
+        self.require(name, &[Phase::Suspended])?;
+        Ok(CaseChange::ConnectionResumed(Decision { reason: c.reason }))
+    }
+
+    /// `list-staff-member`.
+    fn list_staff_member(
+        &self,
+        c: ListStaffMember,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, now, .. } = at;
+        self.require(name, CONNECTED)?;
+        self.require_step(name, StepKind::StaffCommitments, now)?;
+        if self.staff_listed.contains_key(&c.person.subject()) {
+            return Err(CaseError::StaffMemberAlreadyListed);
+        }
+        Ok(CaseChange::StaffMemberListed(StaffMemberListed {
+            person: c.person,
+            access_from: c.access_from,
+            new_hire: self.went_live_on.is_some(),
+        }))
+    }
+
+    /// `record-step-applicability`.
+    fn record_step_applicability(
+        &self,
+        c: RecordStepApplicability,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, now, .. } = at;
+        self.require(name, CONNECTED)?;
+        let process = self.case_process(now)?;
+        let step = process
+            .step(&c.step)
+            .ok_or_else(|| CaseError::UnknownStep {
+                step: c.step.clone(),
+                kind: "conditional",
+            })?;
+        if !step.condition.as_ref().is_some_and(|condition| {
+            matches!(
+                condition.on,
+                ConditionKind::SystemConnected | ConditionKind::WhereRequired
+            )
+        }) {
+            return Err(CaseError::StepNotConditional { step: c.step });
+        }
+        Ok(CaseChange::StepApplicabilityRecorded(
+            StepApplicabilityRecorded {
+                step: c.step,
+                applies: c.applies,
+                reason: c.reason,
+            },
+        ))
+    }
+
+    /// `record-plan`.
+    fn record_plan(&self, c: RecordPlan, at: Deciding<'_, '_>) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        self.require(name, CONNECTED)?;
+        not_in_future("recorded_on", c.recorded_on, today)?;
+        let process = self.require_step(name, StepKind::Plan, now)?;
+        if process
+            .step(&c.step)
+            .is_none_or(|step| step.kind != StepKind::Plan)
+        {
+            return Err(CaseError::UnknownStep {
+                step: c.step,
+                kind: "plan",
+            });
+        }
+        if self.plans.contains_key(&c.step) {
+            return Err(CaseError::PlanAlreadyRecorded { step: c.step });
+        }
+        Ok(CaseChange::PlanRecorded(PlanRecorded {
+            step: c.step,
+            recorded_on: c.recorded_on,
+            document: c.document,
+        }))
+    }
+
+    /// `record-technical-check`.
+    fn record_technical_check(
+        &self,
+        c: RecordTechnicalCheck,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        self.require(name, CONNECTED)?;
+        not_in_future("checked_on", c.checked_on, today)?;
+        self.require_step(name, StepKind::TechnicalCheck, now)?;
+        Ok(CaseChange::TechnicalCheckRecorded(TechnicalCheckRecorded {
+            computer: c.computer,
+            checked_on: c.checked_on,
+            approved: c.approved,
+            remark: c.remark,
+        }))
+    }
+
+    /// `respond-to-finding`.
+    fn respond_to_finding(
+        &self,
+        c: RespondToFinding,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, .. } = at;
+        self.require(name, CONNECTED)?;
+        let finding = self
+            .findings
+            .get(&c.finding)
+            .ok_or(CaseError::FindingNotFound { finding: c.finding })?;
+        if finding.resolved {
+            return Err(CaseError::FindingAlreadyResolved { finding: c.finding });
+        }
+        Ok(CaseChange::FindingResponded(FindingResponded {
+            finding: c.finding,
+            remediation: c.remediation,
+            evidence: c.evidence,
+        }))
+    }
+
+    /// `reject-finding-response`.
+    fn reject_finding_response(
+        &self,
+        c: RejectFindingResponse,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, .. } = at;
+        self.require(name, CONNECTED)?;
+        let finding = self
+            .findings
+            .get(&c.finding)
+            .ok_or(CaseError::FindingNotFound { finding: c.finding })?;
+        if finding.resolved {
+            return Err(CaseError::FindingAlreadyResolved { finding: c.finding });
+        }
+        if !finding.response_pending {
+            return Err(CaseError::NoFindingResponse { finding: c.finding });
+        }
+        Ok(CaseChange::FindingResponseRejected(
+            FindingResponseRejected {
+                finding: c.finding,
+                reason: c.reason,
+            },
+        ))
+    }
+
+    /// `require-attestation`.
+    fn require_attestation(
+        &self,
+        c: RequireAttestation,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding {
+            name, today, now, ..
+        } = at;
+        self.require(name, CONNECTED)?;
+        not_in_past("due", c.due, today)?;
+        let held = self.held_catalogue(now)?;
+        if c.version <= held.version {
+            return Err(CaseError::CatalogueVersionNotNewer {
+                held: held.version,
+                requested: c.version,
+            });
+        }
+        let target = now
+            .catalogues
+            .get(&held.programme, c.version)
+            .ok_or_else(|| CaseError::UnknownCatalogueVersion {
+                programme: held.programme.clone(),
+                version: c.version,
+            })?;
+        if target.effective_from > c.due {
+            return Err(CaseError::CatalogueVersionNotInForce {
+                version: c.version,
+                effective_from: target.effective_from,
+            });
+        }
+        Ok(CaseChange::AttestationRequired(AttestationRequired {
+            version: c.version,
+            due: c.due,
+            reason: c.reason,
+        }))
+    }
+
+    /// `change-workstations`.
+    fn change_workstations(
+        &self,
+        c: ChangeWorkstations,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, now, .. } = at;
+        self.require(name, CONNECTED)?;
+        if c.workstations == 0 {
+            return Err(CaseError::NoWorkstations);
+        }
+        let catalogue = self.held_catalogue(now)?;
+        Ok(CaseChange::WorkstationsChanged(WorkstationsChanged {
+            workstations: c.workstations,
+            groups: catalogue
+                .application
+                .workstation_group_size
+                .map(|size| workstation_groups(c.workstations, size)),
+            effective_on: c.effective_on,
+        }))
+    }
+
+    /// `update-contact`.
+    fn update_contact(
+        &self,
+        c: UpdateContact,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, .. } = at;
+        self.require(name, CONNECTED)?;
+        Ok(CaseChange::ContactUpdated(ContactUpdated {
+            contact: c.contact,
+        }))
+    }
+
+    /// `end-connection`.
+    fn end_connection(
+        &self,
+        c: EndConnection,
+        at: Deciding<'_, '_>,
+    ) -> Result<CaseChange, CaseError> {
+        let Deciding { name, today, .. } = at;
+        self.require(
+            name,
+            &[
+                Phase::Approved,
+                Phase::Establishment,
+                Phase::FinalVerification,
+                Phase::Live,
+                Phase::Suspended,
+            ],
+        )?;
+        not_in_future("ended_on", c.ended_on, today)?;
+        not_before("ended_on", c.ended_on, self.applied_on())?;
+        Ok(CaseChange::ConnectionEnded(ConnectionEnded {
+            ending: c.ending,
+            ended_on: c.ended_on,
+            reason: c.reason,
+        }))
     }
 
     /// The process the case follows, for a decision.

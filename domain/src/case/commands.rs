@@ -148,7 +148,7 @@ pub struct CompleteTraining {
     pub description: LongText,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleFinalVerification {
     pub scheduled_for: NaiveDate,
 }
@@ -258,7 +258,7 @@ pub struct RequireAttestation {
 
 /// The provider's workstations change: the number registered from a date (Jämtland bills
 /// per started group of registered workstations, §2.5 and the price list).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeWorkstations {
     pub workstations: u32,
     pub effective_on: NaiveDate,
