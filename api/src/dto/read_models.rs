@@ -1028,6 +1028,12 @@ pub struct StaffCommitmentView {
     pub missing: Vec<String>,
     #[schema(example = false)]
     pub complete: bool,
+    /// The day the user's access starts, for a listed user.
+    #[schema(example = "2026-04-01")]
+    pub access_from: Option<NaiveDate>,
+    /// Listed after go-live: a new hire.
+    #[schema(example = false)]
+    pub new_hire: bool,
 }
 
 impl StaffCommitmentView {
@@ -1047,6 +1053,8 @@ impl StaffCommitmentView {
                 .collect(),
             missing: row.missing.iter().map(code_of).collect(),
             complete: row.is_complete(),
+            access_from: row.access_from,
+            new_hire: row.new_hire,
         }
     }
 }

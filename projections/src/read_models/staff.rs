@@ -61,6 +61,12 @@ pub struct StaffCommitmentRow {
     pub person: Personal<StaffListing>,
     pub signed: BTreeMap<CommitmentKind, NaiveDate>,
     pub missing: Vec<CommitmentKind>,
+    /// The day the user's access starts, where the user was listed (`list-staff-member`).
+    #[serde(default)]
+    pub access_from: Option<NaiveDate>,
+    /// Listed after go-live: a new hire.
+    #[serde(default)]
+    pub new_hire: bool,
 }
 
 impl StaffCommitmentRow {
@@ -87,7 +93,8 @@ const fn kind_str(kind: CommitmentKind) -> &'static str {
 impl ReadModel for StaffModel {
     const NAME: ProjectionName = ProjectionName::StaffCommitments;
     /// 2: keyed by data subject, no personnummer, the HSA-id inside the person.
-    const SCHEMA_VERSION: u32 = 2;
+    /// 3: listed users, with the day their access starts, before they sign anything.
+    const SCHEMA_VERSION: u32 = 3;
     const COLUMNS: &'static [Column] = &[
         Column::text("region", false),
         Column::text("provider_org", true),
@@ -128,6 +135,8 @@ impl ReadModel for StaffModel {
                             person: person.clone(),
                             signed: BTreeMap::new(),
                             missing: Vec::new(),
+                            access_from: None,
+                            new_hire: false,
                         });
                 row.person = person;
                 row.signed.insert(e.kind, e.signed_on);
@@ -135,6 +144,27 @@ impl ReadModel for StaffModel {
                     .into_iter()
                     .filter(|k| !row.signed.contains_key(k))
                     .collect();
+            }
+            CaseChange::StaffMemberListed(e) => {
+                let owner = owner(state.owner.as_ref())?;
+                let person = StaffListing::of(&e.person);
+                let row =
+                    state
+                        .staff
+                        .entry(e.person.subject())
+                        .or_insert_with(|| StaffCommitmentRow {
+                            case_id: owner.case_id,
+                            region: owner.region.clone(),
+                            provider_org: owner.provider_org.clone(),
+                            person: person.clone(),
+                            signed: BTreeMap::new(),
+                            missing: CommitmentKind::ALL.to_vec(),
+                            access_from: None,
+                            new_hire: false,
+                        });
+                row.person = person;
+                row.access_from = Some(e.access_from);
+                row.new_hire = e.new_hire;
             }
             _ => {}
         }
