@@ -13,7 +13,23 @@ fn main() -> ExitCode {
         eprintln!("anslut: logging could not start: {error}");
         return ExitCode::FAILURE;
     }
-    let outcome = actix_web::rt::System::new().block_on(cli::run(cli));
+    // The topology (ARCHITECTURE.md, "Runtime topology"): the command line and everything
+    // `anslut serve` starts in the background (the store's group-commit writer, the
+    // projectors, the audit follower, the feed pump, the webhook workers) run on a
+    // multi-thread runtime, one worker per core; the HTTP workers run on their own threads,
+    // one current-thread runtime each, as actix-web does.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("anslut-background")
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("anslut: the runtime could not start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = actix_web::rt::System::with_tokio_rt(|| runtime).block_on(cli::run(cli));
     match outcome {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::ProblemsFound) => ExitCode::from(1),

@@ -577,6 +577,14 @@ async fn incidents(
     let names = unit_names(&state, &tenancy).await?;
     let mut rows: Vec<IncidentRowView> = page.items.iter().map(IncidentRowView::from).collect();
     rows.sort_by(|a, b| b.open.cmp(&a.open).then(b.reported_at.cmp(&a.reported_at)));
+    let now = state.clock.now();
+    // A personal-data breach's notification clock (GDPR art. 33(1)), as the incident's own
+    // view computes it: due 72 hours after detection.
+    let breach_due = |row: &IncidentRowView| {
+        row.personal_data_breach.then(|| {
+            row.detected_at + chrono::Duration::hours(domain::incident::BREACH_NOTIFICATION_HOURS)
+        })
+    };
     let t = |sv: &'static str, en: &'static str| lang.pick(sv, en);
     let body = html! {
         div.charts {
@@ -622,6 +630,7 @@ async fn incidents(
                     th scope="col" { (t("Status", "Status")) }
                     th scope="col" { (t("Rapporterad (UTC)", "Reported (UTC)")) }
                     th scope="col" { (t("Tid till bedömning", "Time to assessment")) }
+                    th scope="col" { (t("Personuppgiftsincident: anmälan inom 72 h (UTC)", "Personal-data breach: notice within 72 h (UTC)")) }
                 } }
                 tbody {
                     @for row in &rows {
@@ -637,6 +646,19 @@ async fn incidents(
                             td { (row.status) @if row.open { " " span.badge.warn { (t("öppen", "open")) } } }
                             td { time datetime=(row.reported_at.to_rfc3339()) { (row.reported_at.format("%Y-%m-%d %H:%M")) } }
                             td { (duration(lang, row.seconds_to_assessment)) }
+                            td {
+                                @match (breach_due(row), row.breach_notified_at) {
+                                    (None, _) => { "—" }
+                                    (Some(due), Some(notified)) => {
+                                        (t("anmäld ", "notified ")) time datetime=(notified.to_rfc3339()) { (notified.format("%Y-%m-%d %H:%M")) }
+                                        @if notified > due { " " span.badge.bad { (t("för sent", "late")) } }
+                                    }
+                                    (Some(due), None) => {
+                                        (t("senast ", "due ")) time datetime=(due.to_rfc3339()) { (due.format("%Y-%m-%d %H:%M")) }
+                                        @if now > due { " " span.badge.bad { (t("försenad", "overdue")) } }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
