@@ -14,8 +14,8 @@ use cqrs_es::{Aggregate, DomainEvent};
 use domain::case::{
     AcceptSelfDeclaration, Answer, Application, ApproveApplication, ApproveFinalVerification,
     CaseCommand, CaseEvent, CaseServices, CompleteTraining, Compliance, ConnectionCase, GoLive,
-    Issued, NamedContact, ScheduleFinalVerification, SignAgreement, SignContract,
-    SignFinalContract, SubmitSelfDeclaration,
+    Issued, NamedContact, RecordPlan, RecordTechnicalCheck, ScheduleFinalVerification,
+    SignAgreement, SignContract, SignFinalContract, SubmitSelfDeclaration,
 };
 use domain::catalogue::{Catalogue, CatalogueRegistry, PriceUnit};
 use domain::contact::{ContactDetails, EmailAddress};
@@ -25,6 +25,7 @@ use domain::incident::{
     AssessIncident, CloseIncident, IncidentCommand, IncidentEvent, IncidentServices,
     ReportIncident, SecurityIncident, Severity,
 };
+use domain::process::{StepId, StepKind};
 use domain::text::{LongText, ShortText};
 use domain::{Actor, FixedClock, Personal, Role};
 use serde::Serialize;
@@ -607,7 +608,18 @@ impl CaseFixture {
         )
     }
 
+    /// Whether the case's process has a step of this kind (the programme's document names
+    /// one): the fixture's steps record only what the programme has.
+    pub fn has(&self, kind: StepKind) -> bool {
+        self.case
+            .process(&self.services.catalogues, self.today())
+            .is_some_and(|process| process.has(kind))
+    }
+
     pub fn trained(&mut self) -> &mut Self {
+        if !self.has(StepKind::Training) {
+            return self;
+        }
         let today = self.today();
         self.then(
             Role::RegionIt,
@@ -619,6 +631,9 @@ impl CaseFixture {
     }
 
     pub fn verification_scheduled(&mut self) -> &mut Self {
+        if !self.has(StepKind::FinalVerification) {
+            return self;
+        }
         let today = self.today();
         self.then(
             Role::RegionIt,
@@ -629,6 +644,9 @@ impl CaseFixture {
     }
 
     pub fn verification_approved(&mut self) -> &mut Self {
+        if !self.has(StepKind::FinalVerification) {
+            return self;
+        }
         self.then(
             Role::Officer,
             CaseCommand::ApproveFinalVerification(ApproveFinalVerification {
@@ -638,6 +656,9 @@ impl CaseFixture {
     }
 
     pub fn final_contract_signed(&mut self) -> &mut Self {
+        if !self.has(StepKind::FinalContract) {
+            return self;
+        }
         let today = self.today();
         self.then(
             Role::Officer,
@@ -648,7 +669,47 @@ impl CaseFixture {
         )
     }
 
+    /// Go-live, after the plans and the computer check the programme's process gates it
+    /// with (Jämtland's joint IT plan, Värmland Fysioterapi's activity plan and check).
     pub fn went_live(&mut self) -> &mut Self {
+        let today = self.today();
+        let gating: Vec<(StepKind, StepId)> = self
+            .case
+            .process(&self.services.catalogues, today)
+            .map(|process| {
+                process
+                    .gating_steps()
+                    .filter(|step| step.condition.is_none())
+                    .map(|step| (step.kind, step.id.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (kind, step) in gating {
+            match kind {
+                StepKind::Plan => {
+                    self.then(
+                        Role::RegionIt,
+                        CaseCommand::RecordPlan(RecordPlan {
+                            step,
+                            recorded_on: today,
+                            document: text("Plan, RS 2024/12"),
+                        }),
+                    );
+                }
+                StepKind::TechnicalCheck => {
+                    self.then(
+                        Role::RegionIt,
+                        CaseCommand::RecordTechnicalCheck(RecordTechnicalCheck {
+                            computer: text("KLT-01"),
+                            checked_on: today,
+                            approved: true,
+                            remark: None,
+                        }),
+                    );
+                }
+                _ => {}
+            }
+        }
         self.then(
             Role::Officer,
             CaseCommand::GoLive(GoLive {

@@ -10,12 +10,13 @@ use chrono::{Duration as Days, NaiveDate};
 use cqrs_es::Aggregate as _;
 use domain::case::{
     CaseCommand, CommitmentKind, FindingKind, Milestone, RecordFinding, RecordMilestone,
-    RecordStaffCommitment, ResolveFinding, StaffMember,
+    RecordStaffCommitment, ResolveFinding, RespondToFinding, StaffMember,
 };
 use domain::catalogue::CatalogueRegistry;
 use domain::identity::{HsaId, Personnummer};
 use domain::ids::{CaseId, FindingNo, IncidentId};
 use domain::incident::{IncidentEvent, SecurityIncident, Severity};
+use domain::process::StepKind;
 use domain::{Personal, Role};
 use store::{AppendRequest, StreamRef};
 use uuid::Uuid;
@@ -60,9 +61,25 @@ pub fn case_history(i: usize, start: NaiveDate) -> Vec<AppendRequest> {
     case.approved();
     next(&mut case, &mut day, 7);
     case.contracted().agreements_signed();
+    // The commitments the programme's form holds (Dalarna); elsewhere a commitment is a fact
+    // that gates nothing, and every other case leaves one unsigned.
+    let required: Vec<CommitmentKind> = case
+        .case()
+        .process(case.registry(), day)
+        .map(|process| {
+            process
+                .steps_of(StepKind::StaffCommitments)
+                .flat_map(|step| step.commitments.clone())
+                .collect()
+        })
+        .unwrap_or_default();
     for user in 0..3 {
         for kind in CommitmentKind::ALL {
-            if user == 2 && kind == CommitmentKind::ConfidentialityReminder && i.is_multiple_of(2) {
+            if user == 2
+                && kind == CommitmentKind::ConfidentialityReminder
+                && i.is_multiple_of(2)
+                && !required.contains(&kind)
+            {
                 continue;
             }
             let person = Personal::new(
@@ -106,7 +123,12 @@ pub fn case_history(i: usize, start: NaiveDate) -> Vec<AppendRequest> {
     next(&mut case, &mut day, 10);
     case.trained().verification_scheduled();
     let due = day + Days::days(14);
-    for kind in [FindingKind::Demand, FindingKind::Recommendation] {
+    // Findings of the final verification, where the programme has one (Jämtland §3.10).
+    let verifies = case.has(StepKind::FinalVerification);
+    for kind in [FindingKind::Demand, FindingKind::Recommendation]
+        .into_iter()
+        .filter(|_| verifies)
+    {
         case.then(
             Role::RegionIt,
             CaseCommand::RecordFinding(RecordFinding {
@@ -118,13 +140,24 @@ pub fn case_history(i: usize, start: NaiveDate) -> Vec<AppendRequest> {
         );
     }
     next(&mut case, &mut day, 6);
-    case.then(
-        Role::Provider,
-        CaseCommand::ResolveFinding(ResolveFinding {
-            finding: FindingNo::new(1),
-            resolution: long("The cabinet is locked."),
-        }),
-    );
+    // The demand is the region's: the provider responds, region IT accepts by resolving.
+    if verifies {
+        case.then(
+            Role::Provider,
+            CaseCommand::RespondToFinding(RespondToFinding {
+                finding: FindingNo::new(1),
+                remediation: long("The cabinet is locked."),
+                evidence: Vec::new(),
+            }),
+        );
+        case.then(
+            Role::RegionIt,
+            CaseCommand::ResolveFinding(ResolveFinding {
+                finding: FindingNo::new(1),
+                resolution: long("The cabinet is locked; checked on site."),
+            }),
+        );
+    }
     next(&mut case, &mut day, 2);
     case.verification_approved().final_contract_signed();
     next(&mut case, &mut day, 3);

@@ -96,3 +96,16 @@ pub async fn caught_up(handle: &ProjectionsHandle, store: &EventStore) -> Positi
         .unwrap_or_else(|e| panic!("projections did not catch up with {head}: {e}"));
     head
 }
+
+/// The benchmark's realistic histories (`projections::testing::realistic`) walk every real
+/// programme to go-live by its own process: a history the domain refuses would stop the
+/// rebuild benchmark, so a change to a process must keep them valid.
+#[test]
+fn the_realistic_histories_of_every_programme_reach_go_live() {
+    let start = chrono::NaiveDate::from_ymd_opt(2024, 2, 1).unwrap();
+    for i in 0..10 {
+        let requests = projections::testing::realistic::case_history(i, start);
+        let last = requests[0].events.last().expect("the case's events");
+        assert_eq!(last.event_type, "WentLive", "case {i}");
+    }
+}
