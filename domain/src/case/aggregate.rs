@@ -35,7 +35,7 @@ use super::phase::Phase;
 use super::values::{
     Answer, Application, CommitmentKind, Compliance, DeclarationStatus, FindingKind, LeadTimeCheck,
     Milestone, MilestoneKind, OrganisationalChange, ServiceDecision, VerificationContext,
-    VerificationOutcome,
+    VerificationOutcome, deviation_in_force,
 };
 use crate::actor::{Actor, Role};
 use crate::catalogue::{
@@ -752,11 +752,11 @@ impl ConnectionCase {
         self.facts.as_ref().map(|f| f.applied_on)
     }
 
+    /// No deviation from `requirement` is in force on `today`.
     fn lapsed(&self, requirement: &RequirementId, today: NaiveDate) -> bool {
-        match self.deviations.get(requirement) {
-            None => true,
-            Some(valid_until) => valid_until.is_some_and(|until| until < today),
-        }
+        self.deviations
+            .get(requirement)
+            .is_none_or(|valid_until| !deviation_in_force(*valid_until, today))
     }
 
     /// The must-requirements answered "does not comply" or "not applicable" without a

@@ -60,6 +60,13 @@ pub struct LeadTimeCheck {
     pub met: bool,
 }
 
+/// Whether an agreed deviation is in force on `today`: agreed for good, or until a date not
+/// yet passed (the deviation lapses *after* its `valid_until`). The one rule the aggregate
+/// (accepting a declaration, attesting) and the compliance matrix judge deviations by.
+pub fn deviation_in_force(valid_until: Option<NaiveDate>, today: NaiveDate) -> bool {
+    valid_until.is_none_or(|until| until >= today)
+}
+
 /// A provider's answer to one requirement in its self-declaration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Answer {
@@ -259,4 +266,17 @@ pub enum Ending {
 pub enum ServiceDecision {
     Approved,
     Rejected,
+}
+
+#[cfg(test)]
+mod deviations {
+    use super::*;
+
+    #[test]
+    fn a_deviation_is_in_force_through_its_last_day_and_for_good_without_one() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 6, d).unwrap();
+        assert!(deviation_in_force(Some(day(30)), day(30)));
+        assert!(!deviation_in_force(Some(day(29)), day(30)));
+        assert!(deviation_in_force(None, day(30)));
+    }
 }

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::case::{Answer, CaseChange, Compliance, DeclarationStatus};
+use domain::case::{Answer, CaseChange, Compliance, DeclarationStatus, deviation_in_force};
 use domain::catalogue::{CatalogueRef, CatalogueRegistry, Category, Evidence, Level};
 use domain::identity::OrgNumber;
 use domain::ids::{CaseId, ProgrammeId, RegionId, RequirementId};
@@ -387,7 +387,7 @@ impl ReadModels {
                     deviation_in_force: cell
                         .deviation
                         .as_ref()
-                        .is_some_and(|d| d.valid_until.is_none_or(|until| until >= today)),
+                        .is_some_and(|d| deviation_in_force(d.valid_until, today)),
                     cell,
                 })
             },
