@@ -577,7 +577,7 @@ impl CaseCommandRequest for ListStaffMemberRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordStepApplicabilityRequest {
-    /// The step's id in the programme's process (`GET /v1/programmes/{programme}/process`).
+    /// The step's id in the programme's process (`GET /v1/catalogues/{programme}/versions/{version}/process`).
     #[schema(example = "avtal-hjalpmedelssystem")]
     pub step: String,
     pub applies: bool,

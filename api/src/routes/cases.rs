@@ -399,7 +399,7 @@ case_commands! {
 
     go_live, "go-live", "/{case_id}/go-live", Decide, GoLiveRequest,
     "Decide go-live",
-    "Decides go-live (driftstart): the operating phase begins today. Refused with 409 `go_live_blocked`, listing every unmet condition in `unmet`, while a step the programme's own process gates go-live with is not done (each programme's steps are in `GET /v1/programmes/{programme}/process`: e.g. Jämtland's contract, agreements, joint IT plan, self-declaration, training, final verification and final contract; Värmland Fysioterapi's activity plan and computer check; Dalarna's staff commitments) or a demand is open. Officers and integrations.",
+    "Decides go-live (driftstart): the operating phase begins today. Refused with 409 `go_live_blocked`, listing every unmet condition in `unmet`, while a step the programme's own process gates go-live with is not done (each programme's steps are in `GET /v1/catalogues/{programme}/versions/{version}/process`: e.g. Jämtland's contract, agreements, joint IT plan, self-declaration, training, final verification and final contract; Värmland Fysioterapi's activity plan and computer check; Dalarna's staff commitments) or a demand is open. Officers and integrations.",
     {"reason": "Every condition of go-live is met."};
 
     report_organisational_change, "report-organisational-change", "/{case_id}/report-organisational-change", Declare, ReportOrganisationalChangeRequest,
