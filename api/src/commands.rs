@@ -282,8 +282,10 @@ impl Attempt<'_> {
                 version,
             })
             .collect();
+        // Only an application can carry a warning of its own: no other event is serialised here.
         let payloads: Vec<serde_json::Value> = events
             .iter()
+            .filter(|event| event.event_type() == "ApplicationSubmitted")
             .filter_map(|event| serde_json::to_value(event).ok())
             .collect();
         let warnings = warnings_in(payloads.iter());

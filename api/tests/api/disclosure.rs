@@ -130,6 +130,18 @@ async fn every_outlet_shows_each_role_only_what_the_policy_allows(database: Test
         STAFF_PNR,
     )
     .await;
+    // The contact named again for its role (`update-contact`): the same personal data in a
+    // newer event type, through every outlet.
+    let updated = app
+        .command(
+            &case_id,
+            "update-contact",
+            &app.provider(),
+            json!({"contact": {"role": "it_contact", "name": CONTACT_NAME,
+                   "email": CONTACT_EMAIL, "phone": CONTACT_PHONE}}),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
     let incident_id = report_incident(&app, &case_id).await;
     caught_up(&app).await;
     let head = app.head().await;

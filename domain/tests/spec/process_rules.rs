@@ -253,3 +253,30 @@ fn an_approximate_lead_time_not_met_is_flagged_until_go_live() {
         }]
     );
 }
+
+#[test]
+fn a_contract_recorded_before_processes_were_pinned_follows_its_catalogue_versions_process() {
+    let services = services();
+    let mut events = History::new().contracted().events;
+    let pinned = case_from(&events);
+    for event in &mut events {
+        if let domain::case::CaseChange::ContractSigned(e) = &mut event.change {
+            assert!(e.process.is_some(), "new contracts pin the process");
+            e.process = None;
+        }
+    }
+    let old = case_from(&events);
+    let today = date(TODAY);
+    assert_eq!(
+        old.process(&services.catalogues, today)
+            .map(domain::process::ProcessDefinition::reference),
+        pinned
+            .process(&services.catalogues, today)
+            .map(domain::process::ProcessDefinition::reference)
+    );
+    assert_eq!(
+        old.open_blockers(&services.catalogues, today),
+        pinned.open_blockers(&services.catalogues, today)
+    );
+    assert!(!old.open_blockers(&services.catalogues, today).is_empty());
+}

@@ -456,3 +456,82 @@ fn a_conditional_agreement_blocks_only_once_the_region_says_it_applies() {
         }
     );
 }
+
+#[test]
+fn a_failed_computer_blocks_and_a_plan_is_recorded_once_under_its_own_step() {
+    // Värmland Fysioterapi §3: "krävs att anslutande dator godkänns i den kontroll som görs
+    // vid anslutning"; §1.2: the activity plan.
+    let (mut case, services, who) = contracted("varmland-fysioterapi");
+    let registry = services.catalogues.clone();
+    let check = |computer: &str, approved: bool| {
+        CaseCommand::RecordTechnicalCheck(RecordTechnicalCheck {
+            computer: text(computer),
+            checked_on: date(DAY),
+            approved,
+            remark: None,
+        })
+    };
+    run(
+        &mut case,
+        &services,
+        who(Role::RegionIt),
+        check("KLT-01", true),
+    );
+    run(
+        &mut case,
+        &services,
+        who(Role::RegionIt),
+        check("KLT-02", false),
+    );
+    let blockers = case.open_blockers(&registry, date(DAY));
+    assert!(
+        blockers.contains(&Blocker::ComputerNotApproved {
+            computer: text("KLT-02")
+        }),
+        "{blockers:?}"
+    );
+    assert!(!blockers.contains(&Blocker::TechnicalCheckNotApproved));
+    run(
+        &mut case,
+        &services,
+        who(Role::RegionIt),
+        check("KLT-02", true),
+    );
+    assert!(
+        !case
+            .open_blockers(&registry, date(DAY))
+            .iter()
+            .any(|b| matches!(b, Blocker::ComputerNotApproved { .. }))
+    );
+
+    let plan = |step: &str| {
+        CaseCommand::RecordPlan(RecordPlan {
+            step: crate::fixtures::step(step),
+            recorded_on: date(DAY),
+            document: text("Aktivitetsplan"),
+        })
+    };
+    let refused = case
+        .decide(by(who(Role::RegionIt), plan("start")), &services)
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        CaseError::UnknownStep {
+            step: crate::fixtures::step("start"),
+            kind: "plan"
+        }
+    );
+    run(
+        &mut case,
+        &services,
+        who(Role::RegionIt),
+        plan("aktivitetsplan"),
+    );
+    assert_eq!(
+        case.decide(by(who(Role::RegionIt), plan("aktivitetsplan")), &services)
+            .unwrap_err(),
+        CaseError::PlanAlreadyRecorded {
+            step: crate::fixtures::step("aktivitetsplan")
+        }
+    );
+}

@@ -83,6 +83,31 @@ pub(crate) struct StaffState {
 
 pub(crate) struct StaffModel;
 
+/// The row of a user of the case (listed, or signing a commitment), made when the user first
+/// appears, with the person as the latest event names them.
+fn user<'s>(
+    state: &'s mut StaffState,
+    person: &Personal<StaffMember>,
+) -> Result<&'s mut StaffCommitmentRow, String> {
+    let owner = owner(state.owner.as_ref())?;
+    let listing = StaffListing::of(person);
+    let row = state
+        .staff
+        .entry(person.subject())
+        .or_insert_with(|| StaffCommitmentRow {
+            case_id: owner.case_id,
+            region: owner.region.clone(),
+            provider_org: owner.provider_org.clone(),
+            person: listing.clone(),
+            signed: BTreeMap::new(),
+            missing: CommitmentKind::ALL.to_vec(),
+            access_from: None,
+            new_hire: false,
+        });
+    row.person = listing;
+    Ok(row)
+}
+
 const fn kind_str(kind: CommitmentKind) -> &'static str {
     match kind {
         CommitmentKind::ResponsibilityCommitment => "responsibility_commitment",
@@ -122,23 +147,7 @@ impl ReadModel for StaffModel {
                 });
             }
             CaseChange::StaffCommitmentRecorded(e) => {
-                let owner = owner(state.owner.as_ref())?;
-                let person = StaffListing::of(&e.person);
-                let row =
-                    state
-                        .staff
-                        .entry(e.person.subject())
-                        .or_insert_with(|| StaffCommitmentRow {
-                            case_id: owner.case_id,
-                            region: owner.region.clone(),
-                            provider_org: owner.provider_org.clone(),
-                            person: person.clone(),
-                            signed: BTreeMap::new(),
-                            missing: Vec::new(),
-                            access_from: None,
-                            new_hire: false,
-                        });
-                row.person = person;
+                let row = user(state, &e.person)?;
                 row.signed.insert(e.kind, e.signed_on);
                 row.missing = CommitmentKind::ALL
                     .into_iter()
@@ -146,23 +155,7 @@ impl ReadModel for StaffModel {
                     .collect();
             }
             CaseChange::StaffMemberListed(e) => {
-                let owner = owner(state.owner.as_ref())?;
-                let person = StaffListing::of(&e.person);
-                let row =
-                    state
-                        .staff
-                        .entry(e.person.subject())
-                        .or_insert_with(|| StaffCommitmentRow {
-                            case_id: owner.case_id,
-                            region: owner.region.clone(),
-                            provider_org: owner.provider_org.clone(),
-                            person: person.clone(),
-                            signed: BTreeMap::new(),
-                            missing: CommitmentKind::ALL.to_vec(),
-                            access_from: None,
-                            new_hire: false,
-                        });
-                row.person = person;
+                let row = user(state, &e.person)?;
                 row.access_from = Some(e.access_from);
                 row.new_hire = e.new_hire;
             }
