@@ -85,6 +85,9 @@ impl ConsistencyProof {
 }
 
 pub(crate) struct Inner {
+    /// The pools, for what every crate does the same way (migrating).
+    pub pools: dbkit::Db,
+    /// The same pools, typed for the audit tables' SQL.
     pub db: Db,
     /// The log as stored: no payload codec, no upcasters. The tree and the exports are about
     /// the stored (hashed) form, never about decoded payloads.
@@ -152,9 +155,12 @@ impl Auditor {
             },
         )
         .await?;
-        let db = Db::connect(database_url, config.acquire_timeout, config.max_connections).await?;
+        let (pools, db) =
+            crate::db::connect(database_url, config.acquire_timeout, config.max_connections)
+                .await?;
         Ok(Self {
             inner: Arc::new(Inner {
+                pools,
                 db,
                 log,
                 signer,
@@ -166,7 +172,7 @@ impl Auditor {
     /// Creates or updates the audit tables (embedded migrations, tracked apart from the
     /// store's; running them again is a no-op).
     pub async fn migrate(&self) -> Result<(), AuditError> {
-        dispatch!(&self.inner.db, tables => tables.migrate().await)
+        crate::db::migrate(&self.inner.pools).await
     }
 
     /// The key that verifies this auditor's checkpoints, for the well-known endpoint.

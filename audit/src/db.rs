@@ -3,16 +3,14 @@
 //! begins and the DDL differ (see [`Dialect`] and `migrations/`).
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use dbkit::{BigInt as _, Bind, Load, PoolPolicy};
+use sqlx::migrate::Migrator;
 use sqlx::{
-    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Postgres, QueryBuilder,
-    Row, Sqlite, Transaction, Type,
+    ColumnIndex, Database, Executor, IntoArguments, Pool, Postgres, QueryBuilder, Row, Sqlite,
+    Transaction,
 };
 
 use crate::error::AuditError;
@@ -36,15 +34,6 @@ pub(crate) trait Dialect: Database {
     fn begin_write(
         pool: &Pool<Self>,
     ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
-
-    fn migrate(pool: &Pool<Self>) -> impl Future<Output = Result<(), MigrateError>> + Send;
-}
-
-/// The embedded migrations, tracked in the audit crate's own history table.
-fn migrator(embedded: &Migrator) -> Migrator {
-    let mut migrator = Migrator::with_migrations(embedded.iter().cloned().collect());
-    migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
-    migrator
 }
 
 impl Dialect for Postgres {
@@ -53,10 +42,6 @@ impl Dialect for Postgres {
 
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
         pool.begin().await
-    }
-
-    async fn migrate(pool: &Pool<Self>) -> Result<(), MigrateError> {
-        migrator(&POSTGRES_MIGRATIONS).run(pool).await
     }
 }
 
@@ -67,16 +52,7 @@ impl Dialect for Sqlite {
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
         pool.begin_with("BEGIN IMMEDIATE").await
     }
-
-    async fn migrate(pool: &Pool<Self>) -> Result<(), MigrateError> {
-        migrator(&SQLITE_MIGRATIONS).run(pool).await
-    }
 }
-
-pub(crate) trait Bind<DB: Database>: for<'q> Encode<'q, DB> + Type<DB> {}
-impl<DB: Database, T: for<'q> Encode<'q, DB> + Type<DB>> Bind<DB> for T {}
-pub(crate) trait Load<DB: Database>: for<'r> Decode<'r, DB> + Type<DB> {}
-impl<DB: Database, T: for<'r> Decode<'r, DB> + Type<DB>> Load<DB> for T {}
 
 pub(crate) struct Tables<DB: Database> {
     write_pool: Pool<DB>,
@@ -99,58 +75,51 @@ macro_rules! dispatch {
 }
 pub(crate) use dispatch;
 
-impl Db {
-    /// Pools of its own on the store's database (the URL forms of `EventStore::connect`).
-    pub async fn connect(
-        url: &str,
-        acquire_timeout: Duration,
-        max_connections: u32,
-    ) -> Result<Self, AuditError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(max_connections.max(1))
-                .acquire_timeout(acquire_timeout)
-                .connect(url)
-                .await?;
-            return Ok(Self::Postgres(Tables {
-                write_pool: pool.clone(),
-                read_pool: pool,
-            }));
-        }
-        let options = if url.starts_with("sqlite:") {
-            SqliteConnectOptions::from_str(url)
-                .map_err(|e| store::StoreError::Invalid(format!("SQLite URL {url:?}: {e}")))?
-        } else {
-            SqliteConnectOptions::new()
-                .filename(url)
-                .create_if_missing(true)
-        }
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(acquire_timeout);
-        let write_pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(acquire_timeout)
-            .connect_with(options.clone())
-            .await?;
-        let read_pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .acquire_timeout(acquire_timeout)
-            .connect_with(options)
-            .await?;
-        Ok(Self::Sqlite(Tables {
-            write_pool,
-            read_pool,
-        }))
-    }
+/// Pools of its own on the store's database (the URL forms of `EventStore::connect`).
+pub(crate) async fn connect(
+    url: &str,
+    acquire_timeout: Duration,
+    max_connections: u32,
+) -> Result<(dbkit::Db, Db), AuditError> {
+    let policy = PoolPolicy {
+        sqlite_readers: 2,
+        busy_timeout: acquire_timeout,
+        ..PoolPolicy::new("the audit tree", max_connections, acquire_timeout)
+    };
+    let db = dbkit::connect(url, &policy).await?;
+    let tables = match &db {
+        dbkit::Db::Postgres(pools) => Db::Postgres(Tables {
+            write_pool: pools.write.clone(),
+            read_pool: pools.read.clone(),
+        }),
+        dbkit::Db::Sqlite(pools) => Db::Sqlite(Tables {
+            write_pool: pools.write.clone(),
+            read_pool: pools.read.clone(),
+        }),
+    };
+    Ok((db, tables))
+}
+
+/// Creates or updates the audit tables, tracked in the crate's own migration history.
+pub(crate) async fn migrate(db: &dbkit::Db) -> Result<(), AuditError> {
+    dbkit::migrate(
+        db,
+        &POSTGRES_MIGRATIONS,
+        &SQLITE_MIGRATIONS,
+        MIGRATIONS_TABLE,
+    )
+    .await?;
+    Ok(())
 }
 
 fn to_i64(value: u64) -> Result<i64, AuditError> {
-    i64::try_from(value).map_err(|_| AuditError::OutOfRange(format!("{value} exceeds 2^63 - 1")))
+    value
+        .to_bigint()
+        .map_err(|e| AuditError::OutOfRange(e.to_string()))
 }
 
 fn to_u64(value: i64) -> Result<u64, AuditError> {
-    u64::try_from(value).map_err(|_| AuditError::Corrupt(format!("negative size or index {value}")))
+    u64::from_bigint(value).map_err(|e| AuditError::Corrupt(e.to_string()))
 }
 
 fn hash_from(bytes: &[u8], what: &dyn std::fmt::Display) -> Result<TreeHash, AuditError> {
@@ -178,10 +147,6 @@ where
     DateTime<Utc>: Bind<DB> + Load<DB>,
     Vec<u8>: Bind<DB> + Load<DB>,
 {
-    pub async fn migrate(&self) -> Result<(), AuditError> {
-        Ok(DB::migrate(&self.write_pool).await?)
-    }
-
     /// How many leaves the follower has added.
     pub async fn covered(&self) -> Result<u64, AuditError> {
         let mut conn = self.read_pool.acquire().await?;

@@ -71,16 +71,23 @@ impl AuditError {
 }
 
 impl From<sqlx::Error> for AuditError {
-    /// The store's one classification of database errors: what it calls unavailable
-    /// (connection lost, pool timed out, PostgreSQL's 08/53/57 classes such as an admin
-    /// shutdown, SQLite's BUSY) is unavailable here too, so the audit routes answer 503 like
-    /// every other route.
     fn from(error: sqlx::Error) -> Self {
-        match StoreError::from(error) {
-            StoreError::Unavailable(error) => Self::Unavailable(error),
-            StoreError::Corrupt(message) => Self::Corrupt(message),
-            StoreError::Database(error) => Self::Database(error),
-            other => Self::Store(other),
+        dbkit::DbError::from(error).into()
+    }
+}
+
+/// The one classification of database errors ([`dbkit::classify`]): what it calls unavailable
+/// (connection lost, pool timed out, PostgreSQL's 08/53/57 classes such as an admin shutdown,
+/// SQLite's BUSY) is unavailable here too, so the audit routes answer 503 like every other
+/// route.
+impl From<dbkit::DbError> for AuditError {
+    fn from(error: dbkit::DbError) -> Self {
+        match error {
+            dbkit::DbError::Unavailable(error) => Self::Unavailable(error),
+            dbkit::DbError::Corrupt(message) => Self::Corrupt(message),
+            dbkit::DbError::Migration(error) => Self::Migration(error),
+            dbkit::DbError::Database(error) => Self::Database(error),
+            error @ dbkit::DbError::Invalid(_) => Self::Store(error.into()),
         }
     }
 }

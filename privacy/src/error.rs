@@ -19,6 +19,25 @@ pub enum PrivacyError {
     Invalid(String),
 }
 
+/// The one classification of database errors lives in [`dbkit::classify`]; the store reads
+/// it from the `sqlx::Error` kept here ([`PrivacyError::into_codec_error`]).
+impl From<dbkit::DbError> for PrivacyError {
+    fn from(error: dbkit::DbError) -> Self {
+        match error {
+            dbkit::DbError::Unavailable(error) | dbkit::DbError::Database(error) => Self::Database(
+                std::sync::Arc::into_inner(error).unwrap_or(sqlx::Error::WorkerCrashed),
+            ),
+            dbkit::DbError::Migration(error) => {
+                Self::Migrate(std::sync::Arc::into_inner(error).unwrap_or(
+                    sqlx::migrate::MigrateError::Execute(sqlx::Error::WorkerCrashed),
+                ))
+            }
+            dbkit::DbError::Corrupt(message) => Self::Corrupt(message),
+            dbkit::DbError::Invalid(message) => Self::Invalid(message),
+        }
+    }
+}
+
 impl PrivacyError {
     /// A stable code for logs and the API.
     pub const fn code(&self) -> &'static str {

@@ -1,16 +1,14 @@
 //! The `subject_keys` table, its cache, and forgetting.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use dbkit::{Durability, PoolPolicy};
 use domain::ids::DataSubjectId;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
 use uuid::Uuid;
 
 use crate::crypto::{DataKey, KeyEncryptionKey};
@@ -93,50 +91,24 @@ impl SubjectKeys {
         kek: KeyEncryptionKey,
         options: KeyOptions,
     ) -> Result<Self, PrivacyError> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Db::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(options.max_connections.max(1))
-                    .acquire_timeout(options.acquire_timeout)
-                    .connect(url)
-                    .await?,
-            )
-        } else {
-            if url.contains(":memory:") || url.contains("mode=memory") {
-                return Err(PrivacyError::Invalid(
-                    "in-memory SQLite is not supported: the keys live beside the store".into(),
-                ));
-            }
-            let connect = if url.starts_with("sqlite:") {
-                SqliteConnectOptions::from_str(url)
-                    .map_err(|e| PrivacyError::Invalid(format!("SQLite URL: {e}")))?
-            } else {
-                SqliteConnectOptions::new().filename(url)
-            }
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
+        let policy = PoolPolicy {
             // A new key is committed before the event it seals is appended, and in WAL mode
             // that event's durable commit syncs the whole log file, this key's frames with it:
             // so NORMAL loses no key an event needs, and spares a sync per new subject.
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(options.acquire_timeout.max(Duration::from_secs(5)))
-            // A deleted key's bytes are overwritten with zeros in the file, not left in a
-            // free page.
-            .pragma("secure_delete", "on");
-            Db::Sqlite(
-                SqlitePoolOptions::new()
-                    .max_connections(options.max_connections.max(1))
-                    .acquire_timeout(options.acquire_timeout)
-                    .connect_with(connect)
-                    .await?,
-            )
+            durability: Durability::Normal,
+            // A deleted key's bytes are overwritten with zeros in the file, not left in a free
+            // page.
+            secure_delete: true,
+            ..PoolPolicy::new("the keys", options.max_connections, options.acquire_timeout)
         };
-        let mut migrator = Migrator::with_migrations(MIGRATIONS.iter().cloned().collect());
-        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
-        match &db {
-            Db::Postgres(pool) => migrator.run(pool).await?,
-            Db::Sqlite(pool) => migrator.run(pool).await?,
-        }
+        let pools = dbkit::connect(url, &policy).await?;
+        dbkit::migrate(&pools, &MIGRATIONS, &MIGRATIONS, MIGRATIONS_TABLE).await?;
+        let db = match pools {
+            dbkit::Db::Postgres(pools) => Db::Postgres(pools.write.clone()),
+            // Keys are written once per new data subject and read through the cache: the
+            // readers' pool serves both (SQLite's busy timeout queues the rare writes).
+            dbkit::Db::Sqlite(pools) => Db::Sqlite(pools.read.clone()),
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 db,

@@ -96,13 +96,27 @@ impl ProjectionError {
 }
 
 impl From<sqlx::Error> for ProjectionError {
-    /// The store's one classification of database errors (see `StoreError`'s).
     fn from(error: sqlx::Error) -> Self {
-        match StoreError::from(error) {
-            StoreError::Unavailable(error) => Self::Unavailable(error),
-            StoreError::Corrupt(message) => Self::Corrupt(message),
-            StoreError::Database(error) => Self::Database(error),
-            other => Self::Store(other),
+        dbkit::DbError::from(error).into()
+    }
+}
+
+/// The one classification of database errors ([`dbkit::classify`]).
+impl From<dbkit::DbError> for ProjectionError {
+    fn from(error: dbkit::DbError) -> Self {
+        match error {
+            dbkit::DbError::Unavailable(error) => Self::Unavailable(error),
+            dbkit::DbError::Corrupt(message) => Self::Corrupt(message),
+            dbkit::DbError::Invalid(message) => Self::Invalid(message),
+            dbkit::DbError::Database(error) => Self::Database(error),
+            // The read models keep no migration history (their tables are rebuilt).
+            error @ dbkit::DbError::Migration(_) => Self::Store(error.into()),
         }
+    }
+}
+
+impl From<dbkit::OutOfRange> for ProjectionError {
+    fn from(error: dbkit::OutOfRange) -> Self {
+        Self::Corrupt(error.to_string())
     }
 }

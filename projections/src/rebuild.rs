@@ -29,12 +29,14 @@ use serde::Serialize;
 use store::Position;
 use tokio::task::JoinSet;
 
+use dbkit::BigInt as _;
+
 use crate::error::ProjectionError;
 use crate::model::{Cell, Column, rows_table, state_table};
 use crate::name::ProjectionName;
 use crate::read_models::projector;
 use crate::runtime::{Progress, Projections, Target, now, parse_all, progress_of};
-use crate::sql::{Record, Tx, on_tx};
+use crate::sql::{PROJECTIONS_CHANNEL, Reads as _, Record, Sql, Tx};
 
 /// What a rebuild did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -105,12 +107,12 @@ impl VerifyReport {
 /// Rows per page when comparing tables.
 const COMPARE_PAGE: usize = 2000;
 
-fn pos(position: i64) -> Position {
-    Position(u64::try_from(position).unwrap_or_default())
+fn pos(position: i64) -> Result<Position, ProjectionError> {
+    Ok(Position::from_bigint(position)?)
 }
 
-fn to_i64(position: Position) -> i64 {
-    i64::try_from(position.get()).unwrap_or(i64::MAX)
+fn to_i64(position: Position) -> Result<i64, ProjectionError> {
+    Ok(position.to_bigint()?)
 }
 
 /// Parses `<name>_g<N>` and `<name>_state_g<N>` table names.
@@ -152,11 +154,7 @@ impl Projections {
         let mut projections = Vec::new();
         for target in &targets {
             let at = self.swap(*target, built).await?;
-            projections.push((
-                target.name,
-                u64::try_from(target.generation).unwrap_or_default(),
-                at,
-            ));
+            projections.push((target.name, u64::from_bigint(target.generation)?, at));
         }
         drop(guards);
         let elapsed = started.elapsed();
@@ -182,7 +180,7 @@ impl Projections {
     ) -> Result<i64, ProjectionError> {
         let projector = projector(name);
         let mut tx = self.shared.db.begin_write().await?;
-        let generation = on_tx!(&mut tx, conn, S => {
+        let generation = dbkit::with_backend!(tx.conn(), conn, S = Sql => {
             let live = S::registry_row(&mut *conn, name, true).await?.generation;
             if clean {
                 let mut stale: Vec<i64> = S::list_tables(&mut *conn)
@@ -246,7 +244,8 @@ impl Projections {
                     running.spawn(async move {
                         let mut tx = shared.db.begin_write().await?;
                         shared.apply_in(&mut tx, &[target], &envelopes).await?;
-                        tx.commit().await
+                        tx.commit().await?;
+                        Ok::<(), ProjectionError>(())
                     });
                 }
                 while let Some(done) = running.join_next().await {
@@ -279,16 +278,16 @@ impl Projections {
         let mut at = built;
         // Catch up without the lock while far behind, so the locked part stays short.
         loop {
-            let live = pos(shared.db.registry_row(name).await?.position);
+            let live = pos(shared.db.registry_row(name).await?.position)?;
             if live.get() <= at.get() + batch {
                 break;
             }
             at = self.build(&[target], at, Some(live), None).await?;
         }
         let mut tx = shared.db.begin_write().await?;
-        let live = on_tx!(&mut tx, conn, S => S::registry_row(conn, name, true).await)?;
-        while at < pos(live.position) {
-            let limit = batch.min(pos(live.position).get() - at.get());
+        let live = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::registry_row(conn, name, true).await)?;
+        while at < pos(live.position)? {
+            let limit = batch.min(pos(live.position)?.get() - at.get());
             let events = shared.store.read_all(at, limit).await?;
             let Some(last) = events.last().map(|e| e.position) else {
                 break;
@@ -297,17 +296,20 @@ impl Projections {
             shared.apply_in(&mut tx, &[target], &envelopes).await?;
             at = last;
         }
-        let position = at.max(pos(live.position));
+        let position = at.max(pos(live.position)?);
         let version = projector(name).schema_version();
-        on_tx!(&mut tx, conn, S => S::swap(conn, name, target.generation, to_i64(position), version, &now()).await)?;
-        tx.notify(format!("{name}:{}:{}", target.generation, position))
-            .await?;
+        dbkit::with_backend!(tx.conn(), conn, S = Sql => S::swap(conn, name, target.generation, to_i64(position)?, version, &now()).await)?;
+        tx.notify(
+            PROJECTIONS_CHANNEL,
+            &format!("{name}:{}:{}", target.generation, position),
+        )
+        .await?;
         tx.commit().await?;
-        shared.observe(name, target.generation, to_i64(position));
+        shared.observe(name, target.generation, to_i64(position)?);
         tracing::info!(projection = %name, generation = target.generation, %position, "swapped in a rebuilt generation");
         if live.generation != target.generation {
             let mut tx = shared.db.begin_write().await?;
-            on_tx!(&mut tx, conn, S => S::drop_tables(conn, name, live.generation).await)?;
+            dbkit::with_backend!(tx.conn(), conn, S = Sql => S::drop_tables(conn, name, live.generation).await)?;
             tx.commit().await?;
         }
         Ok(position)
@@ -318,7 +320,7 @@ impl Projections {
     pub async fn verify(&self) -> Result<VerifyReport, ProjectionError> {
         let shared = &self.shared;
         let mut snapshot = shared.db.begin_snapshot().await?;
-        let registry = on_tx!(&mut snapshot, conn, S => {
+        let registry = dbkit::with_backend!(snapshot.conn(), conn, S = Sql => {
             let registry = S::registry(&mut *conn).await?;
             // Reading each live table now pins it in the snapshot (PostgreSQL: and holds off a
             // swap's DROP until the comparison is done).
@@ -334,14 +336,13 @@ impl Projections {
             targets.push(Target {
                 name: row.name,
                 generation: self.new_generation(row.name, false).await?,
-                until: Some(pos(row.position)),
+                until: Some(pos(row.position)?),
             });
         }
-        let stop = registry
-            .iter()
-            .map(|r| pos(r.position))
-            .max()
-            .unwrap_or_default();
+        let mut stop = Position::START;
+        for row in &registry {
+            stop = stop.max(pos(row.position)?);
+        }
         let result = async {
             self.build(&targets, Position::START, Some(stop), None)
                 .await?;
@@ -350,7 +351,7 @@ impl Projections {
                 let columns = projector(row.name).columns();
                 let mut outcome = VerifyOutcome {
                     name: row.name,
-                    position: pos(row.position),
+                    position: pos(row.position)?,
                     rows_compared: 0,
                     differences: Vec::new(),
                     difference_count: 0,
@@ -382,7 +383,7 @@ impl Projections {
         snapshot.rollback().await?;
         for target in &targets {
             let mut tx = shared.db.begin_write().await?;
-            on_tx!(&mut tx, conn, S => S::drop_tables(conn, target.name, target.generation).await)?;
+            dbkit::with_backend!(tx.conn(), conn, S = Sql => S::drop_tables(conn, target.name, target.generation).await)?;
             tx.commit().await?;
         }
         result
@@ -413,7 +414,7 @@ impl Projections {
         };
         loop {
             if left.is_empty() && !left_done {
-                let page = on_tx!(&mut *snapshot, conn, S => S::select(conn, live, columns, &[], left_after.as_deref(), Some(COMPARE_PAGE)).await)?;
+                let page = dbkit::with_backend!(snapshot.conn(), conn, S = Sql => S::select(conn, live, columns, &[], left_after.as_deref(), Some(COMPARE_PAGE)).await)?;
                 left_done = page.len() < COMPARE_PAGE;
                 left_after = page.last().map(|r| r.key.clone());
                 left.extend(page);

@@ -31,15 +31,14 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use cqrs_es::Aggregate as _;
+use dbkit::BigInt as _;
+use dbkit::follower::{self, Follower, Recovery, Signal, Step as Stepped, Tasks, Timing};
 use domain::catalogue::CatalogueRegistry;
 use domain::ids::DataSubjectId;
 use domain::subject::DataSubject;
 use serde::Serialize;
-use sqlx::postgres::{PgConnection, PgListener};
-use sqlx::{Connection, Row as _};
 use store::{EventStore, NOTIFY_CHANNEL, Position};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::error::ProjectionError;
 use crate::event::{self, DomainEvent, Envelope};
@@ -47,7 +46,7 @@ use crate::model::{Context, Row, instant, rows_table, state_table};
 use crate::name::ProjectionName;
 use crate::personal::erase_personal;
 use crate::read_models::{ReadModels, projector};
-use crate::sql::{Db, PROJECTIONS_CHANNEL, PoolSizes, Tx, on_tx};
+use crate::sql::{self, Db, PROJECTIONS_CHANNEL, Reads as _, SETUP_LOCK, Sql, Tx};
 
 /// Tuning and inputs of the projections.
 #[derive(Clone)]
@@ -201,8 +200,8 @@ pub(crate) struct Shared {
     local: Mutex<HashMap<ProjectionName, LocalState>>,
     /// One rebuild of a projection at a time in this process.
     pub rebuilds: HashMap<ProjectionName, tokio::sync::Mutex<()>>,
-    /// Bumped whenever the log may have grown.
-    log_moved: watch::Sender<u64>,
+    /// The log may have grown.
+    log_moved: Signal,
 }
 
 pub(crate) fn now() -> String {
@@ -244,7 +243,11 @@ impl Shared {
             .write()
             .expect("generation cache poisoned")
             .insert(name, generation);
-        let position = Position(u64::try_from(position).unwrap_or_default());
+        // A negative position cannot come from the registry (its CHECK and the projectors'
+        // compare-and-set keep it at 0 or more); should one come, it moves nothing.
+        let Ok(position) = Position::from_bigint(position) else {
+            return;
+        };
         self.checkpoints[&name].send_if_modified(|known| {
             let newer = *known < position;
             if newer {
@@ -288,7 +291,7 @@ impl Shared {
     }
 
     pub fn wake_all(&self) {
-        self.log_moved.send_modify(|n| *n = n.wrapping_add(1));
+        self.log_moved.wake();
     }
 
     /// Folds `events` into each target's tables inside `tx`: loads the touched states, runs
@@ -332,7 +335,7 @@ impl Shared {
                 continue;
             }
             let columns = projector.columns();
-            let loaded = on_tx!(tx, conn, S => S::load_states(conn, &states_table, &order).await)?;
+            let loaded = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::load_states(conn, &states_table, &order).await)?;
             let mut states = Vec::new();
             let mut upserts = Vec::new();
             let mut deletes = Vec::new();
@@ -352,9 +355,9 @@ impl Shared {
                 upserts.extend(change.upserts);
                 deletes.extend(change.deletes);
             }
-            tx.upsert(&states_table, &[], &states).await?;
-            on_tx!(&mut *tx, conn, S => S::delete(conn, &rows_table, &deletes).await)?;
-            tx.upsert(&rows_table, columns, &upserts).await?;
+            sql::upsert(tx, &states_table, &[], &states).await?;
+            dbkit::with_backend!(tx.conn(), conn, S = Sql => S::delete(conn, &rows_table, &deletes).await)?;
+            sql::upsert(tx, &rows_table, columns, &upserts).await?;
             // After the batch's documents are written, so that what an earlier event of the
             // batch wrote of a subject forgotten later in it is erased too.
             erase_in(tx, &[&rows_table, &states_table], &forgotten).await?;
@@ -374,7 +377,7 @@ async fn erase_in(
     for subject in subjects {
         let needle = subject.to_string();
         for table in tables {
-            count += on_tx!(&mut *tx, conn, S => {
+            count += dbkit::with_backend!(tx.conn(), conn, S = Sql => {
                 let mut count = 0_u64;
                 for (key, doc) in S::containing(&mut *conn, table, &needle).await? {
                     let mut value: serde_json::Value = serde_json::from_str(&doc)
@@ -460,12 +463,10 @@ impl Projections {
         store: EventStore,
         options: ProjectionOptions,
     ) -> Result<Self, ProjectionError> {
-        let db = Db::connect(
+        let db = sql::connect(
             database_url,
-            PoolSizes {
-                max_connections: options.max_connections,
-                acquire_timeout: options.acquire_timeout,
-            },
+            options.max_connections,
+            options.acquire_timeout,
         )
         .await?;
         if db.is_postgres() != store.is_postgres() {
@@ -474,8 +475,8 @@ impl Projections {
             ));
         }
         let mut tx = db.begin_write().await?;
-        tx.lock_setup().await?;
-        on_tx!(&mut tx, conn, S => {
+        tx.advisory_lock(SETUP_LOCK).await?;
+        dbkit::with_backend!(tx.conn(), conn, S = Sql => {
             S::create_registry(&mut *conn).await?;
             for name in ProjectionName::ALL {
                 let projector = projector(name);
@@ -503,7 +504,7 @@ impl Projections {
                 .into_iter()
                 .map(|name| (name, tokio::sync::Mutex::new(())))
                 .collect(),
-            log_moved: watch::channel(0).0,
+            log_moved: Signal::default(),
         });
         for row in registry {
             shared.observe(row.name, row.generation, row.position);
@@ -514,28 +515,40 @@ impl Projections {
     /// Starts one projector task per projection, and the wake-up tasks. Dropping the handle
     /// (or [`ProjectionsHandle::shutdown`]) stops them and gives up leadership.
     pub fn start(&self) -> ProjectionsHandle {
-        let (stop, stopped) = watch::channel(false);
         let shared = self.shared.clone();
-        let mut local = shared.store.subscribe();
+        let mut tasks = Tasks::default();
         let forward = shared.clone();
-        let mut wakers = vec![tokio::spawn(async move {
-            while local.changed().await.is_ok() {
-                forward.wake_all();
-            }
-        })];
-        if shared.db.is_postgres() {
-            wakers.push(tokio::spawn(listen(shared.clone())));
+        tasks.spawn_waker(follower::forward(shared.store.subscribe(), move || {
+            forward.wake_all();
+        }));
+        if let Db::Postgres(pools) = &shared.db {
+            tasks.spawn_waker(listen(shared.clone(), pools.clone()));
         }
-        let mut projectors = Vec::new();
+        let options = &shared.options;
+        let timing = Timing {
+            poll_interval: options.poll_interval,
+            leader_retry: options.leader_retry,
+            error_backoff: options.error_backoff,
+        };
         for name in ProjectionName::ALL {
             shared.set_local(name, |local| local.activity = Activity::Following);
-            projectors.push(tokio::spawn(run(shared.clone(), name, stopped.clone())));
+            tasks.spawn_follower(follower::run(
+                Projector {
+                    shared: shared.clone(),
+                    name,
+                    cursor: None,
+                    stop: tasks.stopping(),
+                },
+                shared.db.clone(),
+                Some(name.lock_key()),
+                timing,
+                shared.log_moved.subscribe(),
+                tasks.stopping(),
+            ));
         }
         ProjectionsHandle {
             projections: self.clone(),
-            stop,
-            wakers,
-            projectors,
+            tasks: Some(tasks),
         }
     }
 
@@ -596,7 +609,7 @@ impl Projections {
         let registry = self.shared.db.registry().await?;
         let mut statuses = Vec::with_capacity(registry.len());
         for row in registry {
-            let checkpoint = Position(u64::try_from(row.position).unwrap_or_default());
+            let checkpoint = Position::from_bigint(row.position)?;
             self.shared.observe(row.name, row.generation, row.position);
             let lag_events = head.get().saturating_sub(checkpoint.get());
             let lag_seconds = if lag_events == 0 {
@@ -617,14 +630,21 @@ impl Projections {
             let local = locals.get(&row.name).cloned();
             let leader = match &local {
                 Some(local) if local.leading => Leader::Here,
-                _ if self.shared.db.lock_held_by_anyone(row.name).await? => Leader::Elsewhere,
+                _ if self
+                    .shared
+                    .db
+                    .advisory_lock_held(row.name.lock_key())
+                    .await? =>
+                {
+                    Leader::Elsewhere
+                }
                 _ => Leader::Nobody,
             };
             statuses.push(ProjectionStatus {
                 name: row.name,
                 schema_version: projector(row.name).schema_version(),
-                stored_schema_version: u32::try_from(row.schema_version).unwrap_or_default(),
-                generation: u64::try_from(row.generation).unwrap_or_default(),
+                stored_schema_version: u32::from_bigint(row.schema_version)?,
+                generation: u64::from_bigint(row.generation)?,
                 checkpoint,
                 head,
                 lag_events,
@@ -647,7 +667,7 @@ impl Projections {
         let mut changed = 0;
         for name in ProjectionName::ALL {
             let mut tx = self.shared.db.begin_write().await?;
-            let row = on_tx!(&mut tx, conn, S => S::registry_row(&mut *conn, name, true).await)?;
+            let row = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::registry_row(&mut *conn, name, true).await)?;
             let tables = [
                 rows_table(name, row.generation),
                 state_table(name, row.generation),
@@ -662,17 +682,18 @@ impl Projections {
 /// The running projectors. Dropping it stops them.
 pub struct ProjectionsHandle {
     projections: Projections,
-    stop: watch::Sender<bool>,
-    /// The tasks that turn commits and notifications into wake-ups.
-    wakers: Vec<JoinHandle<()>>,
-    /// One per projection.
-    projectors: Vec<JoinHandle<()>>,
+    /// The projectors (one per projection) and the tasks that turn commits and notifications
+    /// into wake-ups.
+    tasks: Option<Tasks>,
 }
 
 impl std::fmt::Debug for ProjectionsHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProjectionsHandle")
-            .field("projectors", &self.projectors.len())
+            .field(
+                "projectors",
+                &self.tasks.as_ref().map_or(0, Tasks::followers),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -687,19 +708,16 @@ impl std::ops::Deref for ProjectionsHandle {
 impl ProjectionsHandle {
     /// Stops the projectors between batches and waits for them to finish.
     pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        for task in std::mem::take(&mut self.projectors) {
-            let _ = task.await;
+        if let Some(tasks) = self.tasks.take() {
+            tasks.shutdown().await;
         }
     }
 }
 
 impl Drop for ProjectionsHandle {
     fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        for task in self.wakers.iter().chain(&self.projectors) {
-            task.abort();
-        }
+        // Dropping the tasks aborts whatever still runs.
+        self.tasks = None;
         for name in ProjectionName::ALL {
             self.projections.shared.set_local(name, |local| {
                 local.activity = Activity::NotRunning;
@@ -710,100 +728,33 @@ impl Drop for ProjectionsHandle {
 }
 
 /// Wake-ups from other processes (PostgreSQL): appends on the store's channel, checkpoints
-/// and swaps on the projections' channel. Reconnects on failure and then wakes everything,
-/// since notifications sent meanwhile are lost.
-async fn listen(shared: Arc<Shared>) {
-    let Db::Postgres(engine) = &shared.db else {
-        return;
-    };
-    loop {
-        let listener = async {
-            let mut listener = PgListener::connect_with(&engine.read).await?;
-            listener
-                .listen_all([NOTIFY_CHANNEL, PROJECTIONS_CHANNEL])
-                .await?;
-            Ok::<_, sqlx::Error>(listener)
-        };
-        let mut listener = match listener.await {
-            Ok(listener) => listener,
-            Err(error) => {
-                tracing::warn!(%error, "projections: cannot listen for notifications");
-                tokio::time::sleep(shared.options.error_backoff).await;
-                continue;
+/// and swaps on the projections' channel; after a gap, everything.
+async fn listen(shared: Arc<Shared>, pools: Arc<dbkit::Pools<sqlx::Postgres>>) {
+    follower::listen(
+        &pools,
+        &[NOTIFY_CHANNEL, PROJECTIONS_CHANNEL],
+        shared.options.error_backoff,
+        "projections",
+        |channel, payload| {
+            if channel != PROJECTIONS_CHANNEL {
+                shared.wake_all();
+                return;
             }
-        };
-        shared.wake_all();
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(note)) if note.channel() == PROJECTIONS_CHANNEL => {
-                    let mut parts = note.payload().split(':');
-                    if let (Some(name), Some(generation), Some(position)) =
-                        (parts.next(), parts.next(), parts.next())
-                        && let (Some(name), Ok(generation), Ok(position)) = (
-                            ProjectionName::parse(name),
-                            generation.parse(),
-                            position.parse(),
-                        )
-                    {
-                        shared.observe(name, generation, position);
-                    }
-                }
-                Ok(Some(_)) => shared.wake_all(),
-                Ok(None) => {
-                    // The connection was lost and is being re-established.
-                    shared.wake_all();
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "projections: notification listener failed");
-                    break;
-                }
+            let mut parts = payload.split(':');
+            if let (Some(name), Some(generation), Some(position)) =
+                (parts.next(), parts.next(), parts.next())
+                && let (Some(name), Ok(generation), Ok(position)) = (
+                    ProjectionName::parse(name),
+                    generation.parse(),
+                    position.parse(),
+                )
+            {
+                shared.observe(name, generation, position);
             }
-        }
-        tokio::time::sleep(shared.options.error_backoff).await;
-    }
-}
-
-/// A projection's leadership: on PostgreSQL a connection that holds (or tries for) the
-/// advisory lock; on SQLite nothing to hold.
-enum Lead {
-    Postgres(PgConnection),
-    Sqlite,
-}
-
-impl Lead {
-    /// Takes the projection's leadership if it is free.
-    async fn try_take(
-        shared: &Shared,
-        name: ProjectionName,
-        candidate: &mut Option<PgConnection>,
-    ) -> Result<Option<Self>, ProjectionError> {
-        let Db::Postgres(engine) = &shared.db else {
-            return Ok(Some(Self::Sqlite));
-        };
-        let mut conn = match candidate.take() {
-            Some(conn) => conn,
-            None => PgConnection::connect_with(&engine.write.connect_options()).await?,
-        };
-        let taken: bool = sqlx::query("SELECT pg_try_advisory_lock($1)")
-            .bind(name.lock_key())
-            .fetch_one(&mut conn)
-            .await?
-            .try_get(0)?;
-        if taken {
-            Ok(Some(Self::Postgres(conn)))
-        } else {
-            *candidate = Some(conn);
-            Ok(None)
-        }
-    }
-
-    /// Whether the lock is still ours: its connection still answers.
-    async fn still_held(&mut self) -> bool {
-        match self {
-            Self::Postgres(conn) => conn.ping().await.is_ok(),
-            Self::Sqlite => true,
-        }
-    }
+        },
+        || shared.wake_all(),
+    )
+    .await;
 }
 
 /// Where a leading projector is.
@@ -817,117 +768,99 @@ enum Step {
     Idle,
 }
 
-/// Waits for a wake-up, `timeout`, or the stop signal; true when stopping.
-async fn pause(
-    wake: &mut watch::Receiver<u64>,
-    stop: &mut watch::Receiver<bool>,
-    timeout: Duration,
-) -> bool {
-    tokio::select! {
-        _ = wake.changed() => false,
-        () = tokio::time::sleep(timeout) => false,
-        _ = stop.changed() => true,
+/// One projection's own part of the follower runtime: its cursor and its step.
+struct Projector {
+    shared: Arc<Shared>,
+    name: ProjectionName,
+    cursor: Option<Cursor>,
+    /// The runtime's stop signal: once set, this projector's last words are not recorded.
+    stop: watch::Receiver<bool>,
+}
+
+impl Projector {
+    fn set_local(&self, change: impl FnOnce(&mut LocalState)) {
+        self.shared
+            .set_local_unless(self.name, Some(&self.stop), change);
     }
 }
 
-/// One projection's task: lead or follow, then project batch after batch.
-async fn run(shared: Arc<Shared>, name: ProjectionName, mut stop: watch::Receiver<bool>) {
-    let mut wake = shared.log_moved.subscribe();
-    let mut lead: Option<Lead> = None;
-    let mut candidate: Option<PgConnection> = None;
-    let mut cursor: Option<Cursor> = None;
-    let options = shared.options.clone();
-    loop {
-        if *stop.borrow() {
-            break;
+impl Follower for Projector {
+    type Error = ProjectionError;
+
+    fn name(&self) -> String {
+        format!("projection {}", self.name)
+    }
+
+    fn led(&mut self, leading: bool) {
+        self.cursor = None;
+        self.set_local(|l| {
+            l.leading = leading;
+            l.activity = if leading {
+                Activity::Projecting
+            } else {
+                Activity::Following
+            };
+        });
+    }
+
+    async fn follow(&mut self) {
+        if let Ok(row) = self.shared.db.registry_row(self.name).await {
+            self.shared.observe(self.name, row.generation, row.position);
         }
-        if lead.is_none() {
-            match Lead::try_take(&shared, name, &mut candidate).await {
-                Ok(Some(taken)) => {
-                    tracing::info!(projection = %name, "leading");
-                    lead = Some(taken);
-                    cursor = None;
-                    shared.set_local_unless(name, Some(&stop), |l| {
-                        l.leading = true;
-                        l.activity = Activity::Projecting;
-                    });
-                }
-                Ok(None) => {
-                    if let Ok(row) = shared.db.registry_row(name).await {
-                        shared.observe(name, row.generation, row.position);
-                    }
-                    if pause(&mut wake, &mut stop, options.leader_retry).await {
-                        break;
-                    }
-                    continue;
-                }
-                Err(error) => {
-                    candidate = None;
-                    shared.set_local_unless(name, Some(&stop), |l| {
-                        l.last_error = Some(error.to_string());
-                    });
-                    if pause(&mut wake, &mut stop, options.error_backoff).await {
-                        break;
-                    }
-                    continue;
-                }
-            }
-        }
-        if let Some(held) = &mut lead
-            && !held.still_held().await
-        {
-            tracing::warn!(projection = %name, "lost the leadership connection");
-            lead = None;
-            shared.set_local_unless(name, Some(&stop), |l| {
-                l.leading = false;
-                l.activity = Activity::Following;
-            });
-            continue;
-        }
-        let result = match &mut cursor {
-            None => prepare(&shared, name).await.map(|ready| {
-                cursor = Some(ready);
+    }
+
+    fn lead_failed(&mut self, error: dbkit::DbError) {
+        let message = ProjectionError::from(error).to_string();
+        self.set_local(|l| l.last_error = Some(message));
+    }
+
+    async fn step(&mut self) -> Result<Stepped, ProjectionError> {
+        let stepped = match &mut self.cursor {
+            None => {
+                self.cursor = Some(prepare(&self.shared, self.name).await?);
                 Step::Applied
-            }),
-            Some(at) => step(&shared, name, at).await,
+            }
+            Some(at) => step(&self.shared, self.name, at).await?,
         };
-        match result {
-            Ok(Step::Applied) => {
-                shared.set_local_unless(name, Some(&stop), |l| {
+        Ok(match stepped {
+            Step::Applied => {
+                self.set_local(|l| {
                     l.last_error = None;
                     l.activity = Activity::Projecting;
                 });
+                Stepped::Worked
             }
-            Ok(Step::Idle) => {
-                if pause(&mut wake, &mut stop, options.poll_interval).await {
-                    break;
-                }
+            Step::Idle => Stepped::Idle,
+        })
+    }
+
+    async fn failed(&mut self, error: ProjectionError) -> Recovery {
+        let name = self.name;
+        match error {
+            ProjectionError::LostRace(_) => {
+                self.cursor = None;
+                Recovery::Retry
             }
-            Err(ProjectionError::LostRace(_)) => cursor = None,
-            Err(error @ ProjectionError::Poison { .. }) => {
+            error @ ProjectionError::Poison { .. } => {
                 tracing::error!(projection = %name, %error, "projector stopped");
-                shared.set_local_unless(name, Some(&stop), |l| {
+                self.set_local(|l| {
                     l.last_error = Some(error.to_string());
                     l.activity = Activity::Stopped;
                     l.leading = false;
                 });
-                if let Ok(mut tx) = shared.db.begin_write().await {
-                    let recorded = on_tx!(&mut tx, conn, S => S::set_error(conn, name, Some(error.to_string())).await);
+                if let Ok(mut tx) = self.shared.db.begin_write().await {
+                    let recorded = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::set_error(conn, name, Some(error.to_string())).await);
                     if recorded.is_ok() {
                         let _ = tx.commit().await;
                     }
                 }
-                break;
+                Recovery::Stop
             }
-            Err(error) => {
+            error => {
                 tracing::warn!(projection = %name, %error, "projector batch failed; retrying");
-                cursor = None;
-                shared.set_local_unless(name, Some(&stop), |l| {
-                    l.last_error = Some(error.to_string());
-                });
-                if pause(&mut wake, &mut stop, options.error_backoff).await {
-                    break;
-                }
+                self.cursor = None;
+                self.set_local(|l| l.last_error = Some(error.to_string()));
+                Recovery::Backoff
             }
         }
     }
@@ -973,7 +906,7 @@ async fn step(
     name: ProjectionName,
     at: &mut Cursor,
 ) -> Result<Step, ProjectionError> {
-    let from = Position(u64::try_from(at.position).unwrap_or_default());
+    let from = Position::from_bigint(at.position)?;
     let mut events = shared
         .store
         .read_all(from, shared.options.batch_size.max(1))
@@ -1014,9 +947,9 @@ async fn commit_batch(
         return Ok(Step::Idle);
     };
     let envelopes = parse_all(&[name], events)?;
-    let to = i64::try_from(last.get()).unwrap_or(i64::MAX);
+    let to = last.to_bigint()?;
     let mut tx = shared.db.begin_write().await?;
-    let advanced = on_tx!(&mut tx, conn, S => S::advance(conn, name, at.generation, at.position, to, &now()).await)?;
+    let advanced = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::advance(conn, name, at.generation, at.position, to, &now()).await)?;
     if !advanced {
         tx.rollback().await?;
         return Err(ProjectionError::LostRace(name));
@@ -1049,7 +982,11 @@ async fn commit_batch(
             }
         }
     }
-    tx.notify(format!("{name}:{}:{to}", at.generation)).await?;
+    tx.notify(
+        PROJECTIONS_CHANNEL,
+        &format!("{name}:{}:{to}", at.generation),
+    )
+    .await?;
     tx.commit().await?;
     at.position = to;
     shared.observe(name, at.generation, to);

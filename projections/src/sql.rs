@@ -9,15 +9,12 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::marker::PhantomData;
-use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use dbkit::{Bind, Durability, Load, PoolPolicy};
+pub(crate) use dbkit::{Db, Tx};
 use sqlx::{
-    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Postgres, QueryBuilder,
-    Row as _, Sqlite, Transaction, Type,
+    ColumnIndex, Database, Executor, IntoArguments, Postgres, QueryBuilder, Row as _, Sqlite,
 };
 
 use crate::error::ProjectionError;
@@ -32,57 +29,23 @@ pub const PROJECTIONS_CHANNEL: &str = "anslut_projections";
 /// Parameters per statement stay under SQLite's limit (32766) and PostgreSQL's (65535).
 const MAX_PARAMS: usize = 30_000;
 
-pub(crate) trait Bind<DB: Database>: for<'q> Encode<'q, DB> + Type<DB> {}
-impl<DB: Database, T: for<'q> Encode<'q, DB> + Type<DB>> Bind<DB> for T {}
-pub(crate) trait Load<DB: Database>: for<'r> Decode<'r, DB> + Type<DB> {}
-impl<DB: Database, T: for<'r> Decode<'r, DB> + Type<DB>> Load<DB> for T {}
-
 pub(crate) trait Dialect: Database {
     /// Lists the tables of the current schema, as `name`.
     const LIST_TABLES: &'static str;
     /// Appended to a registry SELECT inside a write transaction to lock the row (SQLite's
     /// write transaction already holds the database lock).
     const FOR_UPDATE: &'static str;
-
-    /// A transaction that will write. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so it never fails to upgrade a read lock halfway.
-    fn begin_write(
-        pool: &Pool<Self>,
-    ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
-
-    /// A read-only transaction that sees one snapshot throughout.
-    fn begin_snapshot(
-        pool: &Pool<Self>,
-    ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
 }
 
 impl Dialect for Postgres {
     const LIST_TABLES: &'static str =
         "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = current_schema()";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
-
-    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
-        pool.begin().await
-    }
-
-    async fn begin_snapshot(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
-        pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await
-    }
 }
 
 impl Dialect for Sqlite {
     const LIST_TABLES: &'static str = "SELECT name FROM sqlite_master WHERE type = 'table'";
     const FOR_UPDATE: &'static str = "";
-
-    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
-        pool.begin_with("BEGIN IMMEDIATE").await
-    }
-
-    async fn begin_snapshot(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
-        // In WAL mode a deferred transaction reads one snapshot from its first read on.
-        pool.begin().await
-    }
 }
 
 /// A projection's row in the registry table `projection_state`.
@@ -564,147 +527,53 @@ where
     }
 }
 
-/// Both pools: on PostgreSQL one pool; on SQLite a single writing connection (SQLite has one
-/// writer at a time anyway, and queueing in the pool is fairer than spinning on the busy
-/// handler) and a pool of readers.
-pub(crate) struct Engine<DB: Database> {
-    pub write: Pool<DB>,
-    pub read: Pool<DB>,
-}
-
-#[derive(Clone)]
-pub(crate) enum Db {
-    Postgres(Arc<Engine<Postgres>>),
-    Sqlite(Arc<Engine<Sqlite>>),
-}
-
-/// A transaction on either database.
-pub(crate) enum Tx {
-    Postgres(Transaction<'static, Postgres>),
-    Sqlite(Transaction<'static, Sqlite>),
-}
-
-/// Runs `$body` with `$conn` bound to the transaction's connection and `$sql` to the
-/// matching [`Sql`].
-macro_rules! on_tx {
-    ($tx:expr, $conn:ident, $sql:ident => $body:expr) => {
-        match $tx {
-            $crate::sql::Tx::Postgres(tx) => {
-                type $sql = $crate::sql::Sql<sqlx::Postgres>;
-                let $conn: &mut <sqlx::Postgres as sqlx::Database>::Connection = &mut **tx;
-                $body
-            }
-            $crate::sql::Tx::Sqlite(tx) => {
-                type $sql = $crate::sql::Sql<sqlx::Sqlite>;
-                let $conn: &mut <sqlx::Sqlite as sqlx::Database>::Connection = &mut **tx;
-                $body
-            }
-        }
+/// The read models' pools on the store's database: a power loss may take the last commits
+/// of an SQLite file, which takes their checkpoint with them (the read models can always be
+/// rebuilt from the log).
+pub(crate) async fn connect(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<Db, ProjectionError> {
+    let policy = PoolPolicy {
+        durability: Durability::Normal,
+        ..PoolPolicy::new("the read models", max_connections.max(2), acquire_timeout)
     };
+    Ok(dbkit::connect(url, &policy).await?)
 }
 
-/// Runs `$body` with `$conn` bound to a connection of the read pool.
-macro_rules! on_read {
-    ($db:expr, $conn:ident, $sql:ident => $body:expr) => {
-        match $db {
-            $crate::sql::Db::Postgres(engine) => {
-                type $sql = $crate::sql::Sql<sqlx::Postgres>;
-                let mut pooled = engine.read.acquire().await?;
-                let $conn: &mut <sqlx::Postgres as sqlx::Database>::Connection = &mut *pooled;
-                $body
-            }
-            $crate::sql::Db::Sqlite(engine) => {
-                type $sql = $crate::sql::Sql<sqlx::Sqlite>;
-                let mut pooled = engine.read.acquire().await?;
-                let $conn: &mut <sqlx::Sqlite as sqlx::Database>::Connection = &mut *pooled;
-                $body
-            }
-        }
-    };
+/// The transaction-scoped advisory lock that serialises setup across processes ("anslut").
+pub(crate) const SETUP_LOCK: i64 = 0x616e_736c_7574;
+
+/// The registry and the read-model tables, read through a connection of the read pool.
+pub(crate) trait Reads {
+    async fn registry(&self) -> Result<Vec<RegistryRow>, ProjectionError>;
+    async fn registry_row(&self, name: ProjectionName) -> Result<RegistryRow, ProjectionError>;
+    async fn select(
+        &self,
+        table: &str,
+        columns: &[Column],
+        filters: &[Filter],
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Record>, ProjectionError>;
+    async fn load_states(
+        &self,
+        table: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, String>, ProjectionError>;
 }
 
-pub(crate) use on_tx;
-
-/// How the crate's own pools are sized.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PoolSizes {
-    pub max_connections: u32,
-    pub acquire_timeout: Duration,
-}
-
-impl Db {
-    /// Opens the crate's pools on the store's database (`postgres://…`, or an SQLite file
-    /// as `sqlite://path…` or a plain path).
-    pub async fn connect(url: &str, sizes: PoolSizes) -> Result<Self, ProjectionError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(sizes.max_connections.max(2))
-                .acquire_timeout(sizes.acquire_timeout)
-                .connect(url)
-                .await?;
-            return Ok(Self::Postgres(Arc::new(Engine {
-                write: pool.clone(),
-                read: pool,
-            })));
-        }
-        if url.contains(":memory:") || url.contains("mode=memory") {
-            return Err(ProjectionError::Invalid(
-                "in-memory SQLite is not supported: the read models live beside the store".into(),
-            ));
-        }
-        let options = if url.starts_with("sqlite:") {
-            SqliteConnectOptions::from_str(url)
-                .map_err(|e| ProjectionError::Invalid(format!("SQLite URL {url:?}: {e}")))?
-        } else {
-            SqliteConnectOptions::new().filename(url)
-        };
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // Read models can always be rebuilt from the log: a power loss that takes the last
-            // commits takes their checkpoint with them.
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(sizes.acquire_timeout.max(Duration::from_secs(5)));
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(sizes.acquire_timeout)
-            .connect_with(options.clone())
-            .await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(sizes.max_connections.max(2))
-            .acquire_timeout(sizes.acquire_timeout)
-            .connect_with(options)
-            .await?;
-        Ok(Self::Sqlite(Arc::new(Engine { write, read })))
+impl Reads for Db {
+    async fn registry(&self) -> Result<Vec<RegistryRow>, ProjectionError> {
+        dbkit::with_backend!(self.reader().await?.conn(), conn, S = Sql => S::registry(conn).await)
     }
 
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, Self::Postgres(_))
+    async fn registry_row(&self, name: ProjectionName) -> Result<RegistryRow, ProjectionError> {
+        dbkit::with_backend!(self.reader().await?.conn(), conn, S = Sql => S::registry_row(conn, name, false).await)
     }
 
-    pub async fn begin_write(&self) -> Result<Tx, ProjectionError> {
-        Ok(match self {
-            Self::Postgres(engine) => Tx::Postgres(Postgres::begin_write(&engine.write).await?),
-            Self::Sqlite(engine) => Tx::Sqlite(Sqlite::begin_write(&engine.write).await?),
-        })
-    }
-
-    pub async fn begin_snapshot(&self) -> Result<Tx, ProjectionError> {
-        Ok(match self {
-            Self::Postgres(engine) => Tx::Postgres(Postgres::begin_snapshot(&engine.read).await?),
-            Self::Sqlite(engine) => Tx::Sqlite(Sqlite::begin_snapshot(&engine.read).await?),
-        })
-    }
-
-    pub async fn registry(&self) -> Result<Vec<RegistryRow>, ProjectionError> {
-        on_read!(self, conn, S => S::registry(conn).await)
-    }
-
-    pub async fn registry_row(&self, name: ProjectionName) -> Result<RegistryRow, ProjectionError> {
-        on_read!(self, conn, S => S::registry_row(conn, name, false).await)
-    }
-
-    pub async fn select(
+    async fn select(
         &self,
         table: &str,
         columns: &[Column],
@@ -712,144 +581,80 @@ impl Db {
         after: Option<&str>,
         limit: Option<usize>,
     ) -> Result<Vec<Record>, ProjectionError> {
-        on_read!(self, conn, S => S::select(conn, table, columns, filters, after, limit).await)
+        dbkit::with_backend!(self.reader().await?.conn(), conn, S = Sql => S::select(conn, table, columns, filters, after, limit).await)
     }
 
-    pub async fn load_states(
+    async fn load_states(
         &self,
         table: &str,
         keys: &[String],
     ) -> Result<HashMap<String, String>, ProjectionError> {
-        on_read!(self, conn, S => S::load_states(conn, table, keys).await)
-    }
-
-    /// Whether a backend holds the projection's leadership lock (PostgreSQL only).
-    pub async fn lock_held_by_anyone(&self, name: ProjectionName) -> Result<bool, ProjectionError> {
-        let Self::Postgres(engine) = self else {
-            return Ok(false);
-        };
-        let key = name.lock_key();
-        // pg_locks shows a bigint advisory key split into two 32-bit halves.
-        let high = key >> 32;
-        let low = key & 0xffff_ffff;
-        let row = sqlx::query(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-             AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1)",
-        )
-        .bind(high & 0xffff_ffff)
-        .bind(low)
-        .fetch_one(&engine.read)
-        .await?;
-        Ok(row.try_get(0)?)
+        dbkit::with_backend!(self.reader().await?.conn(), conn, S = Sql => S::load_states(conn, table, keys).await)
     }
 }
 
-impl Tx {
-    pub async fn commit(self) -> Result<(), ProjectionError> {
-        match self {
-            Self::Postgres(tx) => tx.commit().await?,
-            Self::Sqlite(tx) => tx.commit().await?,
-        }
-        Ok(())
+/// Inserts or replaces rows. PostgreSQL gets each column as one array parameter
+/// (`INSERT … SELECT * FROM UNNEST(…)`), which it parses and plans once per statement
+/// instead of once per row's worth of parameters: several times faster for the thousands of
+/// rows a rebuild batch writes. SQLite takes multi-row `VALUES`.
+pub(crate) async fn upsert(
+    tx: &mut Tx,
+    table: &str,
+    columns: &[Column],
+    rows: &[Row],
+) -> Result<(), ProjectionError> {
+    if rows.is_empty() {
+        return Ok(());
     }
-
-    pub async fn rollback(self) -> Result<(), ProjectionError> {
-        match self {
-            Self::Postgres(tx) => tx.rollback().await?,
-            Self::Sqlite(tx) => tx.rollback().await?,
+    let tx = match tx {
+        Tx::Sqlite(tx) => {
+            return Sql::<Sqlite>::upsert(&mut **tx, table, columns, rows).await;
         }
-        Ok(())
+        Tx::Postgres(tx) => tx,
+    };
+    if let Some(row) = rows.iter().find(|r| r.cells.len() != columns.len()) {
+        return Err(ProjectionError::Invalid(format!(
+            "row {} of {table} does not have {} cells",
+            row.key,
+            columns.len()
+        )));
     }
-
-    /// Inserts or replaces rows. PostgreSQL gets each column as one array parameter
-    /// (`INSERT … SELECT * FROM UNNEST(…)`), which it parses and plans once per statement
-    /// instead of once per row's worth of parameters: several times faster for the thousands
-    /// of rows a rebuild batch writes. SQLite takes multi-row `VALUES`.
-    pub async fn upsert(
-        &mut self,
-        table: &str,
-        columns: &[Column],
-        rows: &[Row],
-    ) -> Result<(), ProjectionError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let tx = match self {
-            Self::Sqlite(tx) => {
-                return Sql::<Sqlite>::upsert(&mut **tx, table, columns, rows).await;
-            }
-            Self::Postgres(tx) => tx,
+    let mut names = String::from("key");
+    let mut types = String::from("$1::text[]");
+    let mut updates = String::from("doc = excluded.doc");
+    for (i, column) in columns.iter().enumerate() {
+        let _ = write!(names, ", {}", column.name);
+        let ty = match column.ty {
+            ColumnType::Text => "text",
+            ColumnType::Int => "bigint",
         };
-        if let Some(row) = rows.iter().find(|r| r.cells.len() != columns.len()) {
-            return Err(ProjectionError::Invalid(format!(
-                "row {} of {table} does not have {} cells",
-                row.key,
-                columns.len()
-            )));
-        }
-        let mut names = String::from("key");
-        let mut types = String::from("$1::text[]");
-        let mut updates = String::from("doc = excluded.doc");
-        for (i, column) in columns.iter().enumerate() {
-            let _ = write!(names, ", {}", column.name);
-            let ty = match column.ty {
-                ColumnType::Text => "text",
-                ColumnType::Int => "bigint",
-            };
-            let _ = write!(types, ", ${}::{ty}[]", i + 2);
-            let _ = write!(updates, ", {0} = excluded.{0}", column.name);
-        }
-        let sql = format!(
-            "INSERT INTO {table} ({names}, doc) SELECT * FROM UNNEST({types}, ${}::text[]) \
-             ON CONFLICT (key) DO UPDATE SET {updates}",
-            columns.len() + 2
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(rows.iter().map(|r| r.key.clone()).collect::<Vec<String>>());
-        for (i, column) in columns.iter().enumerate() {
-            query = match column.ty {
-                ColumnType::Text => query.bind(
-                    rows.iter()
-                        .map(|r| r.cells[i].as_text().map(str::to_owned))
-                        .collect::<Vec<Option<String>>>(),
-                ),
-                ColumnType::Int => query.bind(
-                    rows.iter()
-                        .map(|r| r.cells[i].as_int())
-                        .collect::<Vec<Option<i64>>>(),
-                ),
-            };
-        }
-        query
-            .bind(rows.iter().map(|r| r.doc.clone()).collect::<Vec<String>>())
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
+        let _ = write!(types, ", ${}::{ty}[]", i + 2);
+        let _ = write!(updates, ", {0} = excluded.{0}", column.name);
     }
-
-    /// Announces `payload` on [`PROJECTIONS_CHANNEL`] when the transaction commits
-    /// (PostgreSQL; a single SQLite process needs no announcement).
-    pub async fn notify(&mut self, payload: String) -> Result<(), ProjectionError> {
-        if let Self::Postgres(tx) = self {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(PROJECTIONS_CHANNEL)
-                .bind(payload)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
+    let sql = format!(
+        "INSERT INTO {table} ({names}, doc) SELECT * FROM UNNEST({types}, ${}::text[]) \
+         ON CONFLICT (key) DO UPDATE SET {updates}",
+        columns.len() + 2
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(rows.iter().map(|r| r.key.clone()).collect::<Vec<String>>());
+    for (i, column) in columns.iter().enumerate() {
+        query = match column.ty {
+            ColumnType::Text => query.bind(
+                rows.iter()
+                    .map(|r| r.cells[i].as_text().map(str::to_owned))
+                    .collect::<Vec<Option<String>>>(),
+            ),
+            ColumnType::Int => query.bind(
+                rows.iter()
+                    .map(|r| r.cells[i].as_int())
+                    .collect::<Vec<Option<i64>>>(),
+            ),
+        };
     }
-
-    /// Serialises setup across processes (PostgreSQL: a transaction-scoped advisory lock;
-    /// SQLite's write transaction already excludes every other writer).
-    pub async fn lock_setup(&mut self) -> Result<(), ProjectionError> {
-        if let Self::Postgres(tx) = self {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(0x616e_736c_7574_i64) // "anslut"
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
-    }
+    query
+        .bind(rows.iter().map(|r| r.doc.clone()).collect::<Vec<String>>())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -5,10 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sqlx::{
-    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, QueryBuilder, Row,
-    Transaction, Type,
-};
+use dbkit::{Bind, Load};
+use sqlx::{ColumnIndex, Database, Executor, IntoArguments, Pool, QueryBuilder, Row, Transaction};
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
@@ -17,14 +15,6 @@ use crate::dialect::{Dialect, NOTIFY_CHANNEL};
 use crate::error::StoreError;
 use crate::model::{AppendOutcome, Position, StreamRef};
 use crate::store::Job;
-
-/// A value that can be bound as a query parameter.
-pub(crate) trait Bind<DB: Database>: for<'q> Encode<'q, DB> + Type<DB> {}
-impl<DB: Database, T: for<'q> Encode<'q, DB> + Type<DB>> Bind<DB> for T {}
-
-/// A value that can be read from a result column.
-pub(crate) trait Load<DB: Database>: for<'r> Decode<'r, DB> + Type<DB> {}
-impl<DB: Database, T: for<'r> Decode<'r, DB> + Type<DB>> Load<DB> for T {}
 
 /// Rows per statement: 1000 events of 19 columns stay below both databases' parameter
 /// limits (SQLite 32766, PostgreSQL 65535).

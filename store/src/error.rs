@@ -79,38 +79,24 @@ impl StoreError {
     }
 }
 
+/// The one classification of database errors ([`dbkit::classify`]), which the read models,
+/// the outbox, the audit tree and the keys share.
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed
-            | sqlx::Error::BeginFailed => Self::Unavailable(Arc::new(error)),
-            sqlx::Error::Database(ref db) if is_unavailable_code(db.code().as_deref()) => {
-                Self::Unavailable(Arc::new(error))
-            }
-            sqlx::Error::ColumnDecode { .. }
-            | sqlx::Error::Decode(_)
-            | sqlx::Error::ColumnNotFound(_)
-            | sqlx::Error::TypeNotFound { .. } => Self::Corrupt(error.to_string()),
-            other => Self::Database(Arc::new(other)),
-        }
+        dbkit::DbError::from(error).into()
     }
 }
 
-/// Database error codes that mean "try again later" rather than "this request is wrong":
-/// PostgreSQL's connection exceptions (08xxx), insufficient resources (53xxx), operator
-/// intervention (57xxx: shutdown, statement timeout) and SQLite's BUSY/LOCKED (5, 6).
-fn is_unavailable_code(code: Option<&str>) -> bool {
-    code.is_some_and(|code| {
-        code.starts_with("08")
-            || code.starts_with("53")
-            || code.starts_with("57")
-            || code == "5"
-            || code == "6"
-    })
+impl From<dbkit::DbError> for StoreError {
+    fn from(error: dbkit::DbError) -> Self {
+        match error {
+            dbkit::DbError::Unavailable(error) => Self::Unavailable(error),
+            dbkit::DbError::Corrupt(message) => Self::Corrupt(message),
+            dbkit::DbError::Invalid(message) => Self::Invalid(message),
+            dbkit::DbError::Migration(error) => Self::Migration(error),
+            dbkit::DbError::Database(error) => Self::Database(error),
+        }
+    }
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {

@@ -39,6 +39,28 @@ impl fmt::Display for Position {
     }
 }
 
+/// Positions are BIGINT in every table that holds one (the log, checkpoints, the outbox):
+/// a negative one read back is corruption, never position 0.
+impl dbkit::BigInt for Position {
+    const WHAT: &'static str = "a log position";
+
+    fn to_bigint(self) -> Result<i64, dbkit::OutOfRange> {
+        i64::try_from(self.0).map_err(|_| dbkit::OutOfRange {
+            what: Self::WHAT,
+            value: self.0.to_string(),
+        })
+    }
+
+    fn from_bigint(value: i64) -> Result<Self, dbkit::OutOfRange> {
+        u64::try_from(value)
+            .map(Self)
+            .map_err(|_| dbkit::OutOfRange {
+                what: Self::WHAT,
+                value: value.to_string(),
+            })
+    }
+}
+
 /// One stream: the events of one aggregate instance. `stream_type` is the aggregate type
 /// (cqrs-es's `Aggregate::TYPE`), `stream_id` the aggregate id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -1,13 +1,12 @@
 //! [`EventStore`]: connecting, appending through the single writer, and reading.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
+use dbkit::{Durability, PoolPolicy};
 use serde_json::Value;
-use sqlx::postgres::{PgListener, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::postgres::PgListener;
 use sqlx::{Postgres, Sqlite};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
@@ -83,18 +82,28 @@ impl EventStore {
     ///
     /// Must be called within a Tokio runtime: it spawns the writer task.
     pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
-        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(options.max_connections.max(2))
-                .acquire_timeout(options.acquire_timeout)
-                .connect(url)
-                .await?;
-            Backend::Postgres(Arc::new(Engine {
-                write_pool: pool.clone(),
-                read_pool: pool,
-            }))
-        } else {
-            Backend::Sqlite(Arc::new(connect_sqlite(url, &options).await?))
+        let policy = PoolPolicy {
+            max_connections: options.max_connections,
+            sqlite_readers: options.sqlite_readers,
+            acquire_timeout: options.acquire_timeout,
+            busy_timeout: options.acquire_timeout,
+            durability: if options.sqlite_durable {
+                Durability::Full
+            } else {
+                Durability::Normal
+            },
+            secure_delete: false,
+            purpose: "the event log",
+        };
+        let backend = match dbkit::connect(url, &policy).await? {
+            dbkit::Db::Postgres(pools) => Backend::Postgres(Arc::new(Engine {
+                write_pool: pools.write.clone(),
+                read_pool: pools.read.clone(),
+            })),
+            dbkit::Db::Sqlite(pools) => Backend::Sqlite(Arc::new(Engine {
+                write_pool: pools.write.clone(),
+                read_pool: pools.read.clone(),
+            })),
         };
         let (writes, requests) = mpsc::channel(options.max_batch.max(1) * 4);
         let (head, _) = watch::channel(Position::START);
@@ -706,44 +715,4 @@ impl std::fmt::Debug for Wakeups {
 
 fn writer_gone() -> StoreError {
     StoreError::Unavailable(Arc::new(sqlx::Error::WorkerCrashed))
-}
-
-async fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<Engine<Sqlite>, StoreError> {
-    if url.contains(":memory:") || url.contains("mode=memory") {
-        return Err(StoreError::Invalid(
-            "in-memory SQLite is not supported: every connection would see its own database".into(),
-        ));
-    }
-    let connect = if url.starts_with("sqlite:") {
-        SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Invalid(format!("SQLite URL {url:?}: {e}")))?
-    } else {
-        SqliteConnectOptions::new()
-            .filename(url)
-            .create_if_missing(true)
-    };
-    let connect = connect
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(if options.sqlite_durable {
-            SqliteSynchronous::Full
-        } else {
-            SqliteSynchronous::Normal
-        })
-        .busy_timeout(options.acquire_timeout)
-        .foreign_keys(true);
-    // The writer connects first: it creates the file and switches it to WAL.
-    let write_pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(options.acquire_timeout)
-        .connect_with(connect.clone())
-        .await?;
-    let read_pool = SqlitePoolOptions::new()
-        .max_connections(options.sqlite_readers.max(1))
-        .acquire_timeout(options.acquire_timeout)
-        .connect_with(connect)
-        .await?;
-    Ok(Engine {
-        write_pool,
-        read_pool,
-    })
 }

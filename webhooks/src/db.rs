@@ -9,17 +9,14 @@
 //! are migrations rather than projections-style `CREATE TABLE IF NOT EXISTS` because the
 //! outbox and the subscriptions are state, not something a rebuild can recreate.
 
-use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use dbkit::{BigInt, Bind, Load, PoolPolicy};
+pub(crate) use dbkit::{Db, Tx};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{
-    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Postgres, QueryBuilder,
-    Row as _, Sqlite, Transaction, Type,
+    ColumnIndex, Database, Executor, IntoArguments, Postgres, QueryBuilder, Row as _, Sqlite,
 };
 use store::{Position, StreamRef};
 use uuid::Uuid;
@@ -44,26 +41,23 @@ pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
 
-pub(crate) fn at_micros(micros: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+/// A stored time: refused loudly when out of chrono's range, never read as the epoch.
+pub(crate) fn at_micros(micros: i64) -> Result<DateTime<Utc>, WebhookError> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| WebhookError::Corrupt(format!("time {micros} µs is out of range")))
 }
 
-fn to_u32(value: i64) -> u32 {
-    u32::try_from(value).unwrap_or(u32::MAX)
+fn to_u32(value: i64) -> Result<u32, WebhookError> {
+    Ok(u32::from_bigint(value)?)
 }
 
-fn position(value: i64) -> Position {
-    Position(u64::try_from(value).unwrap_or_default())
+fn position(value: i64) -> Result<Position, WebhookError> {
+    Ok(Position::from_bigint(value)?)
 }
 
-fn status_code(value: Option<i64>) -> Option<u16> {
-    value.and_then(|v| u16::try_from(v).ok())
+fn status_code(value: Option<i64>) -> Result<Option<u16>, WebhookError> {
+    Ok(value.map(u16::from_bigint).transpose()?)
 }
-
-pub(crate) trait Bind<DB: Database>: for<'q> Encode<'q, DB> + Type<DB> {}
-impl<DB: Database, T: for<'q> Encode<'q, DB> + Type<DB>> Bind<DB> for T {}
-pub(crate) trait Load<DB: Database>: for<'r> Decode<'r, DB> + Type<DB> {}
-impl<DB: Database, T: for<'r> Decode<'r, DB> + Type<DB>> Load<DB> for T {}
 
 pub(crate) trait Dialect: Database {
     /// Appended to the claim's SELECT: lock the chosen rows, skipping rows another
@@ -72,30 +66,16 @@ pub(crate) trait Dialect: Database {
     const CLAIM_LOCK: &'static str;
     /// Appended to a SELECT of one row inside a write transaction to lock it.
     const FOR_UPDATE: &'static str;
-
-    /// A transaction that will write (SQLite: `BEGIN IMMEDIATE`, so it never fails to
-    /// upgrade a read lock halfway).
-    fn begin_write(
-        pool: &Pool<Self>,
-    ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
 }
 
 impl Dialect for Postgres {
     const CLAIM_LOCK: &'static str = " FOR UPDATE OF d SKIP LOCKED";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
-
-    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
-        pool.begin().await
-    }
 }
 
 impl Dialect for Sqlite {
     const CLAIM_LOCK: &'static str = "";
     const FOR_UPDATE: &'static str = "";
-
-    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
-        pool.begin_with("BEGIN IMMEDIATE").await
-    }
 }
 
 /// A new outbox row.
@@ -200,12 +180,13 @@ where
                 .to_vec(),
             description: row.try_get("description")?,
             active: row.try_get("active")?,
-            starts_after: position(row.try_get("start_after")?),
-            created_at: at_micros(row.try_get("created_at")?),
+            starts_after: position(row.try_get("start_after")?)?,
+            created_at: at_micros(row.try_get("created_at")?)?,
             created_by: row.try_get("created_by")?,
             deactivated_at: row
                 .try_get::<Option<i64>, _>("deactivated_at")?
-                .map(at_micros),
+                .map(at_micros)
+                .transpose()?,
             deactivated_by: row.try_get("deactivated_by")?,
             deactivation_reason: row.try_get("deactivation_reason")?,
         })
@@ -221,7 +202,7 @@ where
         Ok(Delivery {
             id: DeliveryId::from_stored(&id)?,
             subscription_id: SubscriptionId::from_stored(&subscription)?,
-            position: position(row.try_get("position")?),
+            position: position(row.try_get("position")?)?,
             event_id: Uuid::parse_str(&event_id)
                 .map_err(|_| WebhookError::Corrupt(format!("event id {event_id:?}")))?,
             event_type: row.try_get("event_type")?,
@@ -230,17 +211,18 @@ where
                 row.try_get::<String, _>("stream_id")?,
             ),
             status,
-            attempts: to_u32(row.try_get("attempts")?),
+            attempts: to_u32(row.try_get("attempts")?)?,
             next_attempt_at: (status == DeliveryStatus::Pending)
-                .then(|| row.try_get("next_attempt_at").map(at_micros))
+                .then(|| at_micros(row.try_get("next_attempt_at")?))
                 .transpose()?,
-            last_status: status_code(row.try_get("last_status")?),
+            last_status: status_code(row.try_get("last_status")?)?,
             last_error: row.try_get("last_error")?,
-            created_at: at_micros(row.try_get("created_at")?),
-            updated_at: at_micros(row.try_get("updated_at")?),
+            created_at: at_micros(row.try_get("created_at")?)?,
+            updated_at: at_micros(row.try_get("updated_at")?)?,
             delivered_at: row
                 .try_get::<Option<i64>, _>("delivered_at")?
-                .map(at_micros),
+                .map(at_micros)
+                .transpose()?,
         })
     }
 
@@ -331,7 +313,7 @@ where
         .bind(event_types.to_owned())
         .bind(subscription.description.clone())
         .bind(subscription.active)
-        .bind(i64::try_from(subscription.starts_after.get()).unwrap_or(i64::MAX))
+        .bind(subscription.starts_after.to_bigint()?)
         .bind(secret_key_id.to_owned())
         .bind(secret_sealed.to_owned())
         .bind(micros(subscription.created_at))
@@ -483,25 +465,32 @@ where
         now: i64,
     ) -> Result<(), WebhookError> {
         for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let positions = chunk
+                .iter()
+                .map(|row| row.position.to_bigint())
+                .collect::<Result<Vec<i64>, _>>()?;
             let mut query = QueryBuilder::<DB>::new(
                 "INSERT INTO webhook_deliveries (id, subscription_id, position, event_id, \
                  event_type, stream_type, stream_id, status, attempts, next_attempt_at, \
                  created_at, updated_at) ",
             );
-            query.push_values(chunk, |mut values, row| {
-                values
-                    .push_bind(row.id.to_string())
-                    .push_bind(row.subscription_id.to_string())
-                    .push_bind(i64::try_from(row.position.get()).unwrap_or(i64::MAX))
-                    .push_bind(row.event_id.to_string())
-                    .push_bind(row.event_type.clone())
-                    .push_bind(row.stream.stream_type.clone())
-                    .push_bind(row.stream.stream_id.clone())
-                    .push("'pending', 0")
-                    .push_bind(now)
-                    .push_bind(now)
-                    .push_bind(now);
-            });
+            query.push_values(
+                chunk.iter().zip(positions),
+                |mut values, (row, position)| {
+                    values
+                        .push_bind(row.id.to_string())
+                        .push_bind(row.subscription_id.to_string())
+                        .push_bind(position)
+                        .push_bind(row.event_id.to_string())
+                        .push_bind(row.event_type.clone())
+                        .push_bind(row.stream.stream_type.clone())
+                        .push_bind(row.stream.stream_id.clone())
+                        .push("'pending', 0")
+                        .push_bind(now)
+                        .push_bind(now)
+                        .push_bind(now);
+                },
+            );
             query.build().execute(&mut *conn).await?;
         }
         Ok(())
@@ -534,7 +523,7 @@ where
                 let id: String = row.try_get(0)?;
                 Ok(Abandoned {
                     id: DeliveryId::from_stored(&id)?,
-                    attempts: to_u32(row.try_get(1)?),
+                    attempts: to_u32(row.try_get(1)?)?,
                     owner: row.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
                     claimed_at: row.try_get::<Option<i64>, _>(3)?.unwrap_or(now),
                 })
@@ -583,10 +572,10 @@ where
             claimed.push(Claimed {
                 id: DeliveryId::from_stored(&id)?,
                 subscription_id: SubscriptionId::from_stored(&subscription)?,
-                position: position(row.try_get(2)?),
+                position: position(row.try_get(2)?)?,
                 event_id: Uuid::parse_str(&event_id)
                     .map_err(|_| WebhookError::Corrupt(format!("event id {event_id:?}")))?,
-                attempts: to_u32(row.try_get(4)?),
+                attempts: to_u32(row.try_get(4)?)?,
                 url: row.try_get(5)?,
                 secret_key_id: row.try_get(6)?,
                 secret_sealed: row.try_get(7)?,
@@ -704,7 +693,7 @@ where
         .bind(attempt.delivery_id.to_string())
         .bind(i64::from(attempt.attempt))
         .bind(attempt.started_at)
-        .bind(i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX))
+        .bind(attempt.duration_ms.to_bigint()?)
         .bind(attempt.status_code.map(i64::from))
         .bind(attempt.error.clone())
         .bind(attempt.outcome.as_str().to_owned())
@@ -735,6 +724,7 @@ where
         if let Some(before) = before {
             query
                 .push(" AND d.position < ")
+                // A read bound: nothing is stored past i64::MAX, so a larger one bounds nothing.
                 .push_bind(i64::try_from(before.get()).unwrap_or(i64::MAX));
         }
         query
@@ -780,10 +770,10 @@ where
                 let outcome: String = row.try_get(5)?;
                 Ok(Attempt {
                     delivery_id: id,
-                    attempt: to_u32(row.try_get(0)?),
-                    started_at: at_micros(row.try_get(1)?),
-                    duration_ms: u64::try_from(row.try_get::<i64, _>(2)?).unwrap_or_default(),
-                    status_code: status_code(row.try_get(3)?),
+                    attempt: to_u32(row.try_get(0)?)?,
+                    started_at: at_micros(row.try_get(1)?)?,
+                    duration_ms: u64::from_bigint(row.try_get(2)?)?,
+                    status_code: status_code(row.try_get(3)?)?,
                     error: row.try_get(4)?,
                     outcome: AttemptOutcome::parse(&outcome)
                         .ok_or_else(|| WebhookError::Corrupt(format!("outcome {outcome:?}")))?,
@@ -816,7 +806,7 @@ where
                     },
                     from_status: DeliveryStatus::parse(&from)
                         .ok_or_else(|| WebhookError::Corrupt(format!("status {from:?}")))?,
-                    requested_at: at_micros(row.try_get(2)?),
+                    requested_at: at_micros(row.try_get(2)?)?,
                     requested_by: row.try_get(3)?,
                 })
             })
@@ -882,9 +872,8 @@ where
         )
         .fetch_one(&mut *conn)
         .await?;
-        let count = |i: usize| -> Result<u64, WebhookError> {
-            Ok(u64::try_from(row.try_get::<i64, _>(i)?).unwrap_or_default())
-        };
+        let count =
+            |i: usize| -> Result<u64, WebhookError> { Ok(u64::from_bigint(row.try_get(i)?)?) };
         let counts = LiveCounts {
             pending: count(0)?,
             delivering: count(1)?,
@@ -904,8 +893,8 @@ where
         .fetch_one(&mut *conn)
         .await?;
         Ok((
-            u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or_default(),
-            u64::try_from(row.try_get::<i64, _>(1)?).unwrap_or_default(),
+            u64::from_bigint(row.try_get(0)?)?,
+            u64::from_bigint(row.try_get(1)?)?,
         ))
     }
 }
@@ -918,180 +907,20 @@ pub(crate) struct LiveCounts {
     pub parked: u64,
 }
 
-/// The crate's pools: on PostgreSQL one pool; on SQLite a single writing connection (one
-/// writer at a time anyway) and a pool of readers.
-pub(crate) struct Engine<DB: Database> {
-    pub write: Pool<DB>,
-    pub read: Pool<DB>,
-}
-
-#[derive(Clone)]
-pub(crate) enum Db {
-    Postgres(Arc<Engine<Postgres>>),
-    Sqlite(Arc<Engine<Sqlite>>),
-}
-
-/// A write transaction on either database.
-pub(crate) enum Tx {
-    Postgres(Transaction<'static, Postgres>),
-    Sqlite(Transaction<'static, Sqlite>),
-}
-
-/// Runs `$body` with `$conn` bound to the transaction's connection and `$sql` to the
-/// matching [`Sql`].
-macro_rules! on_tx {
-    ($tx:expr, $conn:ident, $sql:ident => $body:expr) => {
-        match $tx {
-            $crate::db::Tx::Postgres(tx) => {
-                type $sql = $crate::db::Sql<sqlx::Postgres>;
-                let $conn: &mut <sqlx::Postgres as sqlx::Database>::Connection = &mut **tx;
-                $body
-            }
-            $crate::db::Tx::Sqlite(tx) => {
-                type $sql = $crate::db::Sql<sqlx::Sqlite>;
-                let $conn: &mut <sqlx::Sqlite as sqlx::Database>::Connection = &mut **tx;
-                $body
-            }
-        }
-    };
-}
-
-/// Runs `$body` with `$conn` bound to a connection of the read pool.
-macro_rules! on_read {
-    ($db:expr, $conn:ident, $sql:ident => $body:expr) => {
-        match $db {
-            $crate::db::Db::Postgres(engine) => {
-                type $sql = $crate::db::Sql<sqlx::Postgres>;
-                let mut pooled = engine.read.acquire().await?;
-                let $conn: &mut <sqlx::Postgres as sqlx::Database>::Connection = &mut *pooled;
-                $body
-            }
-            $crate::db::Db::Sqlite(engine) => {
-                type $sql = $crate::db::Sql<sqlx::Sqlite>;
-                let mut pooled = engine.read.acquire().await?;
-                let $conn: &mut <sqlx::Sqlite as sqlx::Database>::Connection = &mut *pooled;
-                $body
-            }
-        }
-    };
-}
-
-pub(crate) use {on_read, on_tx};
-
-impl Db {
-    /// Opens the crate's pools on the store's database (`postgres://…`, or an SQLite file as
-    /// `sqlite://path…` or a plain path) and applies the migrations.
-    pub async fn connect(
-        url: &str,
-        max_connections: u32,
-        acquire_timeout: Duration,
-    ) -> Result<Self, WebhookError> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(max_connections.max(2))
-                .acquire_timeout(acquire_timeout)
-                .connect(url)
-                .await?;
-            Self::Postgres(Arc::new(Engine {
-                write: pool.clone(),
-                read: pool,
-            }))
-        } else {
-            if url.contains(":memory:") || url.contains("mode=memory") {
-                return Err(WebhookError::Invalid(
-                    "in-memory SQLite is not supported: the outbox lives beside the store".into(),
-                ));
-            }
-            let options = if url.starts_with("sqlite:") {
-                SqliteConnectOptions::from_str(url)
-                    .map_err(|e| WebhookError::Invalid(format!("SQLite URL: {e}")))?
-            } else {
-                SqliteConnectOptions::new().filename(url)
-            }
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // The outbox is the delivery promise: a commit that said "enqueued" must survive
-            // a power loss, as the store's own commits do.
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(acquire_timeout.max(Duration::from_secs(5)))
-            .foreign_keys(true);
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(acquire_timeout)
-                .connect_with(options.clone())
-                .await?;
-            let read = SqlitePoolOptions::new()
-                .max_connections(max_connections.max(2))
-                .acquire_timeout(acquire_timeout)
-                .connect_with(options)
-                .await?;
-            Self::Sqlite(Arc::new(Engine { write, read }))
-        };
-        let mut migrator = Migrator::with_migrations(MIGRATIONS.iter().cloned().collect());
-        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
-        match &db {
-            Self::Postgres(engine) => migrator.run(&engine.write).await?,
-            Self::Sqlite(engine) => migrator.run(&engine.write).await?,
-        }
-        Ok(db)
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, Self::Postgres(_))
-    }
-
-    pub async fn begin_write(&self) -> Result<Tx, WebhookError> {
-        Ok(match self {
-            Self::Postgres(engine) => Tx::Postgres(Postgres::begin_write(&engine.write).await?),
-            Self::Sqlite(engine) => Tx::Sqlite(Sqlite::begin_write(&engine.write).await?),
-        })
-    }
-
-    /// Whether some session holds the advisory lock `key` (PostgreSQL).
-    pub async fn lock_held_by_anyone(&self, key: i64) -> Result<bool, WebhookError> {
-        let Self::Postgres(engine) = self else {
-            return Ok(false);
-        };
-        // pg_locks shows a bigint advisory key split into two 32-bit halves.
-        let row = sqlx::query(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-             AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1)",
-        )
-        .bind((key >> 32) & 0xffff_ffff)
-        .bind(key & 0xffff_ffff)
-        .fetch_one(&engine.read)
-        .await?;
-        Ok(row.try_get(0)?)
-    }
-}
-
-impl Tx {
-    pub async fn commit(self) -> Result<(), WebhookError> {
-        match self {
-            Self::Postgres(tx) => tx.commit().await?,
-            Self::Sqlite(tx) => tx.commit().await?,
-        }
-        Ok(())
-    }
-
-    pub async fn rollback(self) -> Result<(), WebhookError> {
-        match self {
-            Self::Postgres(tx) => tx.rollback().await?,
-            Self::Sqlite(tx) => tx.rollback().await?,
-        }
-        Ok(())
-    }
-
-    /// Wakes the workers of every instance when the transaction commits (PostgreSQL; one
-    /// SQLite process wakes its own workers directly).
-    pub async fn notify_workers(&mut self) -> Result<(), WebhookError> {
-        if let Self::Postgres(tx) = self {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(WEBHOOKS_CHANNEL)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
-    }
+/// Opens the crate's pools on the store's database (`postgres://…`, or an SQLite file as
+/// `sqlite://path…` or a plain path) and applies the migrations.
+pub(crate) async fn connect(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<Db, WebhookError> {
+    // The outbox is the delivery promise: a commit that said "enqueued" must survive a power
+    // loss, as the store's own commits do (durability Full, the policy's default).
+    let db = dbkit::connect(
+        url,
+        &PoolPolicy::new("the outbox", max_connections, acquire_timeout),
+    )
+    .await?;
+    dbkit::migrate(&db, &MIGRATIONS, &MIGRATIONS, MIGRATIONS_TABLE).await?;
+    Ok(db)
 }

@@ -92,18 +92,25 @@ impl WebhookError {
 
 impl From<sqlx::Error> for WebhookError {
     fn from(error: sqlx::Error) -> Self {
-        // The store knows which database errors mean "try again later".
-        match StoreError::from(error) {
-            StoreError::Unavailable(error) => Self::Unavailable(error),
-            StoreError::Corrupt(message) => Self::Corrupt(message),
-            StoreError::Database(error) => Self::Database(error),
-            other => Self::Store(other),
+        dbkit::DbError::from(error).into()
+    }
+}
+
+/// The one classification of database errors ([`dbkit::classify`]).
+impl From<dbkit::DbError> for WebhookError {
+    fn from(error: dbkit::DbError) -> Self {
+        match error {
+            dbkit::DbError::Unavailable(error) => Self::Unavailable(error),
+            dbkit::DbError::Corrupt(message) => Self::Corrupt(message),
+            dbkit::DbError::Invalid(message) => Self::Invalid(message),
+            dbkit::DbError::Migration(error) => Self::Migration(error),
+            dbkit::DbError::Database(error) => Self::Database(error),
         }
     }
 }
 
-impl From<sqlx::migrate::MigrateError> for WebhookError {
-    fn from(error: sqlx::migrate::MigrateError) -> Self {
-        Self::Migration(Arc::new(error))
+impl From<dbkit::OutOfRange> for WebhookError {
+    fn from(error: dbkit::OutOfRange) -> Self {
+        Self::Corrupt(error.to_string())
     }
 }

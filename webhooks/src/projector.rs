@@ -27,191 +27,121 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
-use sqlx::postgres::PgConnection;
-use sqlx::{Connection, Row as _};
+use dbkit::BigInt as _;
+use dbkit::follower::{Follower, Recovery, Step as Stepped};
 use store::Position;
-use tokio::sync::watch;
 
 use crate::cloudevent::{event_type_of, region_of};
-use crate::db::{Db, NewDelivery, micros, on_read, on_tx};
+use crate::db::{NewDelivery, Sql, micros};
 use crate::error::WebhookError;
 use crate::filter::EventTypeFilter;
 use crate::model::{DeliveryId, SubscriptionId};
 use crate::service::Shared;
 
-/// The advisory lock of the outbox projector (FNV-1a of `anslut.webhooks.outbox`).
-pub(crate) const LOCK_KEY: i64 = {
-    let bytes = b"anslut.webhooks.outbox";
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        hash ^= bytes[i] as u64;
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-        i += 1;
-    }
-    i64::from_ne_bytes(hash.to_ne_bytes())
-};
-
-/// The projector's leadership: on PostgreSQL a connection holding the advisory lock.
-enum Lead {
-    Postgres(PgConnection),
-    Sqlite,
-}
-
-impl Lead {
-    async fn try_take(
-        db: &Db,
-        candidate: &mut Option<PgConnection>,
-    ) -> Result<Option<Self>, WebhookError> {
-        let Db::Postgres(engine) = db else {
-            return Ok(Some(Self::Sqlite));
-        };
-        let mut conn = match candidate.take() {
-            Some(conn) => conn,
-            None => PgConnection::connect_with(&engine.write.connect_options()).await?,
-        };
-        let taken: bool = sqlx::query("SELECT pg_try_advisory_lock($1)")
-            .bind(LOCK_KEY)
-            .fetch_one(&mut conn)
-            .await?
-            .try_get(0)?;
-        if taken {
-            Ok(Some(Self::Postgres(conn)))
-        } else {
-            *candidate = Some(conn);
-            Ok(None)
-        }
-    }
-
-    async fn still_held(&mut self) -> bool {
-        match self {
-            Self::Postgres(conn) => conn.ping().await.is_ok(),
-            Self::Sqlite => true,
-        }
-    }
-}
-
-/// Waits for a wake-up, `timeout`, or the stop signal; true when stopping.
-async fn pause(
-    wake: &mut watch::Receiver<u64>,
-    stop: &mut watch::Receiver<bool>,
-    timeout: std::time::Duration,
-) -> bool {
-    tokio::select! {
-        _ = wake.changed() => false,
-        () = tokio::time::sleep(timeout) => false,
-        _ = stop.changed() => true,
-    }
-}
+/// The advisory lock of the outbox projector.
+pub(crate) const LOCK_KEY: i64 = dbkit::lock::key("anslut.webhooks.outbox");
 
 enum Step {
     /// The checkpoint is (now) here.
-    Advanced(i64),
+    Advanced(Position),
     Idle,
     LostRace,
 }
 
-/// The projector task: lead, then batch after batch; stops between batches.
-pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let mut wake = shared.log_moved.subscribe();
-    let mut lead: Option<Lead> = None;
-    let mut candidate: Option<PgConnection> = None;
-    let mut cursor: Option<i64> = None;
-    let options = shared.options.clone();
-    while !*stop.borrow() {
-        if lead.is_none() {
-            match Lead::try_take(&shared.db, &mut candidate).await {
-                Ok(Some(taken)) => {
-                    tracing::info!("webhooks: leading the outbox projector");
-                    lead = Some(taken);
-                    cursor = None;
-                    shared.set_local(|l| l.leading = true);
-                }
-                Ok(None) => {
-                    if pause(&mut wake, &mut stop, options.leader_retry).await {
-                        break;
-                    }
-                    continue;
-                }
-                Err(error) => {
-                    candidate = None;
-                    shared.set_local(|l| l.projector_error = Some(error.to_string()));
-                    if pause(&mut wake, &mut stop, options.error_backoff).await {
-                        break;
-                    }
-                    continue;
-                }
-            }
-        }
-        if let Some(held) = &mut lead
-            && !held.still_held().await
-        {
-            tracing::warn!("webhooks: lost the outbox projector's leadership connection");
-            lead = None;
-            shared.set_local(|l| l.leading = false);
-            continue;
-        }
-        let result = match cursor {
-            Some(at) => step(&shared, at).await,
-            None => read_checkpoint(&shared.db).await.map(Step::Advanced),
-        };
-        match result {
-            Ok(Step::Advanced(at)) => {
-                cursor = Some(at);
-                shared.set_local(|l| l.projector_error = None);
-            }
-            Ok(Step::Idle) => {
-                if pause(&mut wake, &mut stop, options.poll_interval).await {
-                    break;
-                }
-            }
-            Ok(Step::LostRace) => cursor = None,
-            Err(error) => {
-                tracing::warn!(%error, "webhooks: outbox batch failed; retrying");
-                cursor = None;
-                let message = error.to_string();
-                shared.set_local(|l| l.projector_error = Some(message.clone()));
-                if let Ok(mut tx) = shared.db.begin_write().await {
-                    let now = micros(Utc::now());
-                    let recorded = on_tx!(&mut tx, conn, S => S::set_projector_error(conn, &message, now).await);
-                    if recorded.is_ok() {
-                        let _ = tx.commit().await;
-                    }
-                }
-                if pause(&mut wake, &mut stop, options.error_backoff).await {
-                    break;
-                }
-            }
-        }
-    }
-    shared.set_local(|l| l.leading = false);
+/// The outbox projector's own part of the follower runtime: its cursor and its step.
+pub(crate) struct Projector {
+    pub shared: Arc<Shared>,
+    /// Where the checkpoint was last seen; `None`: read it first.
+    cursor: Option<Position>,
 }
 
-async fn read_checkpoint(db: &Db) -> Result<i64, WebhookError> {
-    on_read!(db, conn, S => S::checkpoint(conn, false).await).map(|(at, _)| at)
+impl Projector {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            cursor: None,
+        }
+    }
+}
+
+impl Follower for Projector {
+    type Error = WebhookError;
+
+    fn name(&self) -> String {
+        "webhooks: the outbox projector".into()
+    }
+
+    fn led(&mut self, leading: bool) {
+        self.cursor = None;
+        self.shared.set_local(|l| l.leading = leading);
+    }
+
+    fn lead_failed(&mut self, error: dbkit::DbError) {
+        let message = WebhookError::from(error).to_string();
+        self.shared.set_local(|l| l.projector_error = Some(message));
+    }
+
+    async fn step(&mut self) -> Result<Stepped, WebhookError> {
+        let stepped = match self.cursor {
+            Some(at) => step(&self.shared, at).await?,
+            None => Step::Advanced(read_checkpoint(&self.shared).await?),
+        };
+        Ok(match stepped {
+            Step::Advanced(at) => {
+                self.cursor = Some(at);
+                self.shared.set_local(|l| l.projector_error = None);
+                Stepped::Worked
+            }
+            Step::Idle => Stepped::Idle,
+            Step::LostRace => {
+                self.cursor = None;
+                Stepped::Worked
+            }
+        })
+    }
+
+    async fn failed(&mut self, error: WebhookError) -> Recovery {
+        tracing::warn!(%error, "webhooks: outbox batch failed; retrying");
+        self.cursor = None;
+        let message = error.to_string();
+        self.shared
+            .set_local(|l| l.projector_error = Some(message.clone()));
+        if let Ok(mut tx) = self.shared.db.begin_write().await {
+            let now = micros(Utc::now());
+            let recorded = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::set_projector_error(conn, &message, now).await);
+            if recorded.is_ok() {
+                let _ = tx.commit().await;
+            }
+        }
+        Recovery::Backoff
+    }
+}
+
+async fn read_checkpoint(shared: &Shared) -> Result<Position, WebhookError> {
+    let (at, _) = dbkit::with_backend!(shared.db.reader().await?.conn(), conn, S = Sql => S::checkpoint(conn, false).await)?;
+    Ok(Position::from_bigint(at)?)
 }
 
 /// One batch after `from`, exactly once.
-async fn step(shared: &Shared, from: i64) -> Result<Step, WebhookError> {
+async fn step(shared: &Shared, from: Position) -> Result<Step, WebhookError> {
     let events = shared
         .store
-        .read_all(
-            Position(u64::try_from(from).unwrap_or_default()),
-            shared.options.batch_size,
-        )
+        .read_all(from, shared.options.batch_size)
         .await?;
     let Some(last) = events.last().map(|e| e.position) else {
         return Ok(Step::Idle);
     };
-    let to = i64::try_from(last.get()).unwrap_or(i64::MAX);
+    let to = last.to_bigint()?;
+    let from = from.to_bigint()?;
     let now = micros(Utc::now());
     let mut tx = shared.db.begin_write().await?;
-    let advanced = on_tx!(&mut tx, conn, S => S::advance(conn, from, to, now).await)?;
+    let advanced =
+        dbkit::with_backend!(tx.conn(), conn, S = Sql => S::advance(conn, from, to, now).await)?;
     if !advanced {
         tx.rollback().await?;
         return Ok(Step::LostRace);
     }
-    let routes = on_tx!(&mut tx, conn, S => S::routes(conn).await)?;
+    let routes = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::routes(conn).await)?;
     let mut filters: HashMap<SubscriptionId, EventTypeFilter> = HashMap::new();
     for route in &routes {
         filters.insert(route.id, EventTypeFilter::from_stored(&route.event_types)?);
@@ -222,7 +152,7 @@ async fn step(shared: &Shared, from: i64) -> Result<Step, WebhookError> {
             continue;
         };
         let event_type = event_type_of(event);
-        let position = i64::try_from(event.position.get()).unwrap_or(i64::MAX);
+        let position = event.position.to_bigint()?;
         for route in &routes {
             if route.region == region
                 && position > route.starts_after
@@ -240,13 +170,13 @@ async fn step(shared: &Shared, from: i64) -> Result<Step, WebhookError> {
         }
     }
     if !rows.is_empty() {
-        on_tx!(&mut tx, conn, S => S::insert_deliveries(conn, &rows, now).await)?;
-        tx.notify_workers().await?;
+        dbkit::with_backend!(tx.conn(), conn, S = Sql => S::insert_deliveries(conn, &rows, now).await)?;
+        tx.notify(crate::db::WEBHOOKS_CHANNEL, "").await?;
     }
     tx.commit().await?;
     if !rows.is_empty() {
         tracing::debug!(rows = rows.len(), to, "webhooks: enqueued deliveries");
         shared.wake_workers();
     }
-    Ok(Step::Advanced(to))
+    Ok(Step::Advanced(last))
 }

@@ -7,12 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use sqlx::postgres::PgListener;
+use dbkit::BigInt as _;
+use dbkit::follower::{self, Signal, Tasks, Timing};
 use store::{EventStore, NOTIFY_CHANNEL, Position};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use crate::db::{self, Db, WEBHOOKS_CHANNEL, micros, on_read, on_tx};
+use crate::db::{self, Db, Sql, WEBHOOKS_CHANNEL, micros};
 use crate::endpoint::{GuardedResolver, UrlPolicy};
 use crate::error::WebhookError;
 use crate::filter::EventTypeFilter;
@@ -145,10 +144,10 @@ pub(crate) struct Shared {
     pub store: EventStore,
     pub options: WebhookOptions,
     pub client: reqwest::Client,
-    /// Bumped when the log may have grown: wakes the projector.
-    pub log_moved: watch::Sender<u64>,
-    /// Bumped when the outbox may hold claimable rows: wakes the workers.
-    pub outbox_moved: watch::Sender<u64>,
+    /// The log may have grown: wakes the projector.
+    pub log_moved: Signal,
+    /// The outbox may hold claimable rows: wakes the workers.
+    pub outbox_moved: Signal,
     pub local: Mutex<LocalState>,
     /// The last delivered and skipped counts, and when they were counted.
     pub terminal: Mutex<Option<(std::time::Instant, (u64, u64))>>,
@@ -156,11 +155,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn wake_projector(&self) {
-        self.log_moved.send_modify(|n| *n = n.wrapping_add(1));
+        self.log_moved.wake();
     }
 
     pub fn wake_workers(&self) {
-        self.outbox_moved.send_modify(|n| *n = n.wrapping_add(1));
+        self.outbox_moved.wake();
     }
 
     pub fn set_local(&self, change: impl FnOnce(&mut LocalState)) {
@@ -243,7 +242,7 @@ impl Webhooks {
         options: WebhookOptions,
     ) -> Result<Self, WebhookError> {
         options.validate()?;
-        let db = Db::connect(
+        let db = db::connect(
             database_url,
             options.max_connections,
             options.acquire_timeout,
@@ -261,8 +260,8 @@ impl Webhooks {
                 store,
                 options,
                 client,
-                log_moved: watch::channel(0).0,
-                outbox_moved: watch::channel(0).0,
+                log_moved: Signal::default(),
+                outbox_moved: Signal::default(),
                 local: Mutex::new(LocalState::default()),
                 terminal: Mutex::new(None),
             }),
@@ -322,7 +321,7 @@ impl Webhooks {
         spec: &SubscriptionSpec,
         key: &str,
     ) -> Result<Option<Subscription>, WebhookError> {
-        let found = on_read!(&self.shared.db, conn, S => {
+        let found = dbkit::with_backend!(self.shared.db.reader().await?.conn(), conn, S = Sql => {
             S::subscription_by_key(conn, &caller.region, &caller.subject, key).await
         })?;
         match found {
@@ -366,8 +365,8 @@ impl Webhooks {
         // The projector's row lock orders this registration against its batches: every
         // batch that commits after this one sees the subscription, and covers only events
         // after the head read below.
-        on_tx!(&mut tx, conn, S => S::checkpoint(conn, true).await)?;
-        let active = on_tx!(&mut tx, conn, S => S::count_active(conn, &caller.region).await)?;
+        dbkit::with_backend!(tx.conn(), conn, S = Sql => S::checkpoint(conn, true).await)?;
+        let active = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::count_active(conn, &caller.region).await)?;
         if active >= options.max_subscriptions_per_region {
             return Err(WebhookError::TooMany(options.max_subscriptions_per_region));
         }
@@ -380,13 +379,13 @@ impl Webhooks {
             description: spec.description,
             active: true,
             starts_after: head,
-            created_at: db::at_micros(micros(Utc::now())),
+            created_at: db::at_micros(micros(Utc::now()))?,
             created_by: caller.subject.clone(),
             deactivated_at: None,
             deactivated_by: None,
             deactivation_reason: None,
         };
-        on_tx!(&mut tx, conn, S => S::insert_subscription(
+        dbkit::with_backend!(tx.conn(), conn, S = Sql => S::insert_subscription(
             conn, &subscription, &filter.to_stored(), options.secret_key.id(), &sealed,
             key_fingerprint.as_ref().map(|(key, print)| (*key, print.as_str())),
         ).await)?;
@@ -416,7 +415,7 @@ impl Webhooks {
         let now = micros(Utc::now());
         let expires = now.saturating_add(i64::try_from(overlap.as_micros()).unwrap_or(i64::MAX));
         let mut tx = self.shared.db.begin_write().await?;
-        let rotated = on_tx!(&mut tx, conn, S => {
+        let rotated = dbkit::with_backend!(tx.conn(), conn, S = Sql => {
             let done = S::rotate_secret(&mut *conn, &caller.region, id, options.secret_key.id(), &sealed, expires, now).await?;
             S::subscription(&mut *conn, &caller.region, id).await.map(|found| (done, found))
         })?;
@@ -437,13 +436,13 @@ impl Webhooks {
         Ok(Rotated {
             subscription,
             secret,
-            previous_expires_at: db::at_micros(expires),
+            previous_expires_at: db::at_micros(expires)?,
         })
     }
 
     /// The region's subscriptions, active or not, oldest first.
     pub async fn list(&self, region: &str) -> Result<Vec<Subscription>, WebhookError> {
-        on_read!(&self.shared.db, conn, S => S::subscriptions(conn, region).await)
+        dbkit::with_backend!(self.shared.db.reader().await?.conn(), conn, S = Sql => S::subscriptions(conn, region).await)
     }
 
     /// One subscription of the region; `None` also for another region's.
@@ -452,7 +451,7 @@ impl Webhooks {
         region: &str,
         id: SubscriptionId,
     ) -> Result<Option<Subscription>, WebhookError> {
-        on_read!(&self.shared.db, conn, S => S::subscription(conn, region, id).await)
+        dbkit::with_backend!(self.shared.db.reader().await?.conn(), conn, S = Sql => S::subscription(conn, region, id).await)
     }
 
     /// Stops deliveries to a subscription for good. Its rows stay in the log as they are;
@@ -465,7 +464,7 @@ impl Webhooks {
         id: SubscriptionId,
     ) -> Result<Subscription, WebhookError> {
         let mut tx = self.shared.db.begin_write().await?;
-        let found = on_tx!(&mut tx, conn, S => {
+        let found = dbkit::with_backend!(tx.conn(), conn, S = Sql => {
             match S::subscription(&mut *conn, &caller.region, id).await? {
                 Some(found) if found.active => {
                     S::deactivate(&mut *conn, id, &caller.subject, "deactivated on request", micros(Utc::now())).await?;
@@ -494,7 +493,7 @@ impl Webhooks {
                 )));
             }
         } as usize;
-        on_read!(&self.shared.db, conn, S => {
+        dbkit::with_backend!(self.shared.db.reader().await?.conn(), conn, S = Sql => {
             if S::subscription(&mut *conn, region, subscription).await?.is_none() {
                 return Err(WebhookError::NotFound("subscription"));
             }
@@ -517,7 +516,7 @@ impl Webhooks {
         region: &str,
         id: DeliveryId,
     ) -> Result<Option<DeliveryDetail>, WebhookError> {
-        on_read!(&self.shared.db, conn, S => {
+        dbkit::with_backend!(self.shared.db.reader().await?.conn(), conn, S = Sql => {
             let Some(delivery) = S::delivery(&mut *conn, region, id, false).await? else {
                 return Ok(None);
             };
@@ -555,7 +554,7 @@ impl Webhooks {
         action: InterventionKind,
     ) -> Result<Delivery, WebhookError> {
         let mut tx = self.shared.db.begin_write().await?;
-        let changed = on_tx!(&mut tx, conn, S => {
+        let changed = dbkit::with_backend!(tx.conn(), conn, S = Sql => {
             let delivery = S::delivery(&mut *conn, &caller.region, id, true)
                 .await?
                 .ok_or(WebhookError::NotFound("delivery"))?;
@@ -587,7 +586,7 @@ impl Webhooks {
             S::intervene(&mut *conn, &delivery, action, &caller.subject, micros(Utc::now())).await?;
             S::delivery(&mut *conn, &caller.region, id, false).await
         })?;
-        tx.notify_workers().await?;
+        tx.notify(WEBHOOKS_CHANNEL, "").await?;
         tx.commit().await?;
         self.shared.wake_workers();
         changed.ok_or(WebhookError::NotFound("delivery"))
@@ -607,17 +606,17 @@ impl Webhooks {
     pub async fn health(&self) -> Result<WebhookStatus, WebhookError> {
         let local = self.shared.local();
         let head = self.shared.store.head().await?;
-        let ((checkpoint, stored_error), (counts, next_due)) = on_read!(&self.shared.db, conn, S => {
+        let ((checkpoint, stored_error), (counts, next_due)) = dbkit::with_backend!(self.shared.db.reader().await?.conn(), conn, S = Sql => {
             let checkpoint = S::checkpoint(&mut *conn, false).await?;
             Ok::<_, WebhookError>((checkpoint, S::live_counts(&mut *conn).await?))
         })?;
-        let checkpoint = Position(u64::try_from(checkpoint).unwrap_or_default());
+        let checkpoint = Position::from_bigint(checkpoint)?;
         let leader = if local.leading {
             Leader::Here
         } else if self
             .shared
             .db
-            .lock_held_by_anyone(projector::LOCK_KEY)
+            .advisory_lock_held(projector::LOCK_KEY)
             .await?
         {
             Leader::Elsewhere
@@ -658,7 +657,7 @@ impl Webhooks {
         {
             return Ok(counts);
         }
-        let counts = on_read!(&self.shared.db, conn, S => S::terminal_counts(conn).await)?;
+        let counts = dbkit::with_backend!(self.shared.db.reader().await?.conn(), conn, S = Sql => S::terminal_counts(conn).await)?;
         *self.shared.terminal.lock().expect("counts poisoned") =
             Some((std::time::Instant::now(), counts));
         Ok(counts)
@@ -668,28 +667,33 @@ impl Webhooks {
     /// handle stops them at once (in-flight attempts are abandoned and redelivered after
     /// their lease); [`WebhooksHandle::shutdown`] lets in-flight attempts finish first.
     pub fn start(&self) -> WebhooksHandle {
-        let (stop, stopped) = watch::channel(false);
         let shared = self.shared.clone();
         shared.set_local(|local| local.running = true);
-        let mut local = shared.store.subscribe();
+        let mut tasks = Tasks::default();
         let forward = shared.clone();
-        let mut wakers = vec![tokio::spawn(async move {
-            while local.changed().await.is_ok() {
-                forward.wake_projector();
-            }
-        })];
-        if shared.db.is_postgres() {
-            wakers.push(tokio::spawn(listen(shared.clone())));
+        tasks.spawn_waker(follower::forward(shared.store.subscribe(), move || {
+            forward.wake_projector();
+        }));
+        if let Db::Postgres(pools) = &shared.db {
+            tasks.spawn_waker(listen(shared.clone(), pools.clone()));
         }
-        let tasks = vec![
-            tokio::spawn(projector::run(shared.clone(), stopped.clone())),
-            tokio::spawn(worker::run(shared.clone(), stopped)),
-        ];
+        let options = &shared.options;
+        tasks.spawn_follower(follower::run(
+            projector::Projector::new(shared.clone()),
+            shared.db.clone(),
+            Some(projector::LOCK_KEY),
+            Timing {
+                poll_interval: options.poll_interval,
+                leader_retry: options.leader_retry,
+                error_backoff: options.error_backoff,
+            },
+            shared.log_moved.subscribe(),
+            tasks.stopping(),
+        ));
+        tasks.spawn_follower(worker::run(shared.clone(), tasks.stopping()));
         WebhooksHandle {
             webhooks: self.clone(),
-            stop,
-            wakers,
-            tasks,
+            tasks: Some(tasks),
         }
     }
 }
@@ -697,9 +701,7 @@ impl Webhooks {
 /// The running projector and workers. Dropping it stops them at once.
 pub struct WebhooksHandle {
     webhooks: Webhooks,
-    stop: watch::Sender<bool>,
-    wakers: Vec<JoinHandle<()>>,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: Option<Tasks>,
 }
 
 impl std::fmt::Debug for WebhooksHandle {
@@ -719,19 +721,16 @@ impl WebhooksHandle {
     /// Stops claiming, lets in-flight attempts finish and record their outcome (at most the
     /// request timeout), stops the projector between batches, and waits for all of it.
     pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        for task in std::mem::take(&mut self.tasks) {
-            let _ = task.await;
+        if let Some(tasks) = self.tasks.take() {
+            tasks.shutdown().await;
         }
     }
 }
 
 impl Drop for WebhooksHandle {
     fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        for task in self.wakers.iter().chain(&self.tasks) {
-            task.abort();
-        }
+        // Dropping the tasks aborts whatever still runs.
+        self.tasks = None;
         self.webhooks.shared.set_local(|local| {
             local.running = false;
             local.leading = false;
@@ -740,45 +739,24 @@ impl Drop for WebhooksHandle {
 }
 
 /// Wake-ups from other processes (PostgreSQL): appends on the store's channel wake the
-/// projector, outbox changes on [`WEBHOOKS_CHANNEL`] wake the workers. Reconnects on failure
-/// and then wakes both, since notifications sent meanwhile are lost.
-async fn listen(shared: Arc<Shared>) {
-    let Db::Postgres(engine) = &shared.db else {
-        return;
-    };
-    loop {
-        let listener = async {
-            let mut listener = PgListener::connect_with(&engine.read).await?;
-            listener
-                .listen_all([NOTIFY_CHANNEL, WEBHOOKS_CHANNEL])
-                .await?;
-            Ok::<_, sqlx::Error>(listener)
-        };
-        match listener.await {
-            Ok(mut listener) => {
-                shared.wake_projector();
+/// projector, outbox changes on [`WEBHOOKS_CHANNEL`] wake the workers; after a gap, both.
+async fn listen(shared: Arc<Shared>, pools: Arc<dbkit::Pools<sqlx::Postgres>>) {
+    follower::listen(
+        &pools,
+        &[NOTIFY_CHANNEL, WEBHOOKS_CHANNEL],
+        shared.options.error_backoff,
+        "webhooks",
+        |channel, _| {
+            if channel == WEBHOOKS_CHANNEL {
                 shared.wake_workers();
-                loop {
-                    match listener.try_recv().await {
-                        Ok(Some(note)) if note.channel() == WEBHOOKS_CHANNEL => {
-                            shared.wake_workers();
-                        }
-                        Ok(Some(_)) => shared.wake_projector(),
-                        Ok(None) => {
-                            shared.wake_projector();
-                            shared.wake_workers();
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, "webhooks: notification listener failed");
-                            break;
-                        }
-                    }
-                }
+            } else {
+                shared.wake_projector();
             }
-            Err(error) => {
-                tracing::warn!(%error, "webhooks: cannot listen for notifications");
-            }
-        }
-        tokio::time::sleep(shared.options.error_backoff).await;
-    }
+        },
+        || {
+            shared.wake_projector();
+            shared.wake_workers();
+        },
+    )
+    .await;
 }

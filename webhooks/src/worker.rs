@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::cloudevent::{CONTENT_TYPE, CloudEvent, region_of};
-use crate::db::{Claimed, NewAttempt, Outcome, Tx, micros, on_read, on_tx};
+use crate::db::{Claimed, NewAttempt, Outcome, Sql, Tx, micros};
 use crate::error::WebhookError;
 use crate::model::{AttemptOutcome, DeliveryStatus};
 use crate::retry::{parse_retry_after, roll};
@@ -91,8 +91,7 @@ async fn claim(shared: &Shared, limit: usize) -> Result<Vec<(String, Claimed)>, 
     let token = uuid::Uuid::new_v4().to_string();
     let until = now.saturating_add(duration_micros(options.lease));
     let mut tx = shared.db.begin_write().await?;
-    let abandoned =
-        on_tx!(&mut tx, conn, S => S::sweep_expired(conn, now, options.retry.max_attempts).await)?;
+    let abandoned = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::sweep_expired(conn, now, options.retry.max_attempts).await)?;
     for lost in &abandoned {
         tracing::warn!(delivery = %lost.id, worker = %lost.owner, "webhooks: a lease expired; the attempt is abandoned");
         let log = NewAttempt {
@@ -105,9 +104,9 @@ async fn claim(shared: &Shared, limit: usize) -> Result<Vec<(String, Claimed)>, 
             outcome: AttemptOutcome::Abandoned,
             worker: lost.owner.clone(),
         };
-        on_tx!(&mut tx, conn, S => S::insert_attempt(conn, &log).await)?;
+        dbkit::with_backend!(tx.conn(), conn, S = Sql => S::insert_attempt(conn, &log).await)?;
     }
-    let claimed = on_tx!(&mut tx, conn, S => S::claim(conn, now, limit, &token, &options.instance, until).await)?;
+    let claimed = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::claim(conn, now, limit, &token, &options.instance, until).await)?;
     tx.commit().await?;
     Ok(claimed
         .into_iter()
@@ -116,7 +115,7 @@ async fn claim(shared: &Shared, limit: usize) -> Result<Vec<(String, Claimed)>, 
 }
 
 async fn next_due(shared: &Shared) -> Result<Option<i64>, WebhookError> {
-    on_read!(&shared.db, conn, S => S::next_due(conn).await)
+    dbkit::with_backend!(shared.db.reader().await?.conn(), conn, S = Sql => S::next_due(conn).await)
 }
 
 /// What an attempt came to, before it is written down.
@@ -175,8 +174,9 @@ async fn attempt(shared: Arc<Shared>, token: String, row: Claimed) {
             let retry_at = micros(Utc::now()) + duration_micros(options.error_backoff);
             let released = async {
                 let mut tx = shared.db.begin_write().await?;
-                on_tx!(&mut tx, conn, S => S::release(conn, row.id, &token, retry_at, micros(Utc::now())).await)?;
-                tx.commit().await
+                dbkit::with_backend!(tx.conn(), conn, S = Sql => S::release(conn, row.id, &token, retry_at, micros(Utc::now())).await)?;
+                tx.commit().await?;
+                Ok::<(), WebhookError>(())
             };
             if let Err(error) = released.await {
                 tracing::warn!(delivery = %row.id, %error, "webhooks: could not release a claim; its lease will expire");
@@ -357,16 +357,16 @@ async fn record(
     now: i64,
 ) -> Result<bool, WebhookError> {
     let mut tx: Tx = shared.db.begin_write().await?;
-    let held = on_tx!(&mut tx, conn, S => S::record(conn, row.id, token, outcome, now).await)?;
-    on_tx!(&mut tx, conn, S => S::insert_attempt(conn, log).await)?;
+    let held = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::record(conn, row.id, token, outcome, now).await)?;
+    dbkit::with_backend!(tx.conn(), conn, S = Sql => S::insert_attempt(conn, log).await)?;
     if held && gone {
-        on_tx!(&mut tx, conn, S => S::deactivate(
+        dbkit::with_backend!(tx.conn(), conn, S = Sql => S::deactivate(
             conn, row.subscription_id, "webhooks", "the endpoint answered 410 Gone", now,
         ).await)?;
         tracing::warn!(subscription = %row.subscription_id, "webhooks: the endpoint answered 410 Gone; subscription deactivated");
     }
     if held && outcome.status == DeliveryStatus::Delivered {
-        tx.notify_workers().await?;
+        tx.notify(crate::db::WEBHOOKS_CHANNEL, "").await?;
     }
     tx.commit().await?;
     Ok(held)

@@ -24,7 +24,7 @@ use crate::event::{DomainEvent, Envelope};
 use crate::model::{Cell, Projector, rows_table, state_table};
 use crate::name::ProjectionName;
 use crate::runtime::Shared;
-use crate::sql::{Filter, Record};
+use crate::sql::{Filter, Reads as _, Record};
 
 /// Every read model, as the runtime drives it.
 pub(crate) fn projector(name: ProjectionName) -> &'static dyn Projector {

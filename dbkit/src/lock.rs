@@ -1,0 +1,122 @@
+//! Advisory locks: their keys, who holds one, and leadership of a follower across instances.
+
+use sqlx::postgres::PgConnection;
+use sqlx::{Connection as _, Row as _};
+
+use crate::connect::Db;
+use crate::error::DbError;
+
+/// The advisory-lock key of a name: FNV-1a of its bytes, so that every instance derives the
+/// same key from the same name (`anslut.webhooks.outbox`, `anslut.projection.staff`, ...).
+pub const fn key(name: &str) -> i64 {
+    let bytes = name.as_bytes();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// Leadership of one follower among instances. On PostgreSQL a session-level advisory lock
+/// held on a connection of its own, outside the pools, for as long as this instance leads:
+/// when the process dies the connection dies with it, the lock is released, and another
+/// instance's [`Leadership::try_take`] succeeds. SQLite is one process: always the leader.
+pub struct Leadership {
+    key: i64,
+    state: State,
+}
+
+enum State {
+    /// Not leading; the connection that asked is kept for the next try.
+    Seeking(Option<PgConnection>),
+    Leading(Lead),
+}
+
+enum Lead {
+    Postgres(PgConnection),
+    Sqlite,
+}
+
+impl std::fmt::Debug for Leadership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leadership")
+            .field("key", &self.key)
+            .field("leading", &self.is_leading())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Leadership {
+    pub fn new(key: i64) -> Self {
+        Self {
+            key,
+            state: State::Seeking(None),
+        }
+    }
+
+    pub fn is_leading(&self) -> bool {
+        matches!(self.state, State::Leading(_))
+    }
+
+    /// Takes the lead if it is free; true when this instance leads (now or already).
+    pub async fn try_take(&mut self, db: &Db) -> Result<bool, DbError> {
+        let State::Seeking(candidate) = &mut self.state else {
+            return Ok(true);
+        };
+        let Db::Postgres(pools) = db else {
+            self.state = State::Leading(Lead::Sqlite);
+            return Ok(true);
+        };
+        let mut conn = match candidate.take() {
+            Some(conn) => conn,
+            None => PgConnection::connect_with(&pools.write.connect_options()).await?,
+        };
+        let taken: bool = sqlx::query("SELECT pg_try_advisory_lock($1)")
+            .bind(self.key)
+            .fetch_one(&mut conn)
+            .await?
+            .try_get(0)?;
+        self.state = if taken {
+            State::Leading(Lead::Postgres(conn))
+        } else {
+            State::Seeking(Some(conn))
+        };
+        Ok(taken)
+    }
+
+    /// Whether the lead is still this instance's: its connection still answers. When it does
+    /// not, the lead is given up (the lock went with the connection) and false returned.
+    pub async fn still_held(&mut self) -> bool {
+        let held = match &mut self.state {
+            State::Seeking(_) => return false,
+            State::Leading(Lead::Sqlite) => true,
+            State::Leading(Lead::Postgres(conn)) => conn.ping().await.is_ok(),
+        };
+        if !held {
+            self.state = State::Seeking(None);
+        }
+        held
+    }
+
+    /// Forgets the connection that asked last (after an error, it may be broken).
+    pub fn reset(&mut self) {
+        if let State::Seeking(candidate) = &mut self.state {
+            *candidate = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stable_and_distinct() {
+        // The key other instances (and older versions) derive for the outbox projector.
+        assert_eq!(key("anslut.webhooks.outbox"), key("anslut.webhooks.outbox"));
+        assert_ne!(key("anslut.projection.a"), key("anslut.projection.b"));
+    }
+}
