@@ -150,6 +150,10 @@ pub enum CliError {
     AuditCommand(Box<CliError>),
     #[error("the read models")]
     Projections(#[from] projections::ProjectionError),
+    /// `anslut privacy forget` did not forget (the domain refused, or a subsystem failed:
+    /// the cause says which).
+    #[error("forgetting the data subject")]
+    Forget(#[from] crate::application::forget::ForgetError),
     /// An `anslut projections` command failed (exit 2, apart from the 1 of differences
     /// found).
     #[error(transparent)]

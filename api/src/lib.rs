@@ -15,6 +15,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod application;
 pub mod audit_cli;
 pub mod auth;
 pub mod authz;

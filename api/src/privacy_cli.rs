@@ -19,11 +19,11 @@ use domain::ids::{DataSubjectId, RegionId};
 use domain::text::Reason;
 use domain::{Actor, Clock, Role};
 
+use crate::application::forget::{Forgetting, forget};
 use crate::cli::{CliError, Outcome};
 use crate::clock::SystemClock;
 use crate::commands::OPERATION_KEY;
 use crate::config::Settings;
-use crate::routes::privacy::{Forgetting, forget};
 use crate::tenancy::TENANT_REGION;
 use crate::{read_models, startup};
 
@@ -138,7 +138,7 @@ pub async fn run(config: Option<&Path>, command: PrivacyCommand) -> Result<Outco
                 projections: &projections,
                 clock: &clock,
             };
-            let view = forget(
+            let forgotten = forget(
                 &forgetting,
                 actor,
                 record,
@@ -147,12 +147,14 @@ pub async fn run(config: Option<&Path>, command: PrivacyCommand) -> Result<Outco
                 subject,
                 reason,
             )
-            .await
-            .map_err(|e| CliError::Usage(format!("{}: {}", e.code(), e)))?;
+            .await?;
             writeln!(
                 out,
                 "forgot {} at position {} (key destroyed: {}, read-model documents erased: {})",
-                view.subject_id, view.position, view.key_destroyed, view.documents_erased
+                forgotten.subject,
+                forgotten.position,
+                forgotten.key_destroyed,
+                forgotten.documents_erased
             )?;
             Ok(Outcome::Done)
         }

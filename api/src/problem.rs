@@ -908,6 +908,20 @@ impl From<ProjectionError> for ApiError {
     }
 }
 
+impl From<crate::application::forget::ForgetError> for ApiError {
+    fn from(error: crate::application::forget::ForgetError) -> Self {
+        use crate::application::forget::ForgetError;
+        match error {
+            ForgetError::Refused(refused) => refused.into(),
+            ForgetError::Decision(decision) => decision.into(),
+            ForgetError::Store(store) => store.into(),
+            ForgetError::Keys(keys) => keys.into(),
+            ForgetError::ReadModels(read_models) => read_models.into(),
+            missing @ ForgetError::OutcomeMissing(_) => Self::internal(missing),
+        }
+    }
+}
+
 impl<E> From<AggregateError<E>> for ApiError
 where
     E: StdError + Into<Self>,

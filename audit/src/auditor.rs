@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use dbkit::follower::{self, Follower, Recovery, Signal, Step, Timing};
 use store::{EventStore, Position, StoreOptions};
 
 use crate::db::{Db, dispatch};
@@ -288,19 +289,33 @@ impl Auditor {
     }
 
     /// The checkpointer: every `poll_interval`, adds new events to the tree and signs a
-    /// checkpoint when one is due. Errors are logged and retried on the next round; returns
-    /// when `shutdown` completes.
+    /// checkpoint when one is due, as a follower of `dbkit::follower` (no leadership: rounds
+    /// in several processes are safe, each batch is appended under the follower row's lock).
+    /// Errors are logged and retried on the next round; returns when `shutdown` completes,
+    /// after the round in progress.
     pub async fn run_checkpointer(&self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            if let Err(error) = self.checkpoint_if_due(Utc::now()).await {
-                tracing::warn!(code = error.code(), %error, "audit checkpointer round failed");
-            }
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = tokio::time::sleep(self.inner.config.poll_interval) => {}
-            }
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let interval = self.inner.config.poll_interval;
+        let rounds = follower::run(
+            Checkpointer(self.clone()),
+            self.inner.pools.clone(),
+            None,
+            Timing {
+                poll_interval: interval,
+                leader_retry: interval,
+                error_backoff: interval,
+            },
+            // Rounds are timed: the interval is the checkpointer's rhythm.
+            Signal::default().subscribe(),
+            stopping,
+        );
+        tokio::pin!(rounds, shutdown);
+        tokio::select! {
+            () = &mut rounds => return,
+            () = &mut shutdown => {}
         }
+        let _ = stop.send(true);
+        rounds.await;
     }
 
     /// The newest signed checkpoint.
@@ -385,6 +400,31 @@ impl Auditor {
         self.covered_at_least(to).await?;
         let hashes = self.span_hashes(&consistency_spans(from, to)).await?;
         Ok(ConsistencyProof { from, to, hashes })
+    }
+}
+
+/// The checkpointer's own part of the follower runtime: one round per step.
+struct Checkpointer(Auditor);
+
+impl Follower for Checkpointer {
+    type Error = AuditError;
+
+    fn name(&self) -> String {
+        "audit checkpointer".into()
+    }
+
+    fn led(&mut self, _: bool) {}
+
+    fn lead_failed(&mut self, _: dbkit::DbError) {}
+
+    async fn step(&mut self) -> Result<Step, AuditError> {
+        self.0.checkpoint_if_due(Utc::now()).await?;
+        Ok(Step::Idle)
+    }
+
+    async fn failed(&mut self, error: AuditError) -> Recovery {
+        tracing::warn!(code = error.code(), %error, "audit checkpointer round failed");
+        Recovery::Backoff
     }
 }
 

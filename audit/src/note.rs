@@ -27,7 +27,6 @@
 //! appears in `Debug` output or logs; [`CheckpointSigner`] holds it.
 
 use std::fmt;
-use std::io::Write as _;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -264,7 +263,7 @@ impl CheckpointSigner {
                     bytes.len()
                 ))
             })?);
-        warn_if_readable_by_others(path);
+        keyfile::warn_if_readable_by_others(path, "the checkpoint signing key");
         Self::from_seed(origin, &seed)
     }
 
@@ -276,26 +275,12 @@ impl CheckpointSigner {
             let mut seed = Zeroizing::new([0u8; 32]);
             getrandom::fill(seed.as_mut_slice())
                 .map_err(|e| AuditError::Key(format!("no randomness for a new key: {e}")))?;
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| AuditError::Key(format!("creating {}: {e}", parent.display())))?;
-            }
-            match create_private(path) {
-                Ok(mut file) => {
-                    file.write_all(seed.as_slice())
-                        .and_then(|()| file.sync_all())
-                        .map_err(|e| {
-                            AuditError::Key(format!("writing the new key {}: {e}", path.display()))
-                        })?;
-                    tracing::info!(path = %path.display(), "generated a checkpoint signing key");
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => {
-                    return Err(AuditError::Key(format!(
-                        "creating the signing key {}: {e}",
-                        path.display()
-                    )));
-                }
+            // Two processes racing to create it both read the key that was published first.
+            let created = keyfile::create_if_missing(path, seed.as_slice()).map_err(|e| {
+                AuditError::Key(format!("creating the signing key {}: {e}", path.display()))
+            })?;
+            if created {
+                tracing::info!(path = %path.display(), "generated a checkpoint signing key");
             }
         }
         Self::from_file(origin, path)
@@ -336,43 +321,6 @@ impl CheckpointSigner {
         )
     }
 }
-
-#[cfg(unix)]
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-}
-
-/// Mounted secrets are often group-readable (Kubernetes' default is 0644), so this warns
-/// rather than refuses.
-#[cfg(unix)]
-fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        tracing::warn!(
-            path = %path.display(),
-            mode = format!("{:o}", meta.permissions().mode() & 0o777),
-            "the checkpoint signing key is readable by other users"
-        );
-    }
-}
-
-#[cfg(not(unix))]
-fn warn_if_readable_by_others(_: &Path) {}
 
 /// A checkpoint as stored: its size and root, the signed note as published, and when it was
 /// taken.

@@ -15,7 +15,6 @@
 //!   secrets with the previous key by id.
 
 use std::fs;
-use std::io::{self, Write};
 use std::path::Path;
 
 use base64::Engine as _;
@@ -152,21 +151,13 @@ impl SecretKey {
         let mut bytes = Zeroizing::new([0_u8; KEY_BYTES]);
         getrandom::fill(&mut *bytes)
             .map_err(|e| WebhookError::Key(format!("no randomness for a key: {e}")))?;
-        let written = (|| -> io::Result<()> {
-            if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir)?;
-            }
-            let mut options = fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut file = options.open(path)?;
-            writeln!(file, "{}", hex::encode(*bytes))
-        })();
-        written.map_err(|e| WebhookError::Key(format!("writing {}: {e}", path.display())))?;
+        let created =
+            keyfile::create_if_missing(path, format!("{}\n", hex::encode(*bytes)).as_bytes())
+                .map_err(|e| WebhookError::Key(format!("writing {}: {e}", path.display())))?;
+        if !created {
+            // Another process published its key first: use that one.
+            return Self::from_file(path).map(|key| (key, false));
+        }
         Ok((Self::from_bytes(*bytes), true))
     }
 

@@ -3,7 +3,7 @@
 //! `anslut token` to mint them. Production never uses it.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,41 +21,28 @@ pub const DEV_KEY_ID: &str = "dev";
 /// A secret read from a file of hex, or generated into it (32 random bytes, mode 0600)
 /// when the file does not exist. Returns the bytes and whether they were generated.
 pub fn load_or_generate_key_file(path: &Path) -> io::Result<(Secret<Vec<u8>>, bool)> {
-    match fs::read_to_string(path) {
-        Ok(text) => {
-            let bytes = hex::decode(text.trim()).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{} is not hex: {e}", path.display()),
-                )
-            })?;
-            if bytes.len() < 32 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{} holds fewer than 32 bytes", path.display()),
-                ));
-            }
-            Ok((Secret::new(bytes), false))
-        }
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir)?;
-            }
-            let mut bytes = vec![0u8; 32];
-            getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
-            let mut options = fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut file = options.open(path)?;
-            writeln!(file, "{}", hex::encode(&bytes))?;
-            Ok((Secret::new(bytes), true))
-        }
-        Err(error) => Err(error),
+    let generated = if path.exists() {
+        false
+    } else {
+        let mut bytes = vec![0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
+        // Two processes starting at once both read the one key that was published first.
+        keyfile::create_if_missing(path, format!("{}\n", hex::encode(&bytes)).as_bytes())?
+    };
+    let text = fs::read_to_string(path)?;
+    let bytes = hex::decode(text.trim()).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is not hex: {e}", path.display()),
+        )
+    })?;
+    if bytes.len() < 32 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} holds fewer than 32 bytes", path.display()),
+        ));
     }
+    Ok((Secret::new(bytes), generated))
 }
 
 /// What a development token says.

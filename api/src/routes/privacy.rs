@@ -26,21 +26,16 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, EventStore as _};
-use domain::Actor;
-use domain::case::Issued;
 use domain::identity::Personnummer;
 use domain::ids::DataSubjectId;
-use domain::subject::{DataSubject, Forget, SubjectCommand, SubjectError, SubjectServices};
 use domain::text::Reason;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use store::{ActorRecord, EventMetadata};
 use utoipa::ToSchema;
 use utoipa_actix_web::UtoipaApp;
 use uuid::Uuid;
 
+use crate::application::forget::{Forgetting, forget};
 use crate::authz::{self, Authorized};
 use crate::commands::OPERATION_KEY;
 use crate::dto::identity_message;
@@ -166,7 +161,7 @@ pub async fn forget_subject(
             principal.region().as_str().to_owned(),
         ),
     ]);
-    let view = forget(
+    let forgotten = forget(
         &Forgetting::of(&state),
         principal.actor().clone(),
         principal.record(),
@@ -176,105 +171,13 @@ pub async fn forget_subject(
         body.value.reason,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(view))
-}
-
-/// What forgetting needs: the log, the keys, the read models and the time.
-#[derive(Clone, Copy)]
-pub struct Forgetting<'a> {
-    pub store: &'a store::EventStore,
-    pub keys: &'a ::privacy::SubjectKeys,
-    pub projections: &'a projections::Projections,
-    pub clock: &'a std::sync::Arc<dyn domain::Clock>,
-}
-
-impl std::fmt::Debug for Forgetting<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Forgetting").finish_non_exhaustive()
-    }
-}
-
-impl<'a> Forgetting<'a> {
-    pub fn of(state: &'a AppState) -> Self {
-        Self {
-            store: &state.store,
-            keys: &state.subject_keys,
-            projections: &state.projections,
-            clock: &state.clock,
-        }
-    }
-}
-
-/// Records the decision, then destroys the key and erases the read models (also used by
-/// `anslut privacy forget`).
-pub async fn forget(
-    state: &Forgetting<'_>,
-    actor: Actor,
-    record: ActorRecord,
-    correlation_id: Uuid,
-    extra: BTreeMap<String, String>,
-    subject: DataSubjectId,
-    reason: Reason,
-) -> Result<SubjectForgottenView, ApiError> {
-    let aggregates = state.store.aggregate_store::<DataSubject>();
-    let mut loaded = aggregates
-        .load_aggregate(&subject.to_string())
-        .await
-        .map_err(ApiError::from)?;
-    let services = SubjectServices {
-        clock: state.clock.clone(),
-    };
-    let sink = EventSink::default();
-    let decided = loaded
-        .aggregate
-        .handle(
-            Issued::new(actor, SubjectCommand::Forget(Forget { subject, reason })),
-            &services,
-            &sink,
-        )
-        .await;
-    if let Err(error) = decided {
-        if matches!(error, SubjectError::AlreadyForgotten { .. }) {
-            // Repair an erasure that recorded its event and stopped before the key.
-            erase(state, subject).await?;
-        }
-        return Err(error.into());
-    }
-    let events = sink.collect().await;
-    let command_id = Uuid::now_v7();
-    let metadata = EventMetadata {
-        command_id,
-        correlation_id,
-        causation_id: None,
-        actor: Some(record),
-        extra,
-    };
-    aggregates
-        .commit(events, loaded, metadata.to_map())
-        .await
-        .map_err(ApiError::from)?;
-    let outcome = state
-        .store
-        .command_outcome(command_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("the store has no outcome for a committed command"))?;
-    let (key_destroyed, documents_erased) = erase(state, subject).await?;
-    tracing::info!(%subject, position = outcome.last_position.get(), key_destroyed, "forgot a data subject");
-    Ok(SubjectForgottenView {
-        subject_id: *subject.as_uuid(),
-        forgotten_at: outcome.recorded_at,
-        position: outcome.last_position.get(),
-        key_destroyed,
-        documents_erased,
-    })
-}
-
-/// Destroys the key, then rewrites the live read models at once (their projectors would
-/// also do it on reaching the event; this makes the erasure visible without waiting).
-async fn erase(state: &Forgetting<'_>, subject: DataSubjectId) -> Result<(bool, u64), ApiError> {
-    let destroyed = state.keys.forget(subject).await?;
-    let documents = state.projections.erase_subject(subject).await?;
-    Ok((destroyed, documents))
+    Ok(HttpResponse::Ok().json(SubjectForgottenView {
+        subject_id: *forgotten.subject.as_uuid(),
+        forgotten_at: forgotten.forgotten_at,
+        position: forgotten.position.get(),
+        key_destroyed: forgotten.key_destroyed,
+        documents_erased: forgotten.documents_erased,
+    }))
 }
 
 /// `POST /v1/privacy/subjects/lookup`
