@@ -10,7 +10,8 @@
 //!   `memory` — its resident memory idle and under that load.
 //! * `freshness` — commit to visible in the projections, idle and under the append load.
 //! * `load` — loading a 10,000-event case with snapshots against a 100-event one.
-//! * `replay` — rebuilding every projection from a 1,000,000-event log against reading it.
+//! * `replay` — rebuilding every projection from a 1,000,000-event log against reading it,
+//!   and against reading and decoding it into domain events and counting them.
 //!
 //! Results: a table on stdout, `bench/results/latest.{json,svg}` (`quick.*` with `--quick`).
 
@@ -141,7 +142,7 @@ const NOTES: [&str; 6] = [
     "memory: VmRSS of anslut serve 1 s after it is ready, and the highest VmRSS sampled every 100 ms during the HTTP rounds.",
     "freshness: a probe appends a real case event and waits (Projections::wait_for, woken by the projectors) until all 7 projections have passed it; idle log vs. (c) running at 16 streams alongside.",
     "load: AggregateStore::load_aggregate of the real ConnectionCase (organisational changes, every tenth a staff commitment), median per round.",
-    "replay: Projections::rebuild of all 7 read models from position 0 vs. SELECT of the store's columns ORDER BY position in pages of 5,000 with payload and metadata parsed as JSON.",
+    "replay: Projections::rebuild of all 7 read models from position 0 vs. SELECT of the store's columns ORDER BY position in pages of 5,000 with payload and metadata parsed as JSON, and vs. a count-only floor: EventStore::read_all in pages of 5,000, each payload decoded into its domain event as the projections decode it, counted (the projections runtime takes no external projection, so this floor is outside it).",
 ];
 
 async fn run(args: &RunArgs) -> Result<Report> {
