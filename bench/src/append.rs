@@ -397,7 +397,7 @@ impl Harness {
 }
 
 /// postgres-es's tables, as its `db/init.sql` creates them.
-const POSTGRES_ES_SCHEMA: &str = "
+pub const POSTGRES_ES_SCHEMA: &str = "
 CREATE TABLE events (
     aggregate_type text NOT NULL,
     aggregate_id text NOT NULL,

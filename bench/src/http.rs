@@ -1,14 +1,34 @@
 //! End to end and memory: the real `anslut serve` (the release binary) on a fresh database,
-//! driven over HTTP at 16 connections with commands that each append one event, against
-//! Anslut's store-level figure (variant (c) at 16 streams) measured in interleaved rounds.
-//! The server's resident memory is read from `/proc/<pid>/status` when idle after start and
+//! driven over HTTP at 16 connections with commands that each append one event, against two
+//! baselines measured in interleaved rounds (in one order, then reversed):
+//!
+//! * Anslut's store-level figure, variant (c) of the append case at 16 streams, in the bench
+//!   process itself;
+//! * (d) what a team would build with the named stack without Anslut: the
+//!   `bench-baseline-server` binary of this crate (same profile as `anslut`), an actix-web
+//!   route that parses the same JSON body and executes it through cqrs-es's `CqrsFramework`
+//!   over `postgres-es` 0.5 (snapshots every 50, one event per command, optimistic
+//!   concurrency by version via `If-Match`), on a database of its own on the same server.
+//!   Its docs list what it leaves out (authentication, idempotency, logging, projections…).
+//!   It is driven by the same load generator: 16 keep-alive connections, one unit each, the
+//!   same headers and body, for the same duration.
+//!
+//! Each server's CPU time per request is its process's user and system ticks from
+//! `/proc/<pid>/stat` over the round divided by the requests answered; for (c) it is the
+//! bench process's own CPU, load generator included. After every HTTP round the bench waits
+//! (up to 10 s) until the server's process is idle (under 10% of a core over 200 ms), so
+//! that work a server defers past the round (Anslut's projectors catching up) does not land
+//! in the next round of another variant; that deferred CPU time is printed, not counted.
+//! The servers' resident memory is read from `/proc/<pid>/status` when idle after start and
 //! sampled every 100 ms during the load.
 //!
 //! Each connection owns one case in the establishment phase (applied, approved, contract
 //! signed, all over HTTP) and reports organisational changes (the unit moved) to it: a
 //! provider's command that stays valid however often it is repeated and does not grow the
 //! aggregate's state. Every request carries `If-Match` with the `ETag` of the previous answer
-//! and a fresh `Idempotency-Key`, as a well-behaved integration would.
+//! and a fresh `Idempotency-Key`, as a well-behaved integration would. Baseline (d) gets the
+//! same requests on the same route path; each connection owns a fresh unit there, starting
+//! at version 0 with no establishment phase (its aggregate has none).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,11 +40,12 @@ use chrono::Utc;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, ETAG, IF_MATCH};
 use serde_json::{Value, json};
+use sqlx::{Connection as _, Executor as _, PgConnection};
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::append::{Driver, Harness};
+use crate::append::{Driver, Harness, POSTGRES_ES_SCHEMA};
 use crate::db::Server;
 use crate::error::{Context, Failure, Result};
 use crate::report::Row;
@@ -47,10 +68,7 @@ struct Anslut {
 impl Anslut {
     async fn start(binary: &Path, database_url: String) -> Result<Self> {
         let data = tempfile::tempdir().context("creating the server's data directory")?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .context("finding a free port")?
-            .port();
+        let port = free_port()?;
         let log = std::fs::File::create(data.path().join("serve.log"))
             .context("creating the server's log file")?;
         let child = Command::new(binary)
@@ -80,40 +98,8 @@ impl Anslut {
     }
 
     async fn wait_until_ready(&mut self) -> Result<()> {
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().context("watching the server")? {
-                return Err(Failure::new(
-                    "starting anslut serve",
-                    format!(
-                        "it exited with {status}; its log ends:\n{}",
-                        self.log_tail()
-                    ),
-                ));
-            }
-            let ready = client
-                .get(format!("{}/readyz", self.base))
-                .send()
-                .await
-                .is_ok_and(|answer| answer.status() == StatusCode::OK);
-            if ready {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(Failure::new(
-                    "starting anslut serve",
-                    format!("not ready after 60 s; its log ends:\n{}", self.log_tail()),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.data.path().join("serve.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        let log = self.data.path().join("serve.log");
+        wait_until_ready(&mut self.child, &self.base, "anslut serve", &log).await
     }
 
     /// A development token from `anslut token`, signed with the server's key.
@@ -148,6 +134,126 @@ impl Drop for Anslut {
     fn drop(&mut self) {
         drop(self.child.kill());
         drop(self.child.wait());
+    }
+}
+
+/// Polls `{base}/readyz` until it answers 200, for at most 60 s; fails with the end of the
+/// server's log if it exits or never gets ready.
+async fn wait_until_ready(child: &mut Child, base: &str, what: &str, log: &Path) -> Result<()> {
+    let doing = format!("starting {what}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().context("watching the server")? {
+            return Err(Failure::new(
+                doing,
+                format!("it exited with {status}; its log ends:\n{}", log_tail(log)),
+            ));
+        }
+        let ready = client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|answer| answer.status() == StatusCode::OK);
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Failure::new(
+                doing,
+                format!("not ready after 60 s; its log ends:\n{}", log_tail(log)),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The last 20 lines of a server's log.
+fn log_tail(log: &Path) -> String {
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// A free port on 127.0.0.1.
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .context("finding a free port")?
+        .port())
+}
+
+/// A running baseline (d), `bench-baseline-server`, killed when dropped.
+struct Baseline {
+    child: Child,
+    base: String,
+    /// Holds the server's log.
+    _dir: tempfile::TempDir,
+}
+
+impl Baseline {
+    /// Creates its database with postgres-es's tables and starts the server on it.
+    async fn start(server: &Server, binary: &Path) -> Result<Self> {
+        let url = server.create("http_baseline").await?;
+        let mut conn = PgConnection::connect(&url)
+            .await
+            .context("connecting to the baseline's database")?;
+        conn.execute(POSTGRES_ES_SCHEMA)
+            .await
+            .context("creating postgres-es's tables for the baseline")?;
+        drop(conn.close().await);
+        let dir = tempfile::tempdir().context("creating the baseline's directory")?;
+        let port = free_port()?;
+        let log_path = dir.path().join("baseline.log");
+        let log = std::fs::File::create(&log_path).context("creating the baseline's log")?;
+        let child = Command::new(binary)
+            .args(["--database-url", &url, "--port", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context(format_args!("starting {}", binary.display()))?;
+        let mut baseline = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        wait_until_ready(
+            &mut baseline.child,
+            &baseline.base,
+            "the baseline server",
+            &log_path,
+        )
+        .await?;
+        Ok(baseline)
+    }
+}
+
+impl Drop for Baseline {
+    fn drop(&mut self) {
+        drop(self.child.kill());
+        drop(self.child.wait());
+    }
+}
+
+/// Waits until process `pid` is idle: at most 2 clock ticks (10% of a core) over 200 ms, or
+/// 10 s have passed. Returns the CPU time it spent meanwhile, ms, and how long it took.
+async fn settle(pid: u32) -> Result<(f64, Duration)> {
+    let started = Instant::now();
+    let first = process_ticks(pid)?;
+    let mut before = first;
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = process_ticks(pid)?;
+        if now.saturating_sub(before) <= 2 || started.elapsed() > Duration::from_secs(10) {
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "a count or a duration as f64 for a rate or a percentage: far below 2^52, where f64 is exact"
+            )]
+            let spent = now.saturating_sub(first) as f64 / TICKS_PER_SECOND * 1000.0;
+            return Ok((spent, started.elapsed()));
+        }
+        before = now;
     }
 }
 
@@ -481,10 +587,79 @@ async fn http_round(
     ))
 }
 
+/// Opens a connection to baseline (d) on a fresh unit, at version 0.
+fn open_unit(base: &str, provider: &Arc<str>) -> Result<Connection> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .context("building an HTTP client")?;
+    Ok(Connection {
+        client,
+        base: base.to_owned(),
+        token: provider.clone(),
+        case: Uuid::now_v7().to_string(),
+        etag: "\"0\"".to_owned(),
+    })
+}
+
+/// The figures of one HTTP server over the measured rounds.
+#[derive(Default)]
+struct HttpFigures {
+    rates: Vec<f64>,
+    p50: Vec<f64>,
+    p99: Vec<f64>,
+    cpu: Vec<f64>,
+    busy: Vec<f64>,
+    peaks: Vec<f64>,
+}
+
+/// One measured HTTP round against `pid`, recorded in `figures`, then a wait until the
+/// server is idle.
+async fn measure_http(
+    what: &str,
+    connections: Vec<Connection>,
+    pid: u32,
+    round: Duration,
+    r: usize,
+    figures: &mut HttpFigures,
+) -> Result<Vec<Connection>> {
+    let (back, mut done) = http_round(connections, pid, round).await?;
+    let (p50, p99) = p50_p99(&mut done.latencies);
+    let per_second = rate(done.requests, done.elapsed);
+    let (deferred, settled) = settle(pid).await?;
+    eprintln!(
+        "http: round {}, {what}, {CONNECTIONS} connections: {per_second:.0} requests/s, \
+         p50 {p50:.1} ms, p99 {p99:.1} ms, peak RSS {:.1} MiB, \
+         server CPU {:.2} ms/request, machine {:.0}% busy; \
+         then {deferred:.0} ms CPU in {:.1} s until idle",
+        r + 1,
+        done.peak_rss,
+        done.cpu.per_operation_ms,
+        done.cpu.machine_busy,
+        settled.as_secs_f64()
+    );
+    figures.cpu.push(done.cpu.per_operation_ms);
+    figures.busy.push(done.cpu.machine_busy);
+    figures.rates.push(per_second);
+    figures.p50.push(p50);
+    figures.p99.push(p99);
+    figures.peaks.push(done.peak_rss);
+    Ok(back)
+}
+
+/// What a round measures, in the order of even rounds (odd rounds reverse it).
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Anslut,
+    StoreLevel,
+    Baseline,
+}
+
 /// The end-to-end and memory rows.
 pub async fn run(
     server: &Server,
     binary: &Path,
+    baseline_binary: &Path,
     harness: &Harness,
     warmup: Duration,
     round: Duration,
@@ -497,12 +672,21 @@ pub async fn run(
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (idle_rss, _) = anslut.memory()?;
     eprintln!("http: anslut serve (pid {pid}) idle at {idle_rss:.1} MiB");
+    let baseline = Baseline::start(server, baseline_binary).await?;
+    let baseline_pid = baseline.child.id();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (baseline_idle, _) = resident(baseline_pid)?;
+    eprintln!("http: baseline (d) server (pid {baseline_pid}) idle at {baseline_idle:.1} MiB");
 
     let provider: Arc<str> = anslut.token("provider", Some(ORG))?.into();
     let officer = anslut.token("officer", None)?;
     let mut connections = Vec::new();
     for n in 0..CONNECTIONS {
         connections.push(open_case(&anslut.base, &provider, &officer, n).await?);
+    }
+    let mut units = Vec::new();
+    for _ in 0..CONNECTIONS {
+        units.push(open_unit(&baseline.base, &provider)?);
     }
     let store_level = harness.anslut();
     let store_round = |label: String| {
@@ -517,84 +701,110 @@ pub async fn run(
 
     let (warm, _) = http_round(connections, pid, warmup).await?;
     connections = warm;
-    let (mut http_rates, mut http_p50, mut http_p99, mut peaks) = (vec![], vec![], vec![], vec![]);
+    settle(pid).await?;
+    let (warm, _) = http_round(units, baseline_pid, warmup).await?;
+    units = warm;
+    settle(baseline_pid).await?;
+    let mut http = HttpFigures::default();
+    let mut base = HttpFigures::default();
     let (mut store_rates, mut store_p50, mut store_p99) = (vec![], vec![], vec![]);
-    let (mut http_cpu, mut http_busy, mut store_cpu, mut store_busy) =
-        (vec![], vec![], vec![], vec![]);
+    let (mut store_cpu, mut store_busy) = (vec![], vec![]);
     for r in 0..rounds {
-        let mut measure_http = async |connections: Vec<Connection>| -> Result<Vec<Connection>> {
-            let (back, mut done) = http_round(connections, pid, round).await?;
-            let (p50, p99) = p50_p99(&mut done.latencies);
-            let per_second = rate(done.requests, done.elapsed);
-            eprintln!(
-                "http: round {}, {CONNECTIONS} connections: {per_second:.0} requests/s, \
-                 p50 {p50:.1} ms, p99 {p99:.1} ms, peak RSS {:.1} MiB, \
-                 server CPU {:.2} ms/request, machine {:.0}% busy",
-                r + 1,
-                done.peak_rss,
-                done.cpu.per_operation_ms,
-                done.cpu.machine_busy
-            );
-            http_cpu.push(done.cpu.per_operation_ms);
-            http_busy.push(done.cpu.machine_busy);
-            http_rates.push(per_second);
-            http_p50.push(p50);
-            http_p99.push(p99);
-            peaks.push(done.peak_rss);
-            Ok(back)
-        };
-        if r % 2 == 0 {
-            connections = measure_http(connections).await?;
-        }
-        let meter = CpuMeter::start(std::process::id())?;
-        let mut done = store_round(format!("http-r{r}")).await?;
-        let cpu = meter.stop(done.events)?;
-        let (p50, p99) = p50_p99(&mut done.latencies);
-        eprintln!(
-            "http: round {}, store level (c) at {CONNECTIONS} streams: {:.0} events/s, \
-             p50 {p50:.1} ms, p99 {p99:.1} ms, in-process CPU {:.2} ms/command, \
-             machine {:.0}% busy",
-            r + 1,
-            done.per_second(),
-            cpu.per_operation_ms,
-            cpu.machine_busy
-        );
-        store_cpu.push(cpu.per_operation_ms);
-        store_busy.push(cpu.machine_busy);
-        store_rates.push(done.per_second());
-        store_p50.push(p50);
-        store_p99.push(p99);
+        let mut order = [Step::Anslut, Step::StoreLevel, Step::Baseline];
         if r % 2 == 1 {
-            connections = measure_http(connections).await?;
+            order.reverse();
+        }
+        for step in order {
+            match step {
+                Step::Anslut => {
+                    connections =
+                        measure_http("anslut serve", connections, pid, round, r, &mut http).await?;
+                }
+                Step::Baseline => {
+                    units = measure_http("baseline (d)", units, baseline_pid, round, r, &mut base)
+                        .await?;
+                }
+                Step::StoreLevel => {
+                    let meter = CpuMeter::start(std::process::id())?;
+                    let mut done = store_round(format!("http-r{r}")).await?;
+                    let cpu = meter.stop(done.events)?;
+                    let (p50, p99) = p50_p99(&mut done.latencies);
+                    eprintln!(
+                        "http: round {}, store level (c) at {CONNECTIONS} streams: {:.0} events/s, \
+                         p50 {p50:.1} ms, p99 {p99:.1} ms, in-process CPU {:.2} ms/command, \
+                         machine {:.0}% busy",
+                        r + 1,
+                        done.per_second(),
+                        cpu.per_operation_ms,
+                        cpu.machine_busy
+                    );
+                    store_cpu.push(cpu.per_operation_ms);
+                    store_busy.push(cpu.machine_busy);
+                    store_rates.push(done.per_second());
+                    store_p50.push(p50);
+                    store_p99.push(p99);
+                }
+            }
         }
     }
     let (_, peak_hwm) = anslut.memory()?;
-    eprintln!("http: the server's VmHWM (peak resident) is {peak_hwm:.1} MiB");
+    let (_, baseline_hwm) = resident(baseline_pid)?;
+    eprintln!(
+        "http: VmHWM (peak resident): anslut serve {peak_hwm:.1} MiB, \
+         baseline (d) {baseline_hwm:.1} MiB"
+    );
     drop(connections);
+    drop(units);
     drop(anslut);
+    drop(baseline);
 
     let store_label = "(c) Anslut store level, 16 streams";
+    let d = "(d) actix-web + postgres-es";
+    let served = "requests through anslut serve, 16 connections";
     Ok(vec![
+        Row::new("http", served, "req/s", &http.rates).against(store_label, &store_rates),
         Row::new(
             "http",
-            "requests through anslut serve, 16 connections",
+            format!("{d} server, 16 connections"),
             "req/s",
-            &http_rates,
-        )
-        .against(store_label, &store_rates),
-        Row::new("http", "p50 latency through anslut serve", "ms", &http_p50)
+            &base.rates,
+        ),
+        Row::new("http", served, "req/s", &http.rates)
+            .against(format!("{d} [http/d]"), &base.rates),
+        Row::new("http", "p50 latency through anslut serve", "ms", &http.p50)
             .against("(c) p50, 16 streams", &store_p50),
-        Row::new("http", "p99 latency through anslut serve", "ms", &http_p99)
+        Row::new("http", "p99 latency through anslut serve", "ms", &http.p99)
             .against("(c) p99, 16 streams", &store_p99),
-        Row::new("http", "anslut serve CPU time per request", "ms", &http_cpu)
+        Row::new("http", format!("{d} p50 latency"), "ms", &base.p50),
+        Row::new("http", "p50 latency through anslut serve", "ms", &http.p50)
+            .against(format!("{d} p50"), &base.p50),
+        Row::new("http", format!("{d} p99 latency"), "ms", &base.p99),
+        Row::new("http", "p99 latency through anslut serve", "ms", &http.p99)
+            .against(format!("{d} p99"), &base.p99),
+        Row::new("http", "anslut serve CPU time per request", "ms", &http.cpu)
             .against("(c) bench process CPU per command", &store_cpu),
+        Row::new(
+            "http",
+            format!("{d} server CPU time per request"),
+            "ms",
+            &base.cpu,
+        ),
+        Row::new("http", "anslut serve CPU time per request", "ms", &http.cpu)
+            .against(format!("{d} CPU per request"), &base.cpu),
         Row::new(
             "http",
             "machine CPU busy during HTTP rounds",
             "%",
-            &http_busy,
+            &http.busy,
         )
         .against("busy during (c) rounds", &store_busy),
+        Row::new(
+            "http",
+            "machine CPU busy during HTTP rounds",
+            "%",
+            &http.busy,
+        )
+        .against("busy during (d) rounds", &base.busy),
         Row::new(
             "memory",
             "anslut serve resident, idle after start",
@@ -605,7 +815,7 @@ pub async fn run(
             "memory",
             "anslut serve resident, peak under load",
             "MiB",
-            &peaks,
+            &http.peaks,
         )
         .against("idle after start", &[idle_rss]),
         Row::new(
@@ -615,5 +825,19 @@ pub async fn run(
             &[peak_hwm],
         )
         .against("idle after start", &[idle_rss]),
+        Row::new(
+            "memory",
+            format!("{d} server resident, peak under load"),
+            "MiB",
+            &base.peaks,
+        )
+        .against("its idle after start", &[baseline_idle]),
+        Row::new(
+            "memory",
+            "anslut serve resident, peak under load",
+            "MiB",
+            &http.peaks,
+        )
+        .against(format!("{d} peak under load"), &base.peaks),
     ])
 }

@@ -6,11 +6,14 @@
 //! Cases (each module's docs say exactly what it measures and how):
 //! * `append` — events/s at 1, 4 and 16 streams: (a) raw INSERT ceiling, (b) postgres-es,
 //!   (c) Anslut through `CqrsFramework`; c/a and c/b.
-//! * `http` — commands through `anslut serve` at 16 connections against the store level;
-//!   `memory` — its resident memory idle and under that load.
+//! * `http` — commands through `anslut serve` at 16 connections against the store level and
+//!   against (d), an actix-web handler over postgres-es's `CqrsFramework` (the
+//!   `bench-baseline-server` binary of this crate) driven the same way; `memory` — their
+//!   resident memory idle and under that load.
 //! * `freshness` — commit to visible in the projections, idle and under the append load.
 //! * `load` — loading a 10,000-event case with snapshots against a 100-event one.
-//! * `replay` — rebuilding every projection from a 1,000,000-event log against reading it.
+//! * `replay` — rebuilding every projection from a 1,000,000-event log against reading it,
+//!   and against reading and decoding it into domain events and counting them.
 //!
 //! Results: a table on stdout, `bench/results/latest.{json,svg}` (`quick.*` with `--quick`).
 
@@ -77,6 +80,10 @@ struct RunArgs {
     /// The `anslut` binary to start for the end-to-end case (a release build).
     #[arg(long)]
     anslut: PathBuf,
+    /// The `bench-baseline-server` binary, baseline (d) of the end-to-end case (built with
+    /// the same profile as `anslut`).
+    #[arg(long)]
+    baseline_server: PathBuf,
     /// Where the JSON and SVG go.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
@@ -137,11 +144,11 @@ impl Profile {
 /// What each case measures, in a sentence, for the table and the JSON.
 const NOTES: [&str; 6] = [
     "append: one event per command, each task its own stream, durable commits; (a) autocommit INSERT into a copy of Anslut's events table (same columns, sizes, indexes), (b) postgres-es 0.5 and (c) Anslut, both via CqrsFramework with the same counter aggregate and snapshots every 50; (c') is Anslut's EventStore::append alone.",
-    "http: report-organisational-change on 16 cases over 16 keep-alive connections to the release anslut serve (If-Match, Idempotency-Key, JSON logs on), rounds interleaved with (c) at 16 streams.",
-    "memory: VmRSS of anslut serve 1 s after it is ready, and the highest VmRSS sampled every 100 ms during the HTTP rounds.",
+    "http: report-organisational-change on 16 cases over 16 keep-alive connections to the release anslut serve (If-Match, Idempotency-Key, JSON logs on), rounds interleaved with (c) at 16 streams and with (d): the same requests to bench-baseline-server, one actix-web route executing the command through CqrsFramework over postgres-es 0.5 (snapshots every 50, If-Match checked by the aggregate; no auth, idempotency, logs or projections). CPU per request: the server process's /proc ticks over the round; for (c) the bench process's.",
+    "memory: VmRSS of anslut serve (and of the (d) server) 1 s after it is ready, and the highest VmRSS sampled every 100 ms during the HTTP rounds.",
     "freshness: a probe appends a real case event and waits (Projections::wait_for, woken by the projectors) until all 7 projections have passed it; idle log vs. (c) running at 16 streams alongside.",
     "load: AggregateStore::load_aggregate of the real ConnectionCase (organisational changes, every tenth a staff commitment), median per round.",
-    "replay: Projections::rebuild of all 7 read models from position 0 vs. SELECT of the store's columns ORDER BY position in pages of 5,000 with payload and metadata parsed as JSON.",
+    "replay: Projections::rebuild of all 7 read models from position 0 vs. SELECT of the store's columns ORDER BY position in pages of 5,000 with payload and metadata parsed as JSON, and vs. a count-only floor: EventStore::read_all in pages of 5,000, each payload decoded into its domain event as the projections decode it, counted (the projections runtime takes no external projection, so this floor is outside it).",
 ];
 
 async fn run(args: &RunArgs) -> Result<Report> {
@@ -207,6 +214,7 @@ async fn cases(server: &Server, args: &RunArgs, p: Profile) -> Result<(Vec<Row>,
     let new = http::run(
         server,
         &args.anslut,
+        &args.baseline_server,
         &harness,
         p.http_warmup,
         p.http_round,
