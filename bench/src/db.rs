@@ -81,7 +81,7 @@ impl Server {
                 .context(format_args!("creating the database {name}"))?;
         }
         drop(admin.close().await);
-        Ok(with_database(&self.admin_url, &name))
+        Ok(dbkit::with_database(&self.admin_url, &name))
     }
 
     /// Drops every database of this run's prefix; returns their names.
@@ -130,38 +130,9 @@ impl Server {
     }
 }
 
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Server, with_database};
-
-    #[test]
-    fn the_database_name_is_replaced_and_the_query_kept() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "b1"),
-            "postgres://postgres@127.0.0.1:5432/b1"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h/db?sslmode=disable", "b2"),
-            "postgres://u:p@h/b2?sslmode=disable"
-        );
-    }
+    use super::Server;
 
     #[test]
     fn prefixes_that_could_break_the_sql_are_refused() {

@@ -28,6 +28,24 @@ pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
+/// `url` (a PostgreSQL URL) with its database name replaced by `name`: another database on
+/// the same server, with the same credentials and parameters.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
 /// How much an SQLite commit survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -327,5 +345,46 @@ impl Tx {
                 .await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_name_is_replaced_and_the_query_kept() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "t2"),
+            "postgres://u:p@h/t2?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://h:5432", "t3"),
+            "postgres://h:5432/t3"
+        );
+    }
+
+    #[tokio::test]
+    async fn in_memory_sqlite_is_refused_and_a_plain_path_is_created() {
+        let policy = PoolPolicy::new("the test", 2, Duration::from_secs(5));
+        for url in ["sqlite::memory:", "sqlite://x.db?mode=memory"] {
+            assert!(
+                matches!(connect(url, &policy).await, Err(DbError::Invalid(_))),
+                "{url}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.sqlite");
+        let db = connect(path.to_str().unwrap(), &policy).await.unwrap();
+        assert!(!db.is_postgres());
+        assert!(path.exists());
+        assert!(
+            !db.advisory_lock_held(1).await.unwrap(),
+            "nobody else on SQLite"
+        );
     }
 }

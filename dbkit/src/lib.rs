@@ -35,7 +35,7 @@ pub mod lock;
 
 pub use connect::{
     Bind, Conn, Db, Durability, Load, PoolPolicy, Pools, Reader, Tx, connect, is_postgres_url,
-    migrate,
+    migrate, with_database,
 };
 pub use error::{Class, DbError, classify};
 pub use int::{BigInt, OutOfRange};

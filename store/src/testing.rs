@@ -21,6 +21,34 @@ use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 use crate::{EventStore, StoreOptions};
 
 /// The admin URL used when `ANSLUT_TEST_DATABASE_URL` is not set.
+/// Instantiates each test function `module::test(TestDatabase)` twice, in a `postgres` and an
+/// `sqlite` module, so that every database-touching crate runs its suite on both backends:
+///
+/// ```ignore
+/// store::on_both_backends!(appends::a_stale_append_conflicts, reads::reads_are_ordered);
+/// ```
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$module::$test($crate::testing::TestDatabase::postgres().await).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$module::$test($crate::testing::TestDatabase::sqlite()).await;
+                }
+            )*
+        }
+    };
+}
+
 pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 enum Kind {
@@ -52,23 +80,6 @@ fn admin_url() -> String {
     std::env::var("ANSLUT_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
 }
 
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
-
 impl TestDatabase {
     /// A fresh, empty PostgreSQL database.
     ///
@@ -92,7 +103,7 @@ impl TestDatabase {
             .unwrap_or_else(|error| panic!("creating test database {name}: {error}"));
         drop(admin.close().await);
         Self {
-            url: with_database(&admin_url, &name),
+            url: dbkit::with_database(&admin_url, &name),
             kind: Kind::Postgres { admin_url, name },
         }
     }
@@ -199,27 +210,6 @@ impl Drop for TestDatabase {
             Ok(Err(error)) => tracing::warn!(%error, "could not drop a test database"),
             Err(_) => tracing::warn!("dropping a test database panicked"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn the_database_name_is_replaced_and_the_query_kept() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
-            "postgres://postgres@127.0.0.1:5432/t1"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h/db?sslmode=disable", "t2"),
-            "postgres://u:p@h/t2?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://h:5432", "t3"),
-            "postgres://h:5432/t3"
-        );
     }
 }
 

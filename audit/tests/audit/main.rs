@@ -21,28 +21,7 @@ use store::{
 };
 use uuid::Uuid;
 
-macro_rules! both {
-    ($($module:ident :: $test:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$module::$test(store::testing::TestDatabase::postgres().await).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$module::$test(store::testing::TestDatabase::sqlite()).await;
-                }
-            )*
-        }
-    };
-}
-
-both!(
+store::on_both_backends!(
     tree::the_follower_covers_the_log_and_checkpoints_sign_its_root,
     tree::roots_match_vectors_derived_by_hand_for_1_2_3_and_7_events,
     tree::migrations_can_run_twice_and_the_audit_tables_are_append_only,

@@ -17,28 +17,7 @@ use projections::{ProjectionName, ProjectionOptions, Projections, ProjectionsHan
 use store::testing::TestDatabase;
 use store::{EventStore, Position};
 
-macro_rules! both {
-    ($($module:ident :: $test:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$module::$test(store::testing::TestDatabase::postgres().await).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$module::$test(store::testing::TestDatabase::sqlite()).await;
-                }
-            )*
-        }
-    };
-}
-
-both!(
+store::on_both_backends!(
     read_models::the_case_overview_shows_phases_milestone_dates_and_the_aggregates_blockers,
     read_models::the_pipeline_counts_cases_by_phase_and_gives_the_median_of_completed_stays,
     read_models::findings_are_listed_by_case_with_their_age_and_whether_they_are_overdue,

@@ -1,6 +1,6 @@
 //! The store's conformance suite: every test runs on PostgreSQL and on SQLite.
 //!
-//! `conformance!` instantiates each test function in a `postgres` and an `sqlite` module;
+//! `store::on_both_backends!` instantiates each test function in a `postgres` and an `sqlite` module;
 //! each instance gets a fresh database ([`TestDatabase`]). PostgreSQL databases are created
 //! on the server named by `ANSLUT_TEST_DATABASE_URL` (see `store::testing`).
 
@@ -16,28 +16,7 @@ use store::testing::TestDatabase;
 use store::{ActorRecord, AppendRequest, EventMetadata, ExpectedVersion, NewEvent, StreamRef};
 use uuid::Uuid;
 
-macro_rules! conformance {
-    ($($module:ident :: $test:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$module::$test(store::testing::TestDatabase::postgres().await).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$module::$test(store::testing::TestDatabase::sqlite()).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+store::on_both_backends!(
     log::an_append_reads_back_with_all_its_metadata,
     log::positions_are_dense_across_streams_and_appends,
     log::read_all_pages_through_the_log_in_order,

@@ -27,28 +27,7 @@ use webhooks::{
 
 use crate::receiver::Receiver;
 
-macro_rules! both {
-    ($($module:ident :: $test:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$module::$test(store::testing::TestDatabase::postgres().await).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$module::$test(store::testing::TestDatabase::sqlite()).await;
-                }
-            )*
-        }
-    };
-}
-
-both!(
+store::on_both_backends!(
     routing::events_reach_only_the_matching_active_subscriptions_of_their_own_region,
     routing::subscriptions_are_validated_confined_to_their_region_and_limited,
     routing::the_database_holds_neither_payloads_nor_signing_secrets,
