@@ -183,8 +183,9 @@ pub struct PoolSettings {
     pub webhooks: u32,
     /// The data subjects' keys (at least 1).
     pub keys: u32,
-    /// The audit tree: two pools of this size, the log it follows and its own tables (at
-    /// least 1).
+    /// The audit tree: its own tables' pool of this size (at least 1), and the log it follows
+    /// through a store of its own, whose pool has this size but at least 2 (a store's writer
+    /// and a reader may each hold one).
     pub audit: u32,
 }
 
@@ -201,9 +202,10 @@ impl Default for PoolSettings {
 }
 
 impl PoolSettings {
-    /// The most connections one server opens on PostgreSQL: the pools, plus one dedicated
-    /// leadership session per projection and one for the webhook outbox projector (each holds
-    /// an advisory lock for as long as it leads).
+    /// The most connections one server opens on PostgreSQL: the pools (the audit's log pool at
+    /// least 2, as every store's), plus one dedicated leadership session per projection and
+    /// one for the webhook outbox projector (each holds an advisory lock for as long as it
+    /// leads). Notification listeners hold a connection of their pool.
     pub fn per_instance(&self) -> u32 {
         let leaders = u32::try_from(projections::ProjectionName::ALL.len()).unwrap_or(u32::MAX);
         self.store
@@ -212,7 +214,8 @@ impl PoolSettings {
             .saturating_add(self.webhooks)
             .saturating_add(1)
             .saturating_add(self.keys)
-            .saturating_add(self.audit.saturating_mul(2))
+            .saturating_add(self.audit)
+            .saturating_add(self.audit.max(2))
     }
 }
 
@@ -792,8 +795,9 @@ mod tests {
             ),
             (4, 3, 2, 1, 1)
         );
-        // 4 + 3 + 7 leaders + 2 + 1 outbox leader + 1 + 2 × 1
-        assert_eq!(pools.per_instance(), 20);
+        // 4 + 3 + 7 leaders + 2 + 1 outbox leader + 1 + 1 (audit tables) + 2 (its log, at
+        // least 2 as every store's pool)
+        assert_eq!(pools.per_instance(), 21);
         assert_eq!(PoolSettings::default().per_instance(), 42);
         let mut starved = Settings::default();
         starved.database.pools.store = 1;

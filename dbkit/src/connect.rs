@@ -60,7 +60,8 @@ pub enum Durability {
 /// The one pool policy of every crate's pools.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolPolicy {
-    /// PostgreSQL: the pool's size (at least 2: a writer and a reader may need one each).
+    /// PostgreSQL: the pool's size (at least 1; exactly what is asked, so that the server's
+    /// connection budget, `database.pools`, adds up).
     pub max_connections: u32,
     /// SQLite: the readers' pool size (at least 1); the writer has a connection of its own.
     pub sqlite_readers: u32,
@@ -113,7 +114,7 @@ pub enum Db {
 pub async fn connect(url: &str, policy: &PoolPolicy) -> Result<Db, DbError> {
     if is_postgres_url(url) {
         let pool = PgPoolOptions::new()
-            .max_connections(policy.max_connections.max(2))
+            .max_connections(policy.max_connections.max(1))
             .acquire_timeout(policy.acquire_timeout)
             .connect(url)
             .await?;

@@ -83,7 +83,8 @@ impl EventStore {
     /// Must be called within a Tokio runtime: it spawns the writer task.
     pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         let policy = PoolPolicy {
-            max_connections: options.max_connections,
+            // The writer task and a reader may each need a connection at once.
+            max_connections: options.max_connections.max(2),
             sqlite_readers: options.sqlite_readers,
             acquire_timeout: options.acquire_timeout,
             busy_timeout: options.acquire_timeout,

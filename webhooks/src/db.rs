@@ -918,7 +918,8 @@ pub(crate) async fn connect(
     // loss, as the store's own commits do (durability Full, the policy's default).
     let db = dbkit::connect(
         url,
-        &PoolPolicy::new("the outbox", max_connections, acquire_timeout),
+        // The projector and a worker may each need a connection at once.
+        &PoolPolicy::new("the outbox", max_connections.max(2), acquire_timeout),
     )
     .await?;
     dbkit::migrate(&db, &MIGRATIONS, &MIGRATIONS, MIGRATIONS_TABLE).await?;
