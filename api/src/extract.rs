@@ -222,33 +222,73 @@ pub fn query_error(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Erro
 pub enum IfMatch {
     /// `*`: whatever the current version.
     Any,
-    /// One or more strong ETags, `"<version>"`.
+    /// A list of entity tags: the versions its strong tags name (`"<version>"`, as `ETag`
+    /// gives them). Weak tags and tags of another form are well formed but name no version:
+    /// strong comparison never matches them (RFC 9110 §13.1.1), so they fail with 412, not 400.
     Versions(Vec<u64>),
+}
+
+/// What `If-Match` accepts, as the spec's `pattern`: `*`, or a comma-separated list of entity
+/// tags (RFC 9110 §8.8.3: optionally `W/`, then visible ASCII but `"` in quotes). Exactly what
+/// [`IfMatch::parse`] accepts; only the tags an `ETag` header gave can match.
+pub const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)$"#;
+
+/// One strong ETag of ours, `"<version>"`: the digits of a version, without sign or leading
+/// zeros (strong comparison is by octets: `"07"` is not the tag `"7"`).
+fn version_of(opaque: &str) -> Option<u64> {
+    let canonical = !opaque.is_empty()
+        && opaque.bytes().all(|b| b.is_ascii_digit())
+        && (opaque == "0" || !opaque.starts_with('0'));
+    canonical.then(|| opaque.parse().ok()).flatten()
+}
+
+/// The entity tags of a list (RFC 9110 `1#entity-tag`), each as (weak, opaque text), or
+/// `None` when the list is malformed. No empty elements.
+fn entity_tags(list: &str) -> Option<Vec<(bool, &str)>> {
+    let mut tags = Vec::new();
+    let mut rest = list;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t']);
+        let (weak, tagged) = match rest.strip_prefix("W/") {
+            Some(tagged) => (true, tagged),
+            None => (false, rest),
+        };
+        let quoted = tagged.strip_prefix('"')?;
+        let end = quoted.find('"')?;
+        let opaque = &quoted[..end];
+        if !opaque
+            .bytes()
+            .all(|b| b == b'!' || (b'#'..=b'~').contains(&b))
+        {
+            return None;
+        }
+        tags.push((weak, opaque));
+        rest = quoted[end + 1..].trim_start_matches([' ', '\t']);
+        if rest.is_empty() {
+            return Some(tags);
+        }
+        rest = rest.strip_prefix(',')?;
+    }
 }
 
 impl IfMatch {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let raw = raw.trim();
+        let raw = raw.trim_matches([' ', '\t']);
         if raw == "*" {
             return Ok(Self::Any);
         }
-        let versions = raw
-            .split(',')
-            .map(|tag| {
-                tag.trim()
-                    .strip_prefix('"')
-                    .and_then(|t| t.strip_suffix('"'))
-                    .and_then(|t| t.parse::<u64>().ok())
-            })
-            .collect::<Option<Vec<_>>>()
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| {
-                ApiError::invalid_header(
-                    "If-Match",
-                    "must be * or strong ETags as given in ETag headers, e.g. \"7\"",
-                )
-            })?;
-        Ok(Self::Versions(versions))
+        let tags = entity_tags(raw).ok_or_else(|| {
+            ApiError::invalid_header(
+                "If-Match",
+                "must be * or a list of entity tags as given in ETag headers, e.g. \"7\"",
+            )
+        })?;
+        Ok(Self::Versions(
+            tags.into_iter()
+                .filter(|(weak, _)| !weak)
+                .filter_map(|(_, opaque)| version_of(opaque))
+                .collect(),
+        ))
     }
 
     pub fn admits(&self, current: u64) -> bool {
@@ -269,6 +309,16 @@ pub struct CommandHeaders {
 /// The longest Idempotency-Key accepted.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
+/// What `Idempotency-Key` accepts, as the spec's `pattern`: printable ASCII (spaces inside
+/// only, as HTTP trims the ends), either a bare key of 1 to 255 characters or a structured-field
+/// string, `"..."`, whose 1 to 255 characters inside are the key. Exactly what
+/// [`CommandHeaders`] accepts: a bare key may begin or end with `"` as long as it is not both.
+pub const IDEMPOTENCY_KEY_PATTERN: &str =
+    r#"^([!-~]|[!#-~][ -~]{0,253}[!-~]|"[ -~]{0,253}[!#-~]|"[ -~]{1,255}")$"#;
+
+/// The longest `Idempotency-Key` header value: a key of 255 characters in quotes.
+pub const MAX_IDEMPOTENCY_KEY_HEADER_LEN: usize = MAX_IDEMPOTENCY_KEY_LEN + 2;
+
 impl CommandHeaders {
     fn read(req: &HttpRequest) -> Result<Self, ApiError> {
         let text = |name: &'static str| -> Result<Option<&str>, ApiError> {
@@ -284,7 +334,7 @@ impl CommandHeaders {
         let if_match = text("If-Match")?.map(IfMatch::parse).transpose()?;
         let idempotency_key = text("Idempotency-Key")?
             .map(|raw| {
-                let raw = raw.trim();
+                let raw = raw.trim_matches([' ', '\t']);
                 // A structured-field string ("...") or a bare token.
                 let key = raw
                     .strip_prefix('"')
@@ -431,6 +481,91 @@ mod tests {
         );
     }
 
+    /// Whether `value` is one the spec's `pattern` (and `maxLength`) admits.
+    fn admitted(pattern: &str, max_len: usize, value: &str) -> bool {
+        regex::Regex::new(pattern).unwrap().is_match(value) && value.chars().count() <= max_len
+    }
+
+    fn header_request(name: &str, value: &str) -> HttpRequest {
+        actix_web::test::TestRequest::default()
+            .insert_header((name, value))
+            .to_http_request()
+    }
+
+    #[test]
+    fn the_spec_admits_exactly_the_if_match_values_accepted() {
+        let values = [
+            "*",
+            "\"0\"",
+            "\"7\"",
+            "\"7\", \"8\"",
+            "\"7\",\"8\"",
+            "\"7\"\t,\t\"8\"",
+            "\"18446744073709551616\"",
+            "\"007\"",
+            "\"+7\"",
+            "W/\"7\"",
+            "\"\"",
+            "\"a,b\"",
+            "W/\"\", \"7\"",
+            "\"{\"",
+            "7",
+            "w/\"7\"",
+            "\"7\",",
+            ",\"7\"",
+            "\"7\" \"8\"",
+            "*, \"7\"",
+            "**",
+            "\"7 \"",
+            "\"",
+            "\"7\"\"",
+        ];
+        for value in values {
+            let accepted = CommandHeaders::read(&header_request("If-Match", value)).is_ok();
+            assert_eq!(
+                admitted(IF_MATCH_PATTERN, usize::MAX, value),
+                accepted,
+                "If-Match {value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_spec_admits_exactly_the_idempotency_keys_accepted() {
+        let long = |n: usize| "k".repeat(n);
+        let values = [
+            "k".to_owned(),
+            "\"".to_owned(),
+            "\"\"".to_owned(),
+            "\" \"".to_owned(),
+            "\"k\"".to_owned(),
+            "\"k".to_owned(),
+            "k\"".to_owned(),
+            "a\"b\"c".to_owned(),
+            "two words".to_owned(),
+            "tab\tinside".to_owned(),
+            "~!#$%&'()*+,-./:;<=>?@[\\]^_`{|}".to_owned(),
+            long(255),
+            long(256),
+            format!("\"{}\"", long(255)),
+            format!("\"{}\"", long(256)),
+            format!("\"{}", long(254)),
+            format!("\"{}", long(255)),
+        ];
+        for value in &values {
+            let accepted = CommandHeaders::read(&header_request("Idempotency-Key", value)).is_ok();
+            assert_eq!(
+                admitted(
+                    IDEMPOTENCY_KEY_PATTERN,
+                    MAX_IDEMPOTENCY_KEY_HEADER_LEN,
+                    value
+                ),
+                accepted,
+                "Idempotency-Key {value:?}"
+            );
+        }
+    }
+
     #[test]
     fn if_match_takes_star_or_strong_etags() {
         assert_eq!(IfMatch::parse("*").unwrap(), IfMatch::Any);
@@ -438,9 +573,15 @@ mod tests {
             IfMatch::parse("\"3\", \"4\"").unwrap(),
             IfMatch::Versions(vec![3, 4])
         );
-        assert!(IfMatch::parse("W/\"3\"").is_err());
         assert!(IfMatch::parse("3").is_err());
         assert!(IfMatch::parse("").is_err());
+        // Well formed, but strong comparison is by octets and never matches a weak tag: these
+        // name no version this server gave, so the precondition fails (412), it is not malformed.
+        for never in ["W/\"3\"", "\"03\"", "\"+3\"", "\"abc\"", "\"\""] {
+            let parsed = IfMatch::parse(never).unwrap();
+            assert!(!parsed.admits(3), "{never}");
+        }
+        assert!(IfMatch::parse("W/\"3\", \"4\"").unwrap().admits(4));
     }
 
     #[test]

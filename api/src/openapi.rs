@@ -22,16 +22,83 @@ use crate::problem::{FieldError, PROBLEM_JSON, ProblemCode, ProblemDoc, UnmetCon
 pub fn spec() -> OpenApi {
     let (_, mut api) = crate::routes::register(App::new().into_utoipa_app().openapi(spec_base()))
         .split_for_parts();
-    with_rate_limits(&mut api);
+    complete(&mut api);
     api
 }
 
-/// Every operation behind a bearer token may answer 429 (a rate limit: failed authentication
-/// per client address, commands and privacy per caller, the long-poll cap), so each documents
-/// it once, from here rather than in every handler.
-pub fn with_rate_limits(api: &mut OpenApi) {
-    for item in api.paths.paths.values_mut() {
-        for operation in [
+/// What the handlers' attributes cannot say, added to the collected document: the same for
+/// the served `/openapi.json` and for [`spec`].
+pub fn complete(api: &mut OpenApi) {
+    with_rate_limits(api);
+    with_command_headers(api);
+    with_closed_variants(api);
+    with_programmes(api);
+}
+
+/// The `programme` of a catalogue path is one of the programmes compiled in: the spec lists
+/// them (`enum`), so a value it admits names a catalogue that exists.
+fn with_programmes(api: &mut OpenApi) {
+    use utoipa::openapi::Schema;
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+
+    let Ok(catalogues) = domain::catalogue::CatalogueRegistry::load_embedded() else {
+        return;
+    };
+    let mut programmes: Vec<String> = catalogues
+        .programmes()
+        .map(|programme| programme.as_str().to_owned())
+        .collect();
+    programmes.sort();
+    programmes.dedup();
+    for operation in operations_mut(api) {
+        for parameter in operation.parameters.iter_mut().flatten() {
+            if let RefOr::T(parameter) = parameter
+                && matches!(parameter.parameter_in, ParameterIn::Path)
+                && parameter.name == "programme"
+            {
+                let schema = ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(programmes.clone()));
+                parameter.schema = Some(RefOr::T(Schema::Object(schema.build())));
+            }
+        }
+    }
+}
+
+/// The request enums tagged by `kind` (`MilestoneRequest`, `OrganisationalChangeRequest`,
+/// `EndingRequest`) deny unknown fields like every request struct, but utoipa writes
+/// `additionalProperties: false` for structs only: each variant object gets it here, so that
+/// the schema does not admit a field the server refuses.
+fn with_closed_variants(api: &mut OpenApi) {
+    use utoipa::openapi::Schema;
+    use utoipa::openapi::schema::AdditionalProperties;
+
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    for (name, schema) in &mut components.schemas {
+        if !name.ends_with("Request") {
+            continue;
+        }
+        let RefOr::T(Schema::OneOf(one_of)) = schema else {
+            continue;
+        };
+        for variant in &mut one_of.items {
+            if let RefOr::T(Schema::Object(object)) = variant {
+                object.additional_properties =
+                    Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
+    }
+}
+
+/// Every operation's mutable methods, in a fixed order.
+fn operations_mut(
+    api: &mut OpenApi,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    api.paths.paths.values_mut().flat_map(|item| {
+        [
             item.get.as_mut(),
             item.post.as_mut(),
             item.put.as_mut(),
@@ -40,19 +107,68 @@ pub fn with_rate_limits(api: &mut OpenApi) {
         ]
         .into_iter()
         .flatten()
-        {
-            let bearer = operation.security.as_ref().is_some_and(|requirements| {
-                requirements.iter().any(|requirement| {
-                    serde_json::to_value(requirement)
-                        .is_ok_and(|value| value.get("bearer").is_some())
-                })
-            });
-            if bearer {
-                operation.responses.responses.insert(
-                    "429".into(),
-                    RefOr::Ref(Ref::from_response_name("TooManyRequests")),
-                );
+    })
+}
+
+/// `If-Match` and `Idempotency-Key` are read by one extractor ([`crate::extract::CommandHeaders`]),
+/// so their schemas come from the patterns beside it rather than from each handler: a header
+/// of the value the schema admits is one the extractor accepts, and the other way round. The
+/// handlers' declarations keep their descriptions.
+fn with_command_headers(api: &mut OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{Required, Schema};
+
+    use crate::extract::{
+        IDEMPOTENCY_KEY_PATTERN, IF_MATCH_PATTERN, MAX_IDEMPOTENCY_KEY_HEADER_LEN,
+    };
+    for operation in operations_mut(api) {
+        for parameter in operation.parameters.iter_mut().flatten() {
+            let RefOr::T(parameter) = parameter else {
+                continue;
+            };
+            if !matches!(parameter.parameter_in, ParameterIn::Header) {
+                continue;
             }
+            let schema = match parameter.name.as_str() {
+                "If-Match" => ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(IF_MATCH_PATTERN))
+                    .max_length(Some(MAX_IF_MATCH_LEN)),
+                "Idempotency-Key" => {
+                    parameter.required = Required::False;
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(IDEMPOTENCY_KEY_PATTERN))
+                        .min_length(Some(1))
+                        .max_length(Some(MAX_IDEMPOTENCY_KEY_HEADER_LEN))
+                }
+                _ => continue,
+            };
+            parameter.schema = Some(RefOr::T(Schema::Object(schema.build())));
+        }
+    }
+}
+
+/// The longest `If-Match` the spec admits: far more ETags than a client has reason to send,
+/// far less than the request head's limit.
+const MAX_IF_MATCH_LEN: usize = 1024;
+
+/// Every operation behind a bearer token may answer 429 (a rate limit: failed authentication
+/// per client address, commands and privacy per caller, the long-poll cap), so each documents
+/// it once, from here rather than in every handler.
+fn with_rate_limits(api: &mut OpenApi) {
+    for operation in operations_mut(api) {
+        let bearer = operation.security.as_ref().is_some_and(|requirements| {
+            requirements.iter().any(|requirement| {
+                serde_json::to_value(requirement).is_ok_and(|value| value.get("bearer").is_some())
+            })
+        });
+        if bearer {
+            operation.responses.responses.insert(
+                "429".into(),
+                RefOr::Ref(Ref::from_response_name("TooManyRequests")),
+            );
         }
     }
 }
@@ -332,4 +448,64 @@ problem_responses! {
     NotReady, 503, NotReady,
     "Not ready to serve. With the operations token (or on the operations listener) the problem says why: a read model stopped on an event it cannot apply, or lags beyond the configured thresholds (`projections` lists each with its `reason`, `stopped` or `lagging`, checkpoint, lag and last error), or the webhook outbox projector (`webhooks`); also `unavailable` when the database could not be reached in time. Without, only the status and `code`. `Retry-After` says when to look again.",
     {"title": "Not ready", "detail": "read models stopped or behind the log: findings", "projections": [{"projection": "findings", "reason": "lagging", "checkpoint": 1180, "head": 1290, "lag_events": 110, "lag_seconds": 74.2, "last_error": null}]};
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use crate::dto::read_models::{CURSOR_PATTERN, MAX_CURSOR_LEN};
+    use crate::dto::{SHORT_TEXT_PATTERN, SLUG_PATTERN};
+
+    /// Every string schema in `value`, with where it is.
+    fn strings<'a>(value: &'a Value, at: &str, found: &mut Vec<(String, &'a Value)>) {
+        match value {
+            Value::Object(map) => {
+                let is_string = match map.get("type") {
+                    Some(Value::String(t)) => t == "string",
+                    Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
+                    _ => false,
+                };
+                if is_string {
+                    found.push((at.to_owned(), value));
+                }
+                for (key, inner) in map {
+                    strings(inner, &format!("{at}/{key}"), found);
+                }
+            }
+            Value::Array(items) => {
+                for (i, inner) in items.iter().enumerate() {
+                    strings(inner, &format!("{at}/{i}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The patterns the attributes repeat as literals are the ones the code defines: a cursor,
+    /// a slug, a short text are the same wherever the spec names one.
+    #[test]
+    fn repeated_patterns_are_the_defined_ones() {
+        let spec = serde_json::to_value(super::spec()).unwrap();
+        let mut found = Vec::new();
+        strings(&spec, "", &mut found);
+        let mut cursors = 0;
+        for (at, schema) in found {
+            let pattern = schema.get("pattern").and_then(Value::as_str);
+            let max = schema.get("maxLength").and_then(Value::as_u64);
+            if at.ends_with("next_cursor") || pattern == Some(CURSOR_PATTERN) {
+                cursors += 1;
+                assert_eq!(pattern, Some(CURSOR_PATTERN), "{at}");
+                assert_eq!(max, Some(MAX_CURSOR_LEN as u64), "{at}");
+            }
+            match max {
+                Some(200) if pattern.is_some() => {
+                    assert_eq!(pattern, Some(SHORT_TEXT_PATTERN), "{at}");
+                }
+                Some(64) if pattern.is_some() => assert_eq!(pattern, Some(SLUG_PATTERN), "{at}"),
+                _ => {}
+            }
+        }
+        assert!(cursors >= 6, "every list's cursor and next_cursor");
+    }
 }

@@ -243,7 +243,7 @@ fn server(
             .openapi(crate::openapi::spec_base());
         routes::register(app)
             .openapi_service(|mut api| {
-                crate::openapi::with_rate_limits(&mut api);
+                crate::openapi::complete(&mut api);
                 SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api)
             })
             .into_app()

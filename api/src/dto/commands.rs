@@ -53,13 +53,22 @@ pub struct ContactRequest {
     /// The role the person holds for the case.
     pub role: ContactRoleDto,
     /// The person's name.
-    #[schema(example = "Karin Lindqvist")]
+    #[schema(
+        example = "Karin Lindqvist",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
     /// An e-mail address.
-    #[schema(example = "karin.lindqvist@ostersundshalsan.se")]
+    #[schema(
+        example = "karin.lindqvist@ostersundshalsan.se",
+        pattern = "^[!-?A-~]+@[-!-,/-?A-~][!-?A-~]*[.][!-?A-~]*[-!-,/-?A-~]$",
+        max_length = 254
+    )]
     pub email: String,
     /// A phone number, digits with an optional leading `+`.
-    #[schema(example = "+46 63 14 20 00")]
+    #[schema(example = "+46 63 14 20 00", pattern = r"^\+?[0-9]([ -]*[0-9]){4,19}$")]
     pub phone: Option<String>,
 }
 
@@ -69,17 +78,30 @@ pub struct ContactRequest {
 #[serde(deny_unknown_fields)]
 pub struct SubmitApplicationRequest {
     /// The programme applied to, e.g. `jamtland-halsoval` (see `GET /v1/catalogues`).
-    #[schema(example = "jamtland-halsoval")]
+    #[schema(
+        example = "jamtland-halsoval",
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length = 64
+    )]
     pub programme: String,
     /// The unit's name.
-    #[schema(example = "Östersundshälsan Vårdcentral")]
+    #[schema(
+        example = "Östersundshälsan Vårdcentral",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub unit_name: String,
     /// The provider's organisationsnummer, `NNNNNN-NNNN`.
-    #[schema(example = "556677-8899")]
+    #[schema(
+        example = "556677-8899",
+        format = "organisationsnummer",
+        pattern = "^(16)?[0-9]{2}[2-9][0-9]{3}-?[0-9]{4}$"
+    )]
     pub org_number: String,
     /// The IT service packages the unit will connect to; every mandatory package of the
     /// programme must be among them.
-    #[schema(example = json!(["vardutbud-bas", "stodapplikationer"]))]
+    #[schema(schema_with = super::slug_list, example = json!(["vardutbud-bas", "stodapplikationer"]))]
     pub service_packages: Vec<String>,
     /// Optional priced items, by the catalogue's price item name.
     #[serde(default)]
@@ -87,9 +109,11 @@ pub struct SubmitApplicationRequest {
     pub optional_services: Vec<String>,
     /// Workstations the unit will connect.
     #[schema(example = 12)]
+    #[serde(deserialize_with = "super::whole_u32")]
     pub workstations: u32,
     /// Listed patients the unit expects, where the programme prices per listed patient.
     #[schema(example = 4200)]
+    #[serde(default, deserialize_with = "super::whole_u32_opt")]
     pub listed_patients: Option<u32>,
     /// The people the programme requires, by role.
     pub contacts: Vec<ContactRequest>,
@@ -97,7 +121,12 @@ pub struct SubmitApplicationRequest {
     #[schema(example = "2026-09-01")]
     pub requested_go_live: NaiveDate,
     /// Jämtland: the system used to measure telephone calls.
-    #[schema(example = "Telia Touchpoint")]
+    #[schema(
+        example = "Telia Touchpoint",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub call_measurement_system: Option<String>,
 }
 
@@ -168,7 +197,7 @@ macro_rules! reason_request {
         #[serde(deny_unknown_fields)]
         pub struct $name {
             /// Why: recorded with the decision (up to 4,000 characters).
-            #[schema(example = $example)]
+            #[schema(example = $example, pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 4000)]
             pub reason: String,
         }
 
@@ -232,7 +261,12 @@ pub struct SignContractRequest {
     #[schema(example = "2026-03-02")]
     pub signed_on: NaiveDate,
     /// The region's reference to the signed document.
-    #[schema(example = "RS 2026/114")]
+    #[schema(
+        example = "RS 2026/114",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub document: Option<String>,
 }
 
@@ -256,7 +290,12 @@ pub struct SignFinalContractRequest {
     #[schema(example = "2026-05-20")]
     pub signed_on: NaiveDate,
     /// The region's reference to the signed document.
-    #[schema(example = "RS 2026/287")]
+    #[schema(
+        example = "RS 2026/287",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub document: Option<String>,
 }
 
@@ -277,16 +316,26 @@ impl CaseCommandRequest for SignFinalContractRequest {
 #[serde(deny_unknown_fields)]
 pub struct SignAgreementRequest {
     /// The requirement that demands the agreement.
-    #[schema(example = "JHV-014")]
+    #[schema(example = "JHV-014", pattern = "^[A-Z][A-Z0-9.-]*$", max_length = 32)]
     pub agreement: String,
     /// The day of signing; not in the future.
     #[schema(example = "2026-03-05")]
     pub signed_on: NaiveDate,
     /// Who signed with the provider.
-    #[schema(example = "Inera AB")]
+    #[schema(
+        example = "Inera AB",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub counterparty: String,
     /// A reference to the signed document.
-    #[schema(example = "Inera 2026-0311")]
+    #[schema(
+        example = "Inera 2026-0311",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub document: Option<String>,
 }
 
@@ -330,15 +379,20 @@ impl From<ComplianceDto> for Compliance {
 #[serde(deny_unknown_fields)]
 pub struct AnswerRequest {
     /// The requirement answered.
-    #[schema(example = "JHV-003")]
+    #[schema(example = "JHV-003", pattern = "^[A-Z][A-Z0-9.-]*$", max_length = 32)]
     pub requirement: String,
     pub compliance: ComplianceDto,
     /// How the provider meets it, or why not; required unless it complies.
-    #[schema(example = "Workstations are managed by Region IT under the standard agreement.")]
+    #[schema(
+        example = "Workstations are managed by Region IT under the standard agreement.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub description: Option<String>,
     /// References to evidence.
     #[serde(default)]
-    #[schema(example = json!(["IT-policy 2026, §4"]))]
+    #[schema(schema_with = super::short_text_list, example = json!(["IT-policy 2026, §4"]))]
     pub evidence: Vec<String>,
 }
 
@@ -394,9 +448,14 @@ impl CaseCommandRequest for SubmitSelfDeclarationRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemarkRequest {
-    #[schema(example = "JHV-021")]
+    #[schema(example = "JHV-021", pattern = "^[A-Z][A-Z0-9.-]*$", max_length = 32)]
     pub requirement: String,
-    #[schema(example = "Describe how backups of the local file server are tested.")]
+    #[schema(
+        example = "Describe how backups of the local file server are tested.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub remark: String,
 }
 
@@ -405,7 +464,12 @@ pub struct RemarkRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReturnSelfDeclarationRequest {
     /// Why it is returned.
-    #[schema(example = "Two answers lack a description.")]
+    #[schema(
+        example = "Two answers lack a description.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub reason: String,
     /// Remarks per requirement.
     #[serde(default)]
@@ -442,10 +506,15 @@ impl CaseCommandRequest for ReturnSelfDeclarationRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgreeDeviationRequest {
-    #[schema(example = "JHV-030")]
+    #[schema(example = "JHV-030", pattern = "^[A-Z][A-Z0-9.-]*$", max_length = 32)]
     pub requirement: String,
     #[schema(
         example = "The unit moves to new premises in June; the old server room is accepted until then."
+    )]
+    #[schema(
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
     )]
     pub reason: String,
     /// The deviation lapses after this day, when temporary.
@@ -492,13 +561,27 @@ impl From<CommitmentKindDto> for CommitmentKind {
 #[serde(deny_unknown_fields)]
 pub struct RecordStaffCommitmentRequest {
     /// The person's HSA-id.
-    #[schema(example = "SE5566778899-K7Q2")]
+    #[schema(
+        example = "SE5566778899-K7Q2",
+        format = "hsa-id",
+        pattern = "^[Ss][Ee][0-9]{2}[2-9][0-9]{7}-[A-Za-z0-9]+$",
+        max_length = 31
+    )]
     pub hsa_id: String,
     /// The person's name.
-    #[schema(example = "Per Olsson")]
+    #[schema(
+        example = "Per Olsson",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
     /// The person's personnummer, `YYMMDD-NNNN` or `YYYYMMDDNNNN`.
-    #[schema(example = "19811218-9876")]
+    #[schema(
+        example = "19811218-9876",
+        format = "personnummer",
+        pattern = "^([0-9]{8}-?[0-9]{4}|[0-9]{6}[-+]?[0-9]{4})$"
+    )]
     pub personnummer: String,
     pub kind: CommitmentKindDto,
     /// The day of signing; not in the future.
@@ -552,12 +635,26 @@ fn staff_member(
 #[serde(deny_unknown_fields)]
 pub struct ListStaffMemberRequest {
     /// The person's HSA-id.
-    #[schema(example = "SE5566778899-K7Q3")]
+    #[schema(
+        example = "SE5566778899-K7Q3",
+        format = "hsa-id",
+        pattern = "^[Ss][Ee][0-9]{2}[2-9][0-9]{7}-[A-Za-z0-9]+$",
+        max_length = 31
+    )]
     pub hsa_id: String,
-    #[schema(example = "Lena Berg")]
+    #[schema(
+        example = "Lena Berg",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
     /// The person's personnummer, `YYMMDD-NNNN` or `YYYYMMDDNNNN`.
-    #[schema(example = "19900314-2388")]
+    #[schema(
+        example = "19900314-2388",
+        format = "personnummer",
+        pattern = "^([0-9]{8}-?[0-9]{4}|[0-9]{6}[-+]?[0-9]{4})$"
+    )]
     pub personnummer: String,
     /// The day the user's access to the region's IT starts.
     #[schema(example = "2026-04-01")]
@@ -578,10 +675,19 @@ impl CaseCommandRequest for ListStaffMemberRequest {
 #[serde(deny_unknown_fields)]
 pub struct RecordStepApplicabilityRequest {
     /// The step's id in the programme's process (`GET /v1/catalogues/{programme}/versions/{version}/process`).
-    #[schema(example = "avtal-hjalpmedelssystem")]
+    #[schema(
+        example = "avtal-hjalpmedelssystem",
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length = 64
+    )]
     pub step: String,
     pub applies: bool,
-    #[schema(example = "The unit prescribes aids and connects to Hjälpmedelssystem.")]
+    #[schema(
+        example = "The unit prescribes aids and connects to Hjälpmedelssystem.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub reason: String,
 }
 
@@ -606,13 +712,22 @@ impl CaseCommandRequest for RecordStepApplicabilityRequest {
 #[serde(deny_unknown_fields)]
 pub struct RecordPlanRequest {
     /// The plan's step id in the programme's process.
-    #[schema(example = "gemensam-it-plan")]
+    #[schema(
+        example = "gemensam-it-plan",
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length = 64
+    )]
     pub step: String,
     /// The day the plan was settled; not in the future.
     #[schema(example = "2026-03-12")]
     pub recorded_on: NaiveDate,
     /// The region's reference to the plan.
-    #[schema(example = "RS 2026/131")]
+    #[schema(
+        example = "RS 2026/131",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub document: String,
 }
 
@@ -635,13 +750,23 @@ impl CaseCommandRequest for RecordPlanRequest {
 #[serde(deny_unknown_fields)]
 pub struct RecordTechnicalCheckRequest {
     /// The computer as provider and region name it.
-    #[schema(example = "FYS-KLT-01")]
+    #[schema(
+        example = "FYS-KLT-01",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub computer: String,
     /// The day of the check; not in the future.
     #[schema(example = "2026-04-02")]
     pub checked_on: NaiveDate,
     pub approved: bool,
-    #[schema(example = "Disk encryption on, antivirus current.")]
+    #[schema(
+        example = "Disk encryption on, antivirus current.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub remark: Option<String>,
 }
 
@@ -666,17 +791,28 @@ impl CaseCommandRequest for RecordTechnicalCheckRequest {
 pub enum MilestoneRequest {
     /// Connected to the region's network.
     NetworkConnected {
-        #[schema(example = "Sjunet")]
+        #[schema(
+            example = "Sjunet",
+            pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+            min_length = 1,
+            max_length = 200
+        )]
         network: String,
     },
     /// Workstations registered with the region.
     WorkstationsRegistered {
         #[schema(example = 12)]
+        #[serde(deserialize_with = "super::whole_u32")]
         count: u32,
     },
     /// The unit's HSA entry created.
     HsaUnitCreated {
-        #[schema(example = "SE2321000206-E0012")]
+        #[schema(
+            example = "SE2321000206-E0012",
+            format = "hsa-id",
+            pattern = "^[Ss][Ee][0-9]{2}[2-9][0-9]{7}-[A-Za-z0-9]+$",
+            max_length = 31
+        )]
         hsa_id: String,
     },
     /// The unit's 1177 contact card published.
@@ -684,6 +820,7 @@ pub enum MilestoneRequest {
     /// User accounts created.
     AccountsCreated {
         #[schema(example = 14)]
+        #[serde(deserialize_with = "super::whole_u32")]
         count: u32,
     },
 }
@@ -736,6 +873,11 @@ pub struct CompleteTrainingRequest {
     /// What the training covered and who attended.
     #[schema(
         example = "Introductory training in Cosmic and the region's IT security rules, 9 staff."
+    )]
+    #[schema(
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
     )]
     pub description: String,
 }
@@ -794,9 +936,14 @@ impl From<FindingKindDto> for FindingKind {
 pub struct RecordFindingRequest {
     pub kind: FindingKindDto,
     /// The requirement the finding concerns, if one.
-    #[schema(example = "JHV-030")]
+    #[schema(example = "JHV-030", pattern = "^[A-Z][A-Z0-9.-]*$", max_length = 32)]
     pub requirement: Option<String>,
-    #[schema(example = "The network cabinet in the corridor is not locked.")]
+    #[schema(
+        example = "The network cabinet in the corridor is not locked.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub description: String,
     /// When it must be done.
     #[schema(example = "2026-06-01")]
@@ -827,8 +974,14 @@ impl CaseCommandRequest for RecordFindingRequest {
 pub struct ResolveFindingRequest {
     /// The finding's number in the case.
     #[schema(example = 1)]
+    #[serde(deserialize_with = "super::whole_u32")]
     pub finding: u32,
-    #[schema(example = "A lock was fitted to the cabinet on 2026-05-20; photo in the case file.")]
+    #[schema(
+        example = "A lock was fitted to the cabinet on 2026-05-20; photo in the case file.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub resolution: String,
 }
 
@@ -838,12 +991,18 @@ pub struct ResolveFindingRequest {
 pub struct RequireAttestationRequest {
     /// The catalogue version, newer than the one the case is held to.
     #[schema(example = 2)]
+    #[serde(deserialize_with = "super::whole_u32")]
     pub version: u32,
     /// The date by which the provider must attest; not in the past, not before the version
     /// takes effect.
     #[schema(example = "2026-09-30")]
     pub due: NaiveDate,
-    #[schema(example = "Version 2 of the appendix applies to every connected unit.")]
+    #[schema(
+        example = "Version 2 of the appendix applies to every connected unit.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub reason: String,
 }
 
@@ -866,12 +1025,18 @@ impl CaseCommandRequest for RequireAttestationRequest {
 pub struct RespondToFindingRequest {
     /// The finding's number in the case.
     #[schema(example = 1)]
+    #[serde(deserialize_with = "super::whole_u32")]
     pub finding: u32,
-    #[schema(example = "A lock was fitted to the cabinet on 2026-05-20.")]
+    #[schema(
+        example = "A lock was fitted to the cabinet on 2026-05-20.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub remediation: String,
     /// References to evidence.
     #[serde(default)]
-    #[schema(example = json!(["Photo 2026-05-20, case file"]))]
+    #[schema(schema_with = super::short_text_list, example = json!(["Photo 2026-05-20, case file"]))]
     pub evidence: Vec<String>,
 }
 
@@ -899,8 +1064,14 @@ impl CaseCommandRequest for RespondToFindingRequest {
 #[serde(deny_unknown_fields)]
 pub struct RejectFindingResponseRequest {
     #[schema(example = 1)]
+    #[serde(deserialize_with = "super::whole_u32")]
     pub finding: u32,
-    #[schema(example = "The photo shows a different cabinet.")]
+    #[schema(
+        example = "The photo shows a different cabinet.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub reason: String,
 }
 
@@ -933,19 +1104,39 @@ impl CaseCommandRequest for ResolveFindingRequest {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OrganisationalChangeRequest {
     NewUnit {
-        #[schema(example = "Östersundshälsan Barnmottagning")]
+        #[schema(
+            example = "Östersundshälsan Barnmottagning",
+            pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+            min_length = 1,
+            max_length = 200
+        )]
         name: String,
     },
     UnitRemoved {
-        #[schema(example = "Östersundshälsan Filial Brunflo")]
+        #[schema(
+            example = "Östersundshälsan Filial Brunflo",
+            pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+            min_length = 1,
+            max_length = 200
+        )]
         name: String,
     },
     NameChanged {
-        #[schema(example = "Östersundshälsan Vårdcentral Centrum")]
+        #[schema(
+            example = "Östersundshälsan Vårdcentral Centrum",
+            pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+            min_length = 1,
+            max_length = 200
+        )]
         new_name: String,
     },
     Moved {
-        #[schema(example = "Prästgatan 12, 831 31 Östersund")]
+        #[schema(
+            example = "Prästgatan 12, 831 31 Östersund",
+            pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+            min_length = 1,
+            max_length = 200
+        )]
         new_address: String,
     },
     /// A change to the premises short of a move.
@@ -953,15 +1144,29 @@ pub enum OrganisationalChangeRequest {
         #[schema(
             example = "The reception moves to the ground floor; two workstations move with it."
         )]
+        #[schema(
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+            min_length = 1,
+            max_length = 4000
+        )]
         description: String,
     },
     /// A new head of unit (verksamhetschef): personal data.
     NewHeadOfUnit {
-        #[schema(example = "Anna Berg")]
+        #[schema(
+            example = "Anna Berg",
+            pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+            min_length = 1,
+            max_length = 200
+        )]
         name: String,
-        #[schema(example = "anna.berg@ostersundshalsan.se")]
+        #[schema(
+            example = "anna.berg@ostersundshalsan.se",
+            pattern = "^[!-?A-~]+@[-!-,/-?A-~][!-?A-~]*[.][!-?A-~]*[-!-,/-?A-~]$",
+            max_length = 254
+        )]
         email: String,
-        #[schema(example = "+46 63 14 20 10")]
+        #[schema(example = "+46 63 14 20 10", pattern = r"^\+?[0-9]([ -]*[0-9]){4,19}$")]
         phone: Option<String>,
     },
 }
@@ -973,7 +1178,12 @@ pub struct ReportOrganisationalChangeRequest {
     pub change: OrganisationalChangeRequest,
     #[schema(example = "2026-09-01")]
     pub effective_on: NaiveDate,
-    #[schema(example = "The unit takes its new name when the new premises open.")]
+    #[schema(
+        example = "The unit takes its new name when the new premises open.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub description: Option<String>,
 }
 
@@ -1021,10 +1231,20 @@ impl CaseCommandRequest for ReportOrganisationalChangeRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestNonStandardServiceRequest {
-    #[schema(example = "Digital waiting-room screen from Kiosk AB")]
+    #[schema(
+        example = "Digital waiting-room screen from Kiosk AB",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub service: String,
     #[schema(
         example = "Patients are called by number; the region's Väntrums-TV has no call function."
+    )]
+    #[schema(
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
     )]
     pub justification: String,
     /// When the provider wishes to introduce it; not in the past.
@@ -1033,6 +1253,11 @@ pub struct RequestNonStandardServiceRequest {
     /// The solution, as to function and technology (Värmland §2).
     #[schema(
         example = "A 43-inch screen on its own 4G router, no connection to the unit's network."
+    )]
+    #[schema(
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
     )]
     pub function_and_technology: Option<String>,
 }
@@ -1065,6 +1290,7 @@ impl CaseCommandRequest for RequestNonStandardServiceRequest {
 pub struct ChangeWorkstationsRequest {
     /// The workstations registered from `effective_on`; at least one.
     #[schema(example = 14)]
+    #[serde(deserialize_with = "super::whole_u32")]
     pub workstations: u32,
     #[schema(example = "2026-10-01")]
     pub effective_on: NaiveDate,
@@ -1115,9 +1341,15 @@ pub enum ServiceDecisionDto {
 pub struct DecideNonStandardServiceRequest {
     /// The request's number in the case.
     #[schema(example = 1)]
+    #[serde(deserialize_with = "super::whole_u32")]
     pub request: u32,
     pub decision: ServiceDecisionDto,
-    #[schema(example = "The screen runs on its own network, separated from the region's.")]
+    #[schema(
+        example = "The screen runs on its own network, separated from the region's.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub reason: String,
 }
 
@@ -1146,6 +1378,7 @@ impl CaseCommandRequest for DecideNonStandardServiceRequest {
 pub struct AttestCatalogueVersionRequest {
     /// The version attested to.
     #[schema(example = 2)]
+    #[serde(deserialize_with = "super::whole_u32")]
     pub version: u32,
     pub answers: Vec<AnswerRequest>,
 }
@@ -1174,7 +1407,11 @@ pub enum EndingRequest {
     ContractEnded,
     /// The provider was replaced; the successor's organisationsnummer, when known.
     ProviderReplaced {
-        #[schema(example = "556677-8899")]
+        #[schema(
+            example = "556677-8899",
+            format = "organisationsnummer",
+            pattern = "^(16)?[0-9]{2}[2-9][0-9]{3}-?[0-9]{4}$"
+        )]
         successor: Option<String>,
     },
     /// The provider withdrew before going live.
@@ -1189,7 +1426,12 @@ pub struct EndConnectionRequest {
     /// The last day of the connection; not in the future.
     #[schema(example = "2026-12-31")]
     pub ended_on: NaiveDate,
-    #[schema(example = "The Hälsoval contract ended at the provider's request.")]
+    #[schema(
+        example = "The Hälsoval contract ended at the provider's request.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub reason: String,
 }
 

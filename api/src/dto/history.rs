@@ -208,46 +208,58 @@ fn invalid_field(code: ProblemCode, parameter: &str, message: String) -> ApiErro
     )
 }
 
-/// A point in a stream's past.
+/// A point in a stream's past: the last event within every bound given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AsOf {
-    /// Every event the store recorded at or before this time.
-    Time(DateTime<Utc>),
-    /// Every event at or before this global position.
-    Position(u64),
+pub struct AsOf {
+    /// Only events the store recorded at or before this time.
+    pub time: Option<DateTime<Utc>>,
+    /// Only events at or before this global position.
+    pub position: Option<u64>,
+}
+
+impl AsOf {
+    /// Whether an event recorded at `recorded_at` at `position` is within every bound.
+    pub fn includes(&self, recorded_at: DateTime<Utc>, position: u64) -> bool {
+        self.time.is_none_or(|time| recorded_at <= time)
+            && self.position.is_none_or(|bound| position <= bound)
+    }
 }
 
 /// Reading a case or incident as it stood at a past point.
+///
+/// `as_of` and `as_of_position` may be given together: both bound the same replay from
+/// above, so together the state is the one after the last event within both, and the answer's
+/// `as_of` names that event. A client that sends both (a dashboard keeping a position and a
+/// time picker, say) gets the earlier of the two points, never a refusal it would have to
+/// special-case; one that sends one gets exactly that point.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AsOfQuery {
     /// Answer the state as it was at this instant (RFC 3339, e.g. `2026-03-02T10:00:00Z`;
     /// encode a `+` offset as `%2B`): rebuilt from the events the store recorded at or
-    /// before it. Not together with `as_of_position`.
+    /// before it. With `as_of_position` too, from the events within both.
     #[param(value_type = Option<String>, format = DateTime, example = "2026-03-02T10:00:00Z")]
     pub as_of: Option<DateTime<Utc>>,
     /// Answer the state as it was at this global position of the log: rebuilt from the
-    /// events at or before it. Not together with `as_of`.
+    /// events at or before it. With `as_of` too, from the events within both.
     #[param(example = 1287)]
     pub as_of_position: Option<u64>,
 }
 
 impl AsOfQuery {
-    /// The point asked for, `None` for the current state, 400 for both at once.
+    /// The point asked for, `None` for the current state.
     pub fn point(&self) -> Result<Option<AsOf>, ApiError> {
-        match (self.as_of, self.as_of_position) {
-            (Some(_), Some(_)) => Err(invalid_query(
-                "as_of",
-                "give either as_of or as_of_position, not both",
-            )),
-            (Some(at), None) => Ok(Some(AsOf::Time(at))),
-            (None, Some(position)) => Ok(Some(AsOf::Position(int64_param(
-                "as_of_position",
+        let position = self
+            .as_of_position
+            .map(|position| int64_param("as_of_position", position))
+            .transpose()?;
+        Ok(
+            (self.as_of.is_some() || position.is_some()).then_some(AsOf {
+                time: self.as_of,
                 position,
-            )?))),
-            (None, None) => Ok(None),
-        }
+            }),
+        )
     }
 }
 
@@ -304,25 +316,26 @@ mod tests {
     }
 
     #[test]
-    fn a_point_is_a_time_or_a_position_never_both() {
+    fn a_point_is_a_time_a_position_or_both() {
         let at = "2026-03-02T10:00:00Z".parse().unwrap();
         let query = |as_of, as_of_position| AsOfQuery {
             as_of,
             as_of_position,
         };
+        let point = |time, position| Some(AsOf { time, position });
         assert_eq!(query(None, None).point().unwrap(), None);
-        assert_eq!(query(Some(at), None).point().unwrap(), Some(AsOf::Time(at)));
         assert_eq!(
-            query(None, Some(7)).point().unwrap(),
-            Some(AsOf::Position(7))
+            query(Some(at), None).point().unwrap(),
+            point(Some(at), None)
         );
+        assert_eq!(query(None, Some(7)).point().unwrap(), point(None, Some(7)));
         assert_eq!(
-            query(Some(at), Some(7)).point().unwrap_err().code(),
-            "invalid_query"
+            query(Some(at), Some(7)).point().unwrap(),
+            point(Some(at), Some(7))
         );
         assert_eq!(
             query(None, Some(i64::MAX.unsigned_abs())).point().unwrap(),
-            Some(AsOf::Position(i64::MAX.unsigned_abs()))
+            point(None, Some(i64::MAX.unsigned_abs()))
         );
         assert_eq!(
             query(None, Some(i64::MAX.unsigned_abs() + 1))
@@ -331,6 +344,13 @@ mod tests {
                 .code(),
             "invalid_query"
         );
+        let both = AsOf {
+            time: Some(at),
+            position: Some(7),
+        };
+        assert!(both.includes(at, 7));
+        assert!(!both.includes(at, 8));
+        assert!(!both.includes(at + chrono::Duration::seconds(1), 7));
     }
 
     #[test]

@@ -40,10 +40,20 @@ impl From<SeverityDto> for Severity {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportIncidentRequest {
-    #[schema(example = "Phishing e-mail opened on a reception workstation")]
+    #[schema(
+        example = "Phishing e-mail opened on a reception workstation",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub summary: String,
     #[schema(
         example = "A receptionist opened an attachment; the workstation was disconnected within 10 minutes."
+    )]
+    #[schema(
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
     )]
     pub description: String,
     /// When the provider discovered it; not in the future.
@@ -100,7 +110,12 @@ pub struct AssessIncidentRequest {
     /// Whether the region's IT is affected.
     #[schema(example = false)]
     pub region_it_affected: bool,
-    #[schema(example = "No traffic from the workstation reached the region's network.")]
+    #[schema(
+        example = "No traffic from the workstation reached the region's network.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub assessment: String,
 }
 
@@ -121,7 +136,12 @@ impl IncidentCommandRequest for AssessIncidentRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordIncidentActionRequest {
-    #[schema(example = "The workstation was reinstalled and the user's password changed.")]
+    #[schema(
+        example = "The workstation was reinstalled and the user's password changed.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub action: String,
     /// When it was taken; not in the future.
     #[schema(example = "2026-05-04T11:00:00Z")]
@@ -144,7 +164,12 @@ impl IncidentCommandRequest for RecordIncidentActionRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcknowledgeIncidentRequest {
-    #[schema(example = "Received by the helpdesk; region IT assesses it today.")]
+    #[schema(
+        example = "Received by the helpdesk; region IT assesses it today.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub note: Option<String>,
 }
 
@@ -165,7 +190,12 @@ pub struct RecordBreachNotificationRequest {
     #[schema(example = "2026-05-05T10:00:00Z")]
     pub notified_at: DateTime<Utc>,
     /// The authority's reference, or the notification's.
-    #[schema(example = "IMY-2026-4411")]
+    #[schema(
+        example = "IMY-2026-4411",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub reference: String,
 }
 
@@ -187,7 +217,12 @@ impl IncidentCommandRequest for RecordBreachNotificationRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseIncidentRequest {
-    #[schema(example = "Actions completed; no further risk to the region's IT.")]
+    #[schema(
+        example = "Actions completed; no further risk to the region's IT.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub reason: String,
 }
 
@@ -213,10 +248,10 @@ pub struct IncidentView {
     #[schema(example = "556677-8899")]
     pub provider_org: String,
     /// `reported`, `assessed` or `closed`.
-    #[schema(example = "assessed")]
+    #[schema(value_type = IncidentStatusDto, example = "assessed")]
     pub status: String,
     /// `low`, `medium`, `high` or `critical`: as reported, then as assessed.
-    #[schema(example = "medium")]
+    #[schema(value_type = crate::dto::read_models::SeverityParam, example = "medium")]
     pub severity: String,
     #[schema(example = false)]
     pub region_it_affected: bool,
@@ -278,4 +313,14 @@ pub struct BreachClockView {
     /// Not notified and the time has passed, or notified after it.
     #[schema(example = false)]
     pub overdue: bool,
+}
+
+/// Where an incident stands, as views show it: a closed set the schema lists. Views carry it
+/// as the domain's code (`code_of`); deserialising is what a client reading it would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatusDto {
+    Reported,
+    Assessed,
+    Closed,
 }

@@ -26,12 +26,35 @@ use super::code_of;
 use super::views::{AgreementView, CatalogueRefView, MilestoneView};
 use crate::problem::UnmetCondition;
 
+/// What a list's `cursor` is, as the spec's `pattern`: lowercase hexadecimal of the printable
+/// ASCII key of the last row of the previous page (every row key is a UUID, slug, number or
+/// requirement id joined by `/`). The server refuses any other cursor ([`is_cursor`]), so a
+/// cursor the schema admits is one a list could have handed out, and the page after it is
+/// well defined even when no such row exists.
+pub const CURSOR_PATTERN: &str = "^([2-6][0-9a-f]|7[0-9a-e])+$";
+
+/// The longest cursor accepted: a row key of up to 256 characters.
+pub const MAX_CURSOR_LEN: usize = 512;
+
+/// Whether `raw` is a cursor by [`CURSOR_PATTERN`] and [`MAX_CURSOR_LEN`].
+pub fn is_cursor(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_CURSOR_LEN
+        && bytes.len().is_multiple_of(2)
+        && bytes.chunks(2).all(|pair| match pair {
+            [b'2'..=b'6', low] => low.is_ascii_digit() || (b'a'..=b'f').contains(low),
+            [b'7', low] => low.is_ascii_digit() || (b'a'..=b'e').contains(low),
+            _ => false,
+        })
+}
+
 /// The items a list page holds unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: u32 = 50;
 /// The most items one list page holds.
 pub const MAX_LIMIT: u32 = 500;
 
-/// A phase of a case, as a filter.
+/// A phase of a case: as a filter, and as views show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PhaseParam {
@@ -60,7 +83,7 @@ impl From<PhaseParam> for Phase {
     }
 }
 
-/// A kind of finding, as a filter.
+/// A kind of finding: as a filter, and as views show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKindParam {
@@ -77,7 +100,7 @@ impl From<FindingKindParam> for FindingKind {
     }
 }
 
-/// A severity, as a filter.
+/// A severity: as a filter, and as views show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SeverityParam {
@@ -104,20 +127,32 @@ impl From<SeverityParam> for Severity {
 #[into_params(parameter_in = Query)]
 pub struct CaseListQuery {
     /// Only cases of this programme.
-    #[param(example = "jamtland-halsoval")]
+    #[param(
+        example = "jamtland-halsoval",
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length = 64
+    )]
     pub programme: Option<String>,
     /// Only cases in this phase now.
     #[param(inline, example = "establishment")]
     pub phase: Option<PhaseParam>,
     /// Only cases of this region. Every caller sees only its own region's cases, so another
     /// region gives an empty list.
-    #[param(example = "jamtland-harjedalen")]
+    #[param(
+        example = "jamtland-harjedalen",
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length = 64
+    )]
     pub region: Option<String>,
     /// At most this many cases, 1 to 500; 50 by default.
     #[param(example = 50, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Where the page starts: the `next_cursor` of the previous page.
-    #[param(example = "30313936613363322d346631652d376333612d396232642d356538663161326233633465")]
+    #[param(
+        example = "30313936613363322d346631652d376333612d396232642d356538663161326233633465",
+        pattern = "^([2-6][0-9a-f]|7[0-9a-e])+$",
+        max_length = 512
+    )]
     pub cursor: Option<String>,
     /// Read your writes: the global `position` a command answered; the read waits (5 s by
     /// default) until the read model has projected it, else 503 `projection_lagging`.
@@ -143,7 +178,11 @@ pub struct ReadQuery {
 #[into_params(parameter_in = Query)]
 pub struct PipelineQuery {
     /// Only this programme of the caller's region.
-    #[param(example = "jamtland-halsoval")]
+    #[param(
+        example = "jamtland-halsoval",
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length = 64
+    )]
     pub programme: Option<String>,
     /// Read your writes: the global `position` a command answered; the read waits (5 s by
     /// default) until the read model has projected it, else 503 `projection_lagging`.
@@ -169,6 +208,7 @@ pub struct FindingListQuery {
     #[param(example = 50, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Where the page starts: the `next_cursor` of the previous page.
+    #[param(pattern = "^([2-6][0-9a-f]|7[0-9a-e])+$", max_length = 512)]
     pub cursor: Option<String>,
     /// Read your writes (see `GET /v1/cases`).
     #[param(example = 1287)]
@@ -194,6 +234,7 @@ pub struct IncidentListQuery {
     #[param(example = 50, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Where the page starts: the `next_cursor` of the previous page.
+    #[param(pattern = "^([2-6][0-9a-f]|7[0-9a-e])+$", max_length = 512)]
     pub cursor: Option<String>,
     /// Read your writes (see `GET /v1/cases`).
     #[param(example = 1290)]
@@ -210,7 +251,7 @@ pub struct ComplianceQuery {
     #[param(example = "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e")]
     pub case_id: Option<Uuid>,
     /// Only this requirement's cells.
-    #[param(example = "JHV-030")]
+    #[param(example = "JHV-030", pattern = "^[A-Z][A-Z0-9.-]*$", max_length = 32)]
     pub requirement: Option<String>,
     /// `true`: only cells the region has verified; `false`: only the others.
     #[param(example = false)]
@@ -219,6 +260,7 @@ pub struct ComplianceQuery {
     #[param(example = 100, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Where the page starts: the `next_cursor` of the previous page.
+    #[param(pattern = "^([2-6][0-9a-f]|7[0-9a-e])+$", max_length = 512)]
     pub cursor: Option<String>,
     /// Read your writes (see `GET /v1/cases`).
     #[param(example = 1287)]
@@ -241,6 +283,7 @@ pub struct StaffQuery {
     #[param(example = 50, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Where the page starts: the `next_cursor` of the previous page.
+    #[param(pattern = "^([2-6][0-9a-f]|7[0-9a-e])+$", max_length = 512)]
     pub cursor: Option<String>,
     /// Read your writes (see `GET /v1/cases`).
     #[param(example = 1287)]
@@ -256,7 +299,11 @@ pub struct CostQuery {
     #[param(example = "0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e")]
     pub case_id: Option<Uuid>,
     /// Only cases of this programme.
-    #[param(example = "jamtland-halsoval")]
+    #[param(
+        example = "jamtland-halsoval",
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length = 64
+    )]
     pub programme: Option<String>,
     /// The day whose prices apply; today by default.
     #[param(example = "2025-06-01")]
@@ -265,6 +312,7 @@ pub struct CostQuery {
     #[param(example = 50, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Where the page starts: the `next_cursor` of the previous page.
+    #[param(pattern = "^([2-6][0-9a-f]|7[0-9a-e])+$", max_length = 512)]
     pub cursor: Option<String>,
     /// Read your writes (see `GET /v1/cases`).
     #[param(example = 1287)]
@@ -281,7 +329,11 @@ macro_rules! pages {
                 pub items: Vec<$item>,
                 /// The next page's `cursor` (also in the `Link` header, `rel="next"`); `null`
                 /// on the last page.
-                #[schema(example = "30313936613363322d346631652d376333612d396232642d356538663161326233633465")]
+                #[schema(
+                    example = "30313936613363322d346631652d376333612d396232642d356538663161326233633465",
+                    pattern = "^([2-6][0-9a-f]|7[0-9a-e])+$",
+                    max_length = 512
+                )]
                 pub next_cursor: Option<String>,
             }
         )*
@@ -345,7 +397,7 @@ pub struct CaseSummaryView {
     pub programme: String,
     #[schema(example = "Östersundshälsan Vårdcentral")]
     pub unit_name: String,
-    #[schema(example = "final_verification")]
+    #[schema(value_type = PhaseParam, example = "final_verification")]
     pub phase: String,
     #[schema(example = "2026-02-16")]
     pub applied_on: NaiveDate,
@@ -404,7 +456,7 @@ impl From<&CaseOverview> for CaseSummaryView {
 /// When the case entered a phase.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PhaseEntryView {
-    #[schema(example = "establishment")]
+    #[schema(value_type = PhaseParam, example = "establishment")]
     pub phase: String,
     #[schema(example = "2026-03-02T09:14:03.501220Z")]
     pub entered_at: DateTime<Utc>,
@@ -618,7 +670,7 @@ pub struct PipelineRowView {
     pub region: String,
     #[schema(example = "jamtland-halsoval")]
     pub programme: String,
-    #[schema(example = "establishment")]
+    #[schema(value_type = PhaseParam, example = "establishment")]
     pub phase: String,
     /// Cases in this phase now.
     #[schema(example = 4)]
@@ -664,7 +716,7 @@ pub struct FindingRowView {
     #[schema(example = 1)]
     pub number: u32,
     /// `demand` (must be done; blocks while open) or `recommendation`.
-    #[schema(example = "demand")]
+    #[schema(value_type = FindingKindParam, example = "demand")]
     pub kind: String,
     /// `final_verification` or `on_site`.
     #[schema(example = "final_verification")]
@@ -739,16 +791,16 @@ pub struct IncidentRowView {
     #[schema(example = "Phishing e-mail opened on a reception workstation")]
     pub summary: String,
     /// `reported`, `assessed` or `closed`.
-    #[schema(example = "assessed")]
+    #[schema(value_type = super::incidents::IncidentStatusDto, example = "assessed")]
     pub status: String,
     #[schema(example = true)]
     pub open: bool,
     /// The assessed severity once there is one, else the reported one.
-    #[schema(example = "high")]
+    #[schema(value_type = SeverityParam, example = "high")]
     pub severity: String,
-    #[schema(example = "medium")]
+    #[schema(value_type = SeverityParam, example = "medium")]
     pub reported_severity: String,
-    #[schema(example = "high")]
+    #[schema(value_type = Option<SeverityParam>, example = "high")]
     pub assessed_severity: Option<String>,
     #[schema(example = true)]
     pub region_it_may_be_affected: bool,
@@ -813,7 +865,7 @@ impl From<&IncidentRow> for IncidentRowView {
 /// Incidents of one severity in the caller's tenancy.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct IncidentSummaryRowView {
-    #[schema(example = "high")]
+    #[schema(value_type = SeverityParam, example = "high")]
     pub severity: String,
     #[schema(example = 1)]
     pub open: u64,
@@ -1130,7 +1182,7 @@ pub struct CostView {
     pub programme: String,
     #[schema(example = "Östersundshälsan Vårdcentral")]
     pub unit_name: String,
-    #[schema(example = "establishment")]
+    #[schema(value_type = PhaseParam, example = "establishment")]
     pub phase: String,
     /// The catalogue version whose prices were used; `null` when the programme has none.
     #[schema(example = 1)]
@@ -1181,5 +1233,40 @@ impl From<&CostRow> for CostView {
             yearly_ore: estimate.yearly.get(),
             approximate: estimate.approximate,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spec_admits_exactly_the_cursors_accepted() {
+        let pattern = regex::Regex::new(CURSOR_PATTERN).unwrap();
+        let issued = hex::encode("0196a3c2-4f1e-7c3a-9b2d-5e8f1a2b3c4e/JHV-030");
+        let values = [
+            issued.clone(),
+            "20".to_owned(),
+            "7e".to_owned(),
+            "7f".to_owned(),
+            "1f".to_owned(),
+            "00".to_owned(),
+            "80".to_owned(),
+            "c3a5".to_owned(),
+            "4A".to_owned(),
+            "4".to_owned(),
+            String::new(),
+            "zz".to_owned(),
+            "41".repeat(256),
+            "41".repeat(257),
+        ];
+        for value in &values {
+            assert_eq!(
+                pattern.is_match(value) && value.len() <= MAX_CURSOR_LEN,
+                is_cursor(value),
+                "cursor {value:?}"
+            );
+        }
+        assert!(is_cursor(&issued));
     }
 }

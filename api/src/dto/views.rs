@@ -60,7 +60,7 @@ pub struct FindingView {
     #[schema(example = 1)]
     pub finding: u32,
     /// `recommendation` or `demand`.
-    #[schema(example = "demand")]
+    #[schema(value_type = crate::dto::read_models::FindingKindParam, example = "demand")]
     pub kind: String,
     /// The final verification round it came from; `None` for an on-site verification.
     #[schema(example = 1)]
@@ -98,7 +98,7 @@ pub struct CaseView {
     pub unit_name: String,
     /// `application`, `approved`, `establishment`, `final_verification`, `live`,
     /// `suspended`, `ended` or `rejected`.
-    #[schema(example = "final_verification")]
+    #[schema(value_type = crate::dto::read_models::PhaseParam, example = "final_verification")]
     pub phase: String,
     #[schema(example = "2026-02-16")]
     pub applied_on: NaiveDate,

@@ -369,7 +369,7 @@ pub struct DeliveryQueryParams {
     #[param(example = "parked", inline)]
     pub status: Option<DeliveryStatusDto>,
     /// Only deliveries of events before this position: the previous page's `next`.
-    #[param(example = 1187)]
+    #[param(example = 1187, minimum = 1)]
     pub before: Option<u64>,
     /// At most this many, 1 to 500; 100 by default.
     #[param(example = 100, minimum = 1, maximum = 500)]

@@ -149,7 +149,8 @@ case, or another provider's, answers 404 like a case that does not exist.\n\nTim
 as it stood then, rebuilt from its events recorded up to that point (no snapshot), with \
 `as_of` naming the position and time of the last event included and the blockers judged on \
 that day; no `ETag` (commands act on the current state only). A point before the case \
-existed answers 404; both parameters at once 400.",
+existed answers 404. Both at once bound the same replay: the case after the last event \
+within both, the earlier of the two points.",
     params(("case_id" = Uuid, Path, description = "The case id."), AsOfQuery),
     responses(
         (status = 200, description = "The case (now, or as it stood at the point asked).", body = CaseReadView,
@@ -216,7 +217,7 @@ macro_rules! case_commands {
                 description = $description,
                 params(
                     ("case_id" = Uuid, Path, description = "The case id."),
-                    ("If-Match" = String, Header, description = "The case's current `ETag` (e.g. `\"7\"`), or `*`. Required: missing is 428, stale is 412."),
+                    ("If-Match" = String, Header, description = "The case's current `ETag` (e.g. `\"7\"`), or `*`. Required: missing is 428; stale, or only tags no `ETag` gave (weak ones never match), is 412; malformed is 400."),
                     ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, description = "Makes retries safe: the same key and body replay the first response; the same key with another body is 422. 1 to 255 characters."),
                 ),
                 request_body(content = $request, content_type = "application/json", example = json!($example)),

@@ -17,7 +17,7 @@ use domain::case::{CaseEvent, ConnectionCase};
 use domain::ids::{CaseId, IncidentId};
 use domain::incident::{IncidentEvent, SecurityIncident};
 use serde::de::DeserializeOwned;
-use store::{Position, RecordedEvent, StreamRef};
+use store::{RecordedEvent, StreamRef};
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -261,13 +261,16 @@ struct Replayed<A> {
     aggregate: A,
     version: u64,
     last: AsOfView,
+    /// The instant the state is judged at: the time asked for when the replay stopped at it
+    /// (or at the stream's end), else (a position bound stopped it first) the last event's.
+    then: DateTime<Utc>,
 }
 
 /// Replays the stream into a fresh aggregate (no snapshot), event by event in version order,
-/// up to the last event at or before `point`: by time, the events the store recorded at or
-/// before it, stopping at the first one recorded later; by position, the events at or before
-/// it. 404 when no event is that early, or when the resource is not `visible` to the caller
-/// (checked after the first event, before reading on).
+/// up to the last event within `point`'s bounds: by time, the events the store recorded at or
+/// before it; by position, the events at or before it; with both, the events within both;
+/// stopping at the first event outside them. 404 when no event is that early, or when the
+/// resource is not `visible` to the caller (checked after the first event, before reading on).
 async fn replay<A>(
     state: &AppState,
     stream: &StreamRef,
@@ -279,18 +282,18 @@ where
     A: Aggregate,
     A::Event: DeserializeOwned,
 {
-    let included = |event: &RecordedEvent| match point {
-        AsOf::Time(at) => event.recorded_at <= at,
-        AsOf::Position(position) => event.position <= Position(position),
-    };
+    let included = |event: &RecordedEvent| point.includes(event.recorded_at, event.position.get());
     let mut aggregate = A::default();
     let mut last: Option<(u64, AsOfView)> = None;
+    // Whether the position bound stopped the replay at an event the time bound admits.
+    let mut stopped_by_position = false;
     'pages: loop {
         let after = last.as_ref().map_or(0, |(version, _)| *version);
         let page = state.store.read_stream(stream, after, REPLAY_PAGE).await?;
         let full = page.len() as u64 == REPLAY_PAGE;
         for event in &page {
             if !included(event) {
+                stopped_by_position = point.time.is_none_or(|time| event.recorded_at <= time);
                 break 'pages;
             }
             aggregate.apply(domain_event(event)?);
@@ -310,10 +313,15 @@ where
         }
     }
     let (version, last) = last.ok_or_else(|| ApiError::not_found(what))?;
+    let then = match point.time {
+        Some(time) if !stopped_by_position => time,
+        _ => last.recorded_at,
+    };
     Ok(Replayed {
         aggregate,
         version,
         last,
+        then,
     })
 }
 
@@ -334,10 +342,7 @@ pub async fn case_as_of(
         "case",
     )
     .await?;
-    let day = match point {
-        AsOf::Time(at) => at.date_naive(),
-        AsOf::Position(_) => replayed.last.recorded_at.date_naive(),
-    };
+    let day = replayed.then.date_naive();
     let case = CaseView::of(
         &replayed.aggregate,
         replayed.version,
@@ -368,10 +373,7 @@ pub async fn incident_as_of(
     )
     .await?;
     // The breach clock as it stood then: judged at the instant asked about.
-    let then = match point {
-        AsOf::Time(at) => at,
-        AsOf::Position(_) => replayed.last.recorded_at,
-    };
+    let then = replayed.then;
     let incident = IncidentView::of(&replayed.aggregate, replayed.version, then)
         .ok_or_else(|| ApiError::not_found("incident"))?;
     Ok(HttpResponse::build(StatusCode::OK).json(IncidentReadView {

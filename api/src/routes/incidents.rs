@@ -150,7 +150,8 @@ whether the region's IT is affected, and when it was reported, assessed and clos
 is its version. Another tenant's incident answers 404.\n\nTime travel: with `as_of` (an \
 RFC 3339 instant) or `as_of_position` (a global position), the incident as it stood then, \
 rebuilt from its events up to that point, with `as_of` naming the last event included and no \
-`ETag`. A point before it was reported answers 404; both parameters at once 400.",
+`ETag`. A point before it was reported answers 404. Both at once bound the same replay: the \
+incident after the last event within both.",
     params(("incident_id" = Uuid, Path, description = "The incident id."), AsOfQuery),
     responses(
         (status = 200, description = "The incident (now, or as it stood at the point asked).", body = IncidentReadView,
@@ -229,7 +230,7 @@ macro_rules! incident_commands {
                 description = $description,
                 params(
                     ("incident_id" = Uuid, Path, description = "The incident id."),
-                    ("If-Match" = String, Header, description = "The incident's current `ETag` (e.g. `\"2\"`), or `*`. Required: missing is 428, stale is 412."),
+                    ("If-Match" = String, Header, description = "The incident's current `ETag` (e.g. `\"2\"`), or `*`. Required: missing is 428; stale, or only tags no `ETag` gave (weak ones never match), is 412; malformed is 400."),
                     ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body replay the first response; the same key with another body is 422. 1 to 255 characters."),
                 ),
                 request_body(content = $request, content_type = "application/json", example = json!($example)),

@@ -68,7 +68,7 @@ where
 pub struct ForgetSubjectRequest {
     /// A reference to the erasure request or its legal ground, 1 to 4,000 characters. Kept
     /// in clear on the record: it must not repeat the person's data.
-    #[schema(value_type = String, example = "Erasure request 2026-17 (GDPR art. 17)")]
+    #[schema(value_type = String, example = "Erasure request 2026-17 (GDPR art. 17)", pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 4000)]
     pub reason: Reason,
 }
 
@@ -91,7 +91,11 @@ pub struct SubjectForgottenView {
 #[serde(deny_unknown_fields)]
 pub struct LookupSubjectRequest {
     /// 10 or 12 digits, with or without separator.
-    #[schema(example = "19811218-9876")]
+    #[schema(
+        example = "19811218-9876",
+        format = "personnummer",
+        pattern = "^([0-9]{8}-?[0-9]{4}|[0-9]{6}[-+]?[0-9]{4})$"
+    )]
     pub personnummer: String,
 }
 

@@ -28,7 +28,7 @@ use projections::read_models::costs::CostFilter;
 use projections::read_models::findings::FindingFilter;
 use projections::read_models::incidents::IncidentFilter;
 use projections::read_models::staff::StaffFilter;
-use projections::{Cursor, Page, PageRequest, ProjectionName, Tabular, to_csv};
+use projections::{Cursor, Page, PageRequest, ProjectionError, ProjectionName, Tabular, to_csv};
 use serde::Serialize;
 use utoipa_actix_web::UtoipaApp;
 use uuid::Uuid;
@@ -75,8 +75,17 @@ fn page_request(limit: Option<u32>, cursor: Option<&str>) -> Result<PageRequest,
         Some(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
         Some(_) => return Err(invalid_query("limit", format!("must be 1 to {MAX_LIMIT}"))),
     };
+    let after = cursor
+        .map(|raw| {
+            if crate::dto::read_models::is_cursor(raw) {
+                Cursor::parse(raw).map_err(ApiError::from)
+            } else {
+                Err(ProjectionError::InvalidCursor.into())
+            }
+        })
+        .transpose()?;
     Ok(PageRequest {
-        after: cursor.map(Cursor::parse).transpose()?,
+        after,
         limit: limit as usize,
     })
 }

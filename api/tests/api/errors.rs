@@ -95,7 +95,18 @@ async fn bad_bodies_paths_queries_and_headers_are_400_problems_naming_the_place(
         .await;
     answer.assert_problem(400, "invalid_query");
 
-    // Bad precondition headers.
+    // Bad precondition headers: a malformed If-Match is 400; a weak tag is well formed but
+    // never matches under strong comparison (RFC 9110 §13.1.1), so the precondition fails.
+    let answer = app
+        .post(
+            &format!("/v1/cases/{case}/record-milestone"),
+            &officer,
+            &json!({"milestone": {"kind": "contact_card_published"}, "completed_on": today()}),
+            Some("version 3"),
+            None,
+        )
+        .await;
+    answer.assert_problem(400, "invalid_header");
     let answer = app
         .post(
             &format!("/v1/cases/{case}/record-milestone"),
@@ -105,7 +116,7 @@ async fn bad_bodies_paths_queries_and_headers_are_400_problems_naming_the_place(
             None,
         )
         .await;
-    answer.assert_problem(400, "invalid_header");
+    answer.assert_problem(412, "precondition_failed");
     let long_key = "k".repeat(256);
     let answer = app
         .post(

@@ -302,13 +302,26 @@ async fn as_of_answers_the_phases_the_case_had_by_position_and_by_time() {
     )
     .await
     .assert_problem(404, "not_found");
-    // Both at once, or a malformed instant: 400. Another region: 404 at any point.
+    // Both at once: the state within both bounds, whichever is the earlier.
+    let both = app
+        .get(
+            &format!(
+                "/v1/cases/{case}?as_of=2030-01-01T00:00:00Z&as_of_position={}",
+                positions[2]
+            ),
+            &officer,
+        )
+        .await
+        .json();
+    assert_eq!(both["as_of"]["position"], positions[2]);
+    assert_eq!(both, establishment);
     app.get(
-        &format!("/v1/cases/{case}?as_of=2030-01-01T00:00:00Z&as_of_position=1"),
+        &format!("/v1/cases/{case}?as_of=2020-01-01T00:00:00Z&as_of_position={head}"),
         &officer,
     )
     .await
-    .assert_problem(400, "invalid_query");
+    .assert_problem(404, "not_found");
+    // A malformed instant: 400. Another region: 404 at any point.
     app.get(&format!("/v1/cases/{case}?as_of=yesterday"), &officer)
         .await
         .assert_problem(400, "invalid_query");
