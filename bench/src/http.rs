@@ -646,7 +646,9 @@ async fn measure_http(
         reason = "a request count as f64 for a per-request share: far below 2^52"
     )]
     let deferred_per_request = deferred / done.requests.max(1) as f64;
-    figures.cpu.push(done.cpu.per_operation_ms + deferred_per_request);
+    figures
+        .cpu
+        .push(done.cpu.per_operation_ms + deferred_per_request);
     figures.busy.push(done.cpu.machine_busy);
     figures.rates.push(per_second);
     figures.p50.push(p50);
