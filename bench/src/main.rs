@@ -90,6 +90,36 @@ struct RunArgs {
     /// The commit measured, for the record.
     #[arg(long, default_value = "unknown")]
     commit: String,
+    /// Only these cases (comma-separated), for profiling or a before/after comparison; the
+    /// results go to `partial.{json,svg}` so that `latest` stays a full run's.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Case>,
+}
+
+/// The cases, in the order a run measures them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Case {
+    Append,
+    Http,
+    Freshness,
+    Load,
+    Replay,
+}
+
+impl RunArgs {
+    fn measures(&self, case: Case) -> bool {
+        self.only.is_empty() || self.only.contains(&case)
+    }
+
+    /// The stem of the result files: a full run is `latest`, a quick one `quick`, one of
+    /// some cases only `partial`.
+    fn stem(&self) -> &'static str {
+        match (self.quick, self.only.is_empty()) {
+            (true, _) => "quick",
+            (false, true) => "latest",
+            (false, false) => "partial",
+        }
+    }
 }
 
 /// How long and how often each case measures.
@@ -203,38 +233,49 @@ async fn cases(server: &Server, args: &RunArgs, p: Profile) -> Result<(Vec<Row>,
     };
     let load_now = || Machine::load_average()[0];
 
-    let (t, l) = (Instant::now(), load_now());
-    let harness = append::Harness::new(server).await?;
-    let new = harness
-        .run(p.append_warmup, p.append_round, p.append_rounds)
-        .await?;
-    timed("append", t, l, new);
+    if args.measures(Case::Append) || args.measures(Case::Http) {
+        let harness = append::Harness::new(server).await?;
+        if args.measures(Case::Append) {
+            let (t, l) = (Instant::now(), load_now());
+            let new = harness
+                .run(p.append_warmup, p.append_round, p.append_rounds)
+                .await?;
+            timed("append", t, l, new);
+        }
+        if args.measures(Case::Http) {
+            let (t, l) = (Instant::now(), load_now());
+            let new = http::run(
+                server,
+                &args.anslut,
+                &args.baseline_server,
+                &harness,
+                p.http_warmup,
+                p.http_round,
+                p.http_rounds,
+            )
+            .await?;
+            timed("http", t, l, new);
+        }
+        harness.verify().await?;
+    }
 
-    let (t, l) = (Instant::now(), load_now());
-    let new = http::run(
-        server,
-        &args.anslut,
-        &args.baseline_server,
-        &harness,
-        p.http_warmup,
-        p.http_round,
-        p.http_rounds,
-    )
-    .await?;
-    timed("http", t, l, new);
-    harness.verify().await?;
+    if args.measures(Case::Freshness) {
+        let (t, l) = (Instant::now(), load_now());
+        let new = freshness::run(server, p.fresh_rounds, p.fresh_phase).await?;
+        timed("freshness", t, l, new);
+    }
 
-    let (t, l) = (Instant::now(), load_now());
-    let new = freshness::run(server, p.fresh_rounds, p.fresh_phase).await?;
-    timed("freshness", t, l, new);
+    if args.measures(Case::Load) {
+        let (t, l) = (Instant::now(), load_now());
+        let new = load::run(server, p.load_rounds, p.loads_per_round).await?;
+        timed("load", t, l, new);
+    }
 
-    let (t, l) = (Instant::now(), load_now());
-    let new = load::run(server, p.load_rounds, p.loads_per_round).await?;
-    timed("load", t, l, new);
-
-    let (t, l) = (Instant::now(), load_now());
-    let new = replay::run(server, p.replay_events, p.replay_rounds).await?;
-    timed("replay", t, l, new);
+    if args.measures(Case::Replay) {
+        let (t, l) = (Instant::now(), load_now());
+        let new = replay::run(server, p.replay_events, p.replay_rounds).await?;
+        timed("replay", t, l, new);
+    }
     Ok((rows, runs))
 }
 
@@ -257,7 +298,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => {
                 let report = run(&args).await?;
-                let stem = if args.quick { "quick" } else { "latest" };
+                let stem = args.stem();
                 report.write(&args.out, stem)?;
                 let table = report.table();
                 std::io::stdout()
