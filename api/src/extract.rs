@@ -383,7 +383,7 @@ pub struct RequestContext {
 
 impl RequestContext {
     /// HMAC-SHA256 over method, path and body: what makes two requests "the same" for
-    /// `Idempotency-Key`. Keyed with a server secret ([`crate::privacy::SubjectIds::
+    /// `Idempotency-Key`. Keyed with a server secret ([`crate::application::subjects::SubjectIds::
     /// fingerprint_key`]) because the fingerprint is stored in clear with the events and a
     /// body holding a personnummer could otherwise be found by hashing every personnummer.
     pub fn fingerprint(&self, key: &[u8], body: &[u8]) -> String {

@@ -15,32 +15,32 @@
 
 #![forbid(unsafe_code)]
 
+// The interface: what the `anslut` binary, the integration tests and the benchmarks use.
 pub mod application;
-pub mod audit_cli;
 pub mod auth;
 pub mod authz;
-pub mod checkpoints;
-pub mod cli;
-pub mod clock;
-pub mod commands;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod dto;
-pub mod edge;
-pub mod extract;
-pub mod limits;
-pub mod long_poll;
-pub mod metrics;
 pub mod openapi;
-pub mod privacy;
-pub mod privacy_cli;
-pub mod problem;
-pub mod projections_cli;
-pub mod read_models;
-pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
-pub mod tenancy;
-pub mod webhook_setup;
+
+// The HTTP edge's own parts.
+mod commands;
+mod edge;
+mod extract;
+mod limits;
+mod long_poll;
+mod metrics;
+mod problem;
+mod routes;
+mod tenancy;
+
+pub use commands::{FINGERPRINT_KEY, OPERATION_KEY};
+pub use extract::parse_json;
+pub use problem::cause_chain;
+pub use routes::privacy::LOOKUPS_PER_DAY;
+pub use tenancy::TENANT_REGION;

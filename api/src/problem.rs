@@ -782,7 +782,9 @@ impl From<::audit::AuditError> for ApiError {
         match error {
             ::audit::AuditError::Store(error) => error.into(),
             ::audit::AuditError::Unavailable(_) => Self::unavailable(),
-            ::audit::AuditError::OutOfRange(detail) => crate::checkpoints::out_of_range(detail),
+            ::audit::AuditError::OutOfRange(detail) => {
+                crate::application::checkpoints::out_of_range(detail)
+            }
             ::audit::AuditError::NoSuchStream(_) => Self::not_found("stream"),
             other => Self::internal(other),
         }
@@ -995,7 +997,7 @@ mod tests {
                 ),
                 (
                     "privacy",
-                    ::privacy::PrivacyError::Database(refused(code)).into(),
+                    ::privacy::PrivacyError::from(refused(code)).into(),
                 ),
             ];
             for (subsystem, error) in answers {
@@ -1014,7 +1016,7 @@ mod tests {
 
     #[test]
     fn a_key_table_out_of_reach_is_503_and_a_broken_key_500() {
-        let error: ApiError = ::privacy::PrivacyError::Database(sqlx::Error::PoolTimedOut).into();
+        let error: ApiError = ::privacy::PrivacyError::from(sqlx::Error::PoolTimedOut).into();
         assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(error.code(), "unavailable");
         let error: ApiError = ::privacy::PrivacyError::Key("unwrapping failed".into()).into();

@@ -20,20 +20,20 @@ use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::application::checkpoints;
+use crate::application::clock::SystemClock;
+use crate::application::read_models;
+use crate::application::subjects::SubjectIds;
 use crate::auth::TokenVerifier;
 use crate::auth::dev::{DevKey, load_or_generate_key_file};
 use crate::auth::jwks::{JwksCache, JwksError, JwksSource};
 use crate::auth::token::Keys;
-use crate::checkpoints;
-use crate::clock::SystemClock;
 use crate::config::{Secret, Settings};
 use crate::edge::RootSpan;
 use crate::extract;
 use crate::limits::Limits;
 use crate::long_poll::{FeedSignal, LongPolls};
 use crate::metrics::Metrics;
-use crate::privacy::SubjectIds;
-use crate::read_models;
 use crate::routes::ops::OpsListener;
 use crate::routes::{self, RouteTable};
 use crate::state::AppState;
@@ -383,7 +383,7 @@ pub async fn migrate_as_owner(settings: &Settings) -> Result<(), StartupError> {
     ::webhooks::Webhooks::open(
         owner_url.expose(),
         store,
-        crate::webhook_setup::options(settings)?,
+        crate::application::webhooks::options(settings)?,
     )
     .await?;
     tracing::info!("migrations applied through database.migrate_url");
@@ -403,7 +403,7 @@ pub async fn build_state(settings: &Settings) -> Result<AppState, StartupError> 
     let audit = checkpoints::open(settings).await?;
     let catalogues = Arc::new(CatalogueRegistry::load_embedded()?);
     let projections = read_models::open(settings, store.clone(), catalogues.clone()).await?;
-    let webhooks = crate::webhook_setup::open(settings, store.clone()).await?;
+    let webhooks = crate::application::webhooks::open(settings, store.clone()).await?;
     Ok(AppState {
         store,
         verifier: verifier(settings).await?,

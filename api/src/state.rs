@@ -10,13 +10,13 @@ use domain::incident::IncidentServices;
 use projections::Projections;
 use store::EventStore;
 
+use crate::application::subjects::SubjectIds;
 use crate::auth::TokenVerifier;
 use crate::config::ProjectionSettings;
 use crate::config::Secret;
 use crate::limits::Limits;
 use crate::long_poll::{FeedSignal, LongPolls};
 use crate::metrics::Metrics;
-use crate::privacy::SubjectIds;
 
 /// The application's shared state, handed to handlers as `web::Data<AppState>`.
 pub struct AppState {

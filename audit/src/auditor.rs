@@ -7,7 +7,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use dbkit::follower::{self, Follower, Recovery, Signal, Step, Timing};
 use store::{EventStore, Position, StoreOptions};
 
-use crate::db::{Db, dispatch};
+use crate::db::dispatch;
 use crate::error::AuditError;
 use crate::merkle::{
     self, Frontier, NodeId, ProofError, Span, TreeHash, consistency_spans, fold, inclusion_spans,
@@ -86,10 +86,8 @@ impl ConsistencyProof {
 }
 
 pub(crate) struct Inner {
-    /// The pools, for what every crate does the same way (migrating).
-    pub pools: dbkit::Db,
-    /// The same pools, typed for the audit tables' SQL.
-    pub db: Db,
+    /// The audit tables' pools (the SQL in `db.rs`, migrations through `dbkit`).
+    pub db: dbkit::Db,
     /// The log as stored: no payload codec, no upcasters. The tree and the exports are about
     /// the stored (hashed) form, never about decoded payloads.
     pub log: EventStore,
@@ -156,12 +154,10 @@ impl Auditor {
             },
         )
         .await?;
-        let (pools, db) =
-            crate::db::connect(database_url, config.acquire_timeout, config.max_connections)
-                .await?;
+        let db = crate::db::connect(database_url, config.acquire_timeout, config.max_connections)
+            .await?;
         Ok(Self {
             inner: Arc::new(Inner {
-                pools,
                 db,
                 log,
                 signer,
@@ -173,7 +169,7 @@ impl Auditor {
     /// Creates or updates the audit tables (embedded migrations, tracked apart from the
     /// store's; running them again is a no-op).
     pub async fn migrate(&self) -> Result<(), AuditError> {
-        crate::db::migrate(&self.inner.pools).await
+        crate::db::migrate(&self.inner.db).await
     }
 
     /// The key that verifies this auditor's checkpoints, for the well-known endpoint.
@@ -298,7 +294,7 @@ impl Auditor {
         let interval = self.inner.config.poll_interval;
         let rounds = follower::run(
             Checkpointer(self.clone()),
-            self.inner.pools.clone(),
+            self.inner.db.clone(),
             None,
             Timing {
                 poll_interval: interval,

@@ -54,22 +54,22 @@ impl Dialect for Sqlite {
     }
 }
 
-pub(crate) struct Tables<DB: Database> {
-    write_pool: Pool<DB>,
-    read_pool: Pool<DB>,
-}
+/// The audit tables on one backend's pools.
+pub(crate) struct Tables<'a, DB: Database>(pub &'a dbkit::Pools<DB>);
 
-pub(crate) enum Db {
-    Postgres(Tables<Postgres>),
-    Sqlite(Tables<Sqlite>),
-}
-
-/// Runs `$body` with `$tables` bound to the backend's concrete [`Tables`].
+/// Runs `$body` with `$tables` bound to the audit [`Tables`] on the backend of `$db` (a
+/// `&dbkit::Db`); every `.await` and `?` stays in the body and after it.
 macro_rules! dispatch {
     ($db:expr, $tables:ident => $body:expr) => {
         match $db {
-            crate::db::Db::Postgres($tables) => $body,
-            crate::db::Db::Sqlite($tables) => $body,
+            dbkit::Db::Postgres(pools) => {
+                let $tables = crate::db::Tables(pools);
+                $body
+            }
+            dbkit::Db::Sqlite(pools) => {
+                let $tables = crate::db::Tables(pools);
+                $body
+            }
         }
     };
 }
@@ -80,24 +80,13 @@ pub(crate) async fn connect(
     url: &str,
     acquire_timeout: Duration,
     max_connections: u32,
-) -> Result<(dbkit::Db, Db), AuditError> {
+) -> Result<dbkit::Db, AuditError> {
     let policy = PoolPolicy {
         sqlite_readers: 2,
         busy_timeout: acquire_timeout,
         ..PoolPolicy::new("the audit tree", max_connections, acquire_timeout)
     };
-    let db = dbkit::connect(url, &policy).await?;
-    let tables = match &db {
-        dbkit::Db::Postgres(pools) => Db::Postgres(Tables {
-            write_pool: pools.write.clone(),
-            read_pool: pools.read.clone(),
-        }),
-        dbkit::Db::Sqlite(pools) => Db::Sqlite(Tables {
-            write_pool: pools.write.clone(),
-            read_pool: pools.read.clone(),
-        }),
-    };
-    Ok((db, tables))
+    Ok(dbkit::connect(url, &policy).await?)
 }
 
 /// Creates or updates the audit tables, tracked in the crate's own migration history.
@@ -136,7 +125,7 @@ pub(crate) struct LevelRange {
     pub last: u64,
 }
 
-impl<DB> Tables<DB>
+impl<DB> Tables<'_, DB>
 where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -149,7 +138,7 @@ where
 {
     /// How many leaves the follower has added.
     pub async fn covered(&self) -> Result<u64, AuditError> {
-        let mut conn = self.read_pool.acquire().await?;
+        let mut conn = self.0.read.acquire().await?;
         let size: i64 = sqlx::query("SELECT tree_size FROM audit_follower WHERE id = 1")
             .fetch_one(&mut *conn)
             .await?
@@ -166,7 +155,7 @@ where
         to: u64,
         nodes: &[(NodeId, TreeHash)],
     ) -> Result<bool, AuditError> {
-        let mut tx = DB::begin_write(&self.write_pool).await?;
+        let mut tx = DB::begin_write(&self.0.write).await?;
         let covered: i64 = sqlx::query(DB::LOCK_FOLLOWER)
             .fetch_one(&mut *tx)
             .await?
@@ -232,7 +221,7 @@ where
 
     /// The stored hashes of `ids`; every one must exist.
     pub async fn nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, TreeHash>, AuditError> {
-        let mut conn = self.read_pool.acquire().await?;
+        let mut conn = self.0.read.acquire().await?;
         let found = Self::fetch_nodes(&mut conn, ids).await?;
         if let Some(missing) = ids.iter().find(|id| !found.contains_key(id)) {
             return Err(AuditError::Corrupt(format!("{missing} is not stored")));
@@ -262,7 +251,7 @@ where
                 .push_bind(to_i64(range.last)?)
                 .push(")");
         }
-        let mut conn = self.read_pool.acquire().await?;
+        let mut conn = self.0.read.acquire().await?;
         query
             .build()
             .fetch_all(&mut *conn)
@@ -273,7 +262,7 @@ where
     }
 
     pub async fn node_count(&self) -> Result<u64, AuditError> {
-        let mut conn = self.read_pool.acquire().await?;
+        let mut conn = self.0.read.acquire().await?;
         let count: i64 = sqlx::query("SELECT COUNT(*) FROM audit_nodes")
             .fetch_one(&mut *conn)
             .await?
@@ -310,7 +299,7 @@ where
     }
 
     pub async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, AuditError> {
-        let mut conn = self.read_pool.acquire().await?;
+        let mut conn = self.0.read.acquire().await?;
         Self::latest_on(&mut conn).await
     }
 
@@ -319,7 +308,7 @@ where
             "SELECT {} FROM audit_checkpoints WHERE tree_size = $1",
             Self::CHECKPOINT_COLUMNS
         );
-        let mut conn = self.read_pool.acquire().await?;
+        let mut conn = self.0.read.acquire().await?;
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(to_i64(tree_size)?)
             .fetch_optional(&mut *conn)
@@ -339,7 +328,7 @@ where
             "SELECT {} FROM audit_checkpoints WHERE tree_size > $1 ORDER BY tree_size LIMIT $2",
             Self::CHECKPOINT_COLUMNS
         );
-        let mut conn = self.read_pool.acquire().await?;
+        let mut conn = self.0.read.acquire().await?;
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(to_i64(after)?)
             .bind(to_i64(limit)?)
@@ -359,7 +348,7 @@ where
         signer: &CheckpointSigner,
         now: DateTime<Utc>,
     ) -> Result<Option<SignedCheckpoint>, AuditError> {
-        let mut tx = DB::begin_write(&self.write_pool).await?;
+        let mut tx = DB::begin_write(&self.0.write).await?;
         let covered: i64 = sqlx::query(DB::LOCK_FOLLOWER)
             .fetch_one(&mut *tx)
             .await?

@@ -3,11 +3,10 @@
 /// Why a key operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PrivacyError {
-    /// The database could not be reached or refused a statement.
+    /// The database could not be reached, refused a statement or its migrations failed,
+    /// classified once by [`dbkit`] (an unavailable database stays distinguishable).
     #[error("the key table: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("the key table's migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Database(#[from] dbkit::DbError),
     /// A key could not be made, wrapped or unwrapped (the wrong key-encryption key, most
     /// likely).
     #[error("{0}")]
@@ -19,22 +18,17 @@ pub enum PrivacyError {
     Invalid(String),
 }
 
-/// The one classification of database errors lives in [`dbkit::classify`]; the store reads
-/// it from the `sqlx::Error` kept here ([`PrivacyError::into_codec_error`]).
-impl From<dbkit::DbError> for PrivacyError {
-    fn from(error: dbkit::DbError) -> Self {
-        match error {
-            dbkit::DbError::Unavailable(error) | dbkit::DbError::Database(error) => Self::Database(
-                std::sync::Arc::into_inner(error).unwrap_or(sqlx::Error::WorkerCrashed),
-            ),
-            dbkit::DbError::Migration(error) => {
-                Self::Migrate(std::sync::Arc::into_inner(error).unwrap_or(
-                    sqlx::migrate::MigrateError::Execute(sqlx::Error::WorkerCrashed),
-                ))
-            }
-            dbkit::DbError::Corrupt(message) => Self::Corrupt(message),
-            dbkit::DbError::Invalid(message) => Self::Invalid(message),
-        }
+/// Classified once, by [`dbkit::classify`]: the store and the API read the class from the
+/// [`dbkit::DbError`] kept here ([`PrivacyError::into_codec_error`]).
+impl From<sqlx::Error> for PrivacyError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Database(error.into())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for PrivacyError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        Self::Database(error.into())
     }
 }
 
@@ -42,7 +36,7 @@ impl PrivacyError {
     /// A stable code for logs and the API.
     pub const fn code(&self) -> &'static str {
         match self {
-            Self::Database(_) | Self::Migrate(_) => "privacy.database",
+            Self::Database(_) => "privacy.database",
             Self::Key(_) => "privacy.key",
             Self::Corrupt(_) => "privacy.corrupt",
             Self::Invalid(_) => "privacy.invalid",
@@ -53,7 +47,9 @@ impl PrivacyError {
     /// ([`store::CodecError::Unavailable`], 503 in the API), anything else is not.
     pub fn into_codec_error(self) -> store::CodecError {
         match self {
-            Self::Database(error) => store::CodecError::from_database(error),
+            Self::Database(dbkit::DbError::Unavailable(error)) => {
+                store::CodecError::Unavailable(error)
+            }
             other => store::CodecError::Invalid(other.to_string()),
         }
     }

@@ -30,7 +30,7 @@ use super::{
     ContactRoleDto, Fields, identity_message, long, long_opt, parse_person, short, short_opt,
 };
 use crate::all_fields;
-use crate::privacy::SubjectIds;
+use crate::application::subjects::SubjectIds;
 use crate::problem::ApiError;
 
 /// What converting a request needs besides its body.

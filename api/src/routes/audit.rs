@@ -19,8 +19,8 @@ use store::{Position, StreamRef};
 use utoipa_actix_web::UtoipaApp;
 use uuid::Uuid;
 
+use crate::application::checkpoints::out_of_range;
 use crate::authz::{self, Authorized};
-use crate::checkpoints::out_of_range;
 use crate::commands;
 use crate::dto::audit::{
     CheckpointView, ConsistencyProofView, ConsistencyQuery, InclusionProofView, InclusionQuery,

@@ -6,11 +6,12 @@
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
-use domain::case::{ConnectionCase, Issued, Permission};
+use domain::case::{ConnectionCase, Issued};
 use domain::ids::CaseId;
 use utoipa_actix_web::UtoipaApp;
 use uuid::Uuid;
 
+use crate::application::subjects::assign_subjects;
 use crate::authz::{self, Authorized, Requirement};
 use crate::commands::{self, CommandInput, Target};
 use crate::dto::commands::{
@@ -30,7 +31,6 @@ use crate::dto::commands::{
 use crate::dto::history::{AsOfQuery, CaseReadView};
 use crate::dto::views::{CaseCommandResult, CaseView};
 use crate::extract::{CommandHeaders, JsonBody, RequestContext, parse_json};
-use crate::privacy::assign_subjects;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -264,8 +264,10 @@ macro_rules! case_commands {
         )*
 
         /// Every case command route after `submit-application`: its kebab-case name and the
-        /// permission its handler's `Authorized<...>` demands.
-        pub const CASE_COMMAND_ROUTES: &[(&str, Option<Permission>)] = &[
+        /// permission its handler's `Authorized<...>` demands (held to the domain's commands
+        /// and to the handlers by this module's tests).
+        #[cfg(test)]
+        const CASE_COMMAND_ROUTES: &[(&str, Option<domain::case::Permission>)] = &[
             $(($kebab, <authz::$requirement as Requirement>::PERMISSION),)*
         ];
 

@@ -17,11 +17,11 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::application::read_models;
+use crate::application::webhooks;
 use crate::dto::webhooks::WebhookHealthView;
 use crate::problem::{ApiError, ProblemCode};
-use crate::read_models;
 use crate::state::AppState;
-use crate::webhook_setup;
 
 /// What a health check answers.
 #[derive(Debug, Serialize, ToSchema)]
@@ -165,9 +165,9 @@ async fn readiness(state: &AppState) -> Result<HealthView, ApiError> {
         tracing::warn!(error = %crate::problem::cause_chain(&error), "not ready: the webhooks");
         ApiError::unavailable()
     })?;
-    if let Some(reason) = webhook_setup::unready(&webhooks, &state.projection_settings) {
+    if let Some(reason) = webhooks::unready(&webhooks, &state.projection_settings) {
         tracing::warn!(reason, error = ?webhooks.projector_error, "not ready: the webhook outbox projector");
-        return Err(webhook_setup::not_ready(reason, &webhooks));
+        return Err(webhooks::not_ready(reason, &webhooks));
     }
     Ok(HealthView {
         status: "ok".into(),

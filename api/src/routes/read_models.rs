@@ -20,19 +20,25 @@
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, Accept, Header, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::NaiveDate;
 use domain::disclosure::Outlet;
 use domain::ids::{CaseId, ProgrammeId, RegionId, RequirementId};
 use projections::read_models::case_overview::{CaseFilter, CaseOverview};
-use projections::read_models::compliance::ComplianceFilter;
-use projections::read_models::costs::CostFilter;
-use projections::read_models::findings::FindingFilter;
-use projections::read_models::incidents::IncidentFilter;
+use projections::read_models::compliance::{ComplianceFilter, ComplianceRow};
+use projections::read_models::costs::{CostFilter, CostRow};
+use projections::read_models::findings::{FindingFilter, FindingRow};
+use projections::read_models::incidents::{IncidentFilter, IncidentRow};
 use projections::read_models::staff::StaffFilter;
-use projections::{Cursor, Page, PageRequest, ProjectionError, ProjectionName, Tabular, to_csv};
+use projections::{
+    Cursor, Page, PageRequest, ProjectionError, ProjectionName, ReadModels, Tabular, Tenancy,
+    to_csv,
+};
 use serde::Serialize;
 use utoipa_actix_web::UtoipaApp;
 use uuid::Uuid;
 
+use crate::application::read_models::wait_for;
+use crate::auth::Principal;
 use crate::authz::{self, Authorized};
 use crate::dto::history::invalid_query;
 use crate::dto::read_models::{
@@ -43,7 +49,6 @@ use crate::dto::read_models::{
     StaffCommitmentView, StaffPage, StaffQuery,
 };
 use crate::problem::ApiError;
-use crate::read_models::wait_for;
 use crate::state::AppState;
 
 /// The media type of CSV answers.
@@ -156,6 +161,348 @@ fn respond_page<R: Tabular, J: Serialize>(
     respond(req, &page.items, page.next.as_ref(), json)
 }
 
+/// The paging and read-your-writes parameters of every list's query.
+trait ListQuery {
+    fn limit(&self) -> Option<u32>;
+    fn cursor(&self) -> Option<&str>;
+    fn min_position(&self) -> Option<u64>;
+}
+
+macro_rules! list_queries {
+    ($($query:ty),* $(,)?) => {
+        $(impl ListQuery for $query {
+            fn limit(&self) -> Option<u32> {
+                self.limit
+            }
+            fn cursor(&self) -> Option<&str> {
+                self.cursor.as_deref()
+            }
+            fn min_position(&self) -> Option<u64> {
+                self.min_position
+            }
+        })*
+    };
+}
+
+list_queries!(
+    CaseListQuery,
+    FindingListQuery,
+    IncidentListQuery,
+    ComplianceQuery,
+    StaffQuery,
+    CostQuery,
+);
+
+/// Who reads a list, and in which outlet: what a row shows may depend on both
+/// (`domain::disclosure`).
+struct Reader<'a> {
+    principal: &'a Principal,
+    tenancy: Tenancy,
+    outlet: Outlet,
+    today: NaiveDate,
+}
+
+/// One list over a read model: a row of the table below. Everything else (paging, the 400
+/// for a bad filter before any wait, read-your-writes, tenancy, CSV or JSON, `Link`) is
+/// [`list`]'s, the same for every list.
+trait Listing {
+    type Query: ListQuery;
+    /// The query's own filter, parsed.
+    type Filter;
+    /// A row as answered (its `Tabular` form is the CSV).
+    type Row: Tabular;
+    /// The JSON body of a page.
+    type Body: Serialize;
+    /// The read model the list reads, which `min_position` waits for.
+    const MODEL: ProjectionName;
+    /// The filter, or the 400 that names the bad parameter.
+    fn filter(query: &Self::Query) -> Result<Self::Filter, ApiError>;
+    /// The page of rows the filter selects among those the reader may see.
+    async fn rows(
+        models: &ReadModels,
+        reader: &Reader<'_>,
+        query: &Self::Query,
+        filter: Self::Filter,
+        page: &PageRequest,
+    ) -> Result<Page<Self::Row>, ApiError>;
+    fn body(rows: &[Self::Row], next_cursor: Option<String>) -> Self::Body;
+}
+
+/// Answers a list request the way every list answers.
+async fn list<L: Listing>(
+    auth: &Authorized<authz::Read>,
+    state: &AppState,
+    req: &HttpRequest,
+    query: &L::Query,
+) -> Result<HttpResponse, ApiError> {
+    let page = page_request(query.limit(), query.cursor())?;
+    let filter = L::filter(query)?;
+    wait_for(state, &[L::MODEL], query.min_position()).await?;
+    let reader = Reader {
+        principal: &auth.principal,
+        tenancy: authz::tenancy(&auth.principal),
+        outlet: if wants_csv(req) {
+            Outlet::ReadModelCsv
+        } else {
+            Outlet::ReadModelJson
+        },
+        today: state.clock.today(),
+    };
+    let rows = L::rows(
+        &state.projections.read_models(),
+        &reader,
+        query,
+        filter,
+        &page,
+    )
+    .await?;
+    Ok(respond_page(req, &rows, L::body))
+}
+
+struct Cases;
+struct Findings;
+struct Incidents;
+struct Compliance;
+struct StaffCommitments;
+struct Costs;
+
+impl Listing for Cases {
+    type Query = CaseListQuery;
+    /// The read model's filter, and the region asked for.
+    type Filter = (CaseFilter, Option<RegionId>);
+    type Row = CaseOverview;
+    type Body = CasePage;
+    const MODEL: ProjectionName = ProjectionName::CaseOverview;
+
+    fn filter(query: &CaseListQuery) -> Result<Self::Filter, ApiError> {
+        let filter = CaseFilter {
+            programme: programme(query.programme.as_deref())?,
+            phase: query.phase.map(Into::into),
+            provider_org: None,
+        };
+        let region = query
+            .region
+            .as_deref()
+            .map(|raw| RegionId::parse(raw).map_err(|e| invalid_query("region", e.to_string())))
+            .transpose()?;
+        Ok((filter, region))
+    }
+
+    async fn rows(
+        models: &ReadModels,
+        reader: &Reader<'_>,
+        _: &CaseListQuery,
+        (filter, region): Self::Filter,
+        page: &PageRequest,
+    ) -> Result<Page<CaseOverview>, ApiError> {
+        // Every caller sees only its own region's cases: another region's list is empty.
+        if region.is_some_and(|region| &region != reader.principal.region()) {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
+        Ok(models
+            .case_overviews(&reader.tenancy, &filter, page, reader.today)
+            .await?)
+    }
+
+    fn body(rows: &[CaseOverview], next_cursor: Option<String>) -> CasePage {
+        CasePage {
+            items: rows.iter().map(CaseSummaryView::from).collect(),
+            next_cursor,
+        }
+    }
+}
+
+impl Listing for Findings {
+    type Query = FindingListQuery;
+    type Filter = FindingFilter;
+    type Row = FindingRow;
+    type Body = FindingPage;
+    const MODEL: ProjectionName = ProjectionName::Findings;
+
+    fn filter(query: &FindingListQuery) -> Result<FindingFilter, ApiError> {
+        Ok(FindingFilter {
+            case_id: query.case_id.map(CaseId::from_uuid),
+            kind: query.kind.map(Into::into),
+            open: query.open,
+        })
+    }
+
+    async fn rows(
+        models: &ReadModels,
+        reader: &Reader<'_>,
+        _: &FindingListQuery,
+        filter: FindingFilter,
+        page: &PageRequest,
+    ) -> Result<Page<FindingRow>, ApiError> {
+        Ok(models
+            .findings(&reader.tenancy, &filter, page, reader.today)
+            .await?)
+    }
+
+    fn body(rows: &[FindingRow], next_cursor: Option<String>) -> FindingPage {
+        FindingPage {
+            items: rows.iter().map(FindingRowView::from).collect(),
+            next_cursor,
+        }
+    }
+}
+
+impl Listing for Incidents {
+    type Query = IncidentListQuery;
+    type Filter = IncidentFilter;
+    type Row = IncidentRow;
+    type Body = IncidentPage;
+    const MODEL: ProjectionName = ProjectionName::Incidents;
+
+    fn filter(query: &IncidentListQuery) -> Result<IncidentFilter, ApiError> {
+        Ok(IncidentFilter {
+            case_id: query.case_id.map(CaseId::from_uuid),
+            severity: query.severity.map(Into::into),
+            open: query.open,
+        })
+    }
+
+    async fn rows(
+        models: &ReadModels,
+        reader: &Reader<'_>,
+        _: &IncidentListQuery,
+        filter: IncidentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<IncidentRow>, ApiError> {
+        Ok(models.incidents(&reader.tenancy, &filter, page).await?)
+    }
+
+    fn body(rows: &[IncidentRow], next_cursor: Option<String>) -> IncidentPage {
+        IncidentPage {
+            items: rows.iter().map(IncidentRowView::from).collect(),
+            next_cursor,
+        }
+    }
+}
+
+impl Listing for Compliance {
+    type Query = ComplianceQuery;
+    type Filter = ComplianceFilter;
+    type Row = ComplianceRow;
+    type Body = CompliancePage;
+    const MODEL: ProjectionName = ProjectionName::ComplianceMatrix;
+
+    fn filter(query: &ComplianceQuery) -> Result<ComplianceFilter, ApiError> {
+        let requirement = query
+            .requirement
+            .as_deref()
+            .map(|raw| {
+                RequirementId::parse(raw).map_err(|e| invalid_query("requirement", e.to_string()))
+            })
+            .transpose()?;
+        Ok(ComplianceFilter {
+            case_id: query.case_id.map(CaseId::from_uuid),
+            requirement,
+            verified: query.verified,
+        })
+    }
+
+    async fn rows(
+        models: &ReadModels,
+        reader: &Reader<'_>,
+        _: &ComplianceQuery,
+        filter: ComplianceFilter,
+        page: &PageRequest,
+    ) -> Result<Page<ComplianceRow>, ApiError> {
+        Ok(models
+            .compliance_matrix(&reader.tenancy, &filter, page, reader.today)
+            .await?)
+    }
+
+    fn body(rows: &[ComplianceRow], next_cursor: Option<String>) -> CompliancePage {
+        CompliancePage {
+            items: rows.iter().map(ComplianceCellView::from).collect(),
+            next_cursor,
+        }
+    }
+}
+
+impl Listing for StaffCommitments {
+    type Query = StaffQuery;
+    type Filter = StaffFilter;
+    /// JSON and CSV are each their outlet's per-role view (`domain::disclosure`).
+    type Row = StaffCommitmentView;
+    type Body = StaffPage;
+    const MODEL: ProjectionName = ProjectionName::StaffCommitments;
+
+    fn filter(query: &StaffQuery) -> Result<StaffFilter, ApiError> {
+        Ok(StaffFilter {
+            case_id: query.case_id.map(CaseId::from_uuid),
+            complete: query.missing.map(|missing| !missing),
+        })
+    }
+
+    async fn rows(
+        models: &ReadModels,
+        reader: &Reader<'_>,
+        _: &StaffQuery,
+        filter: StaffFilter,
+        page: &PageRequest,
+    ) -> Result<Page<StaffCommitmentView>, ApiError> {
+        let staff = models
+            .staff_commitments(&reader.tenancy, &filter, page)
+            .await?;
+        let role = reader.principal.role();
+        Ok(Page {
+            items: staff
+                .items
+                .iter()
+                .map(|row| StaffCommitmentView::of(row, role, reader.outlet))
+                .collect(),
+            next: staff.next,
+        })
+    }
+
+    fn body(rows: &[StaffCommitmentView], next_cursor: Option<String>) -> StaffPage {
+        StaffPage {
+            items: rows.to_vec(),
+            next_cursor,
+        }
+    }
+}
+
+impl Listing for Costs {
+    type Query = CostQuery;
+    type Filter = CostFilter;
+    type Row = CostRow;
+    type Body = CostPage;
+    const MODEL: ProjectionName = ProjectionName::Costs;
+
+    fn filter(query: &CostQuery) -> Result<CostFilter, ApiError> {
+        Ok(CostFilter {
+            case_id: query.case_id.map(CaseId::from_uuid),
+            programme: programme(query.programme.as_deref())?,
+            phase: None,
+        })
+    }
+
+    async fn rows(
+        models: &ReadModels,
+        reader: &Reader<'_>,
+        query: &CostQuery,
+        filter: CostFilter,
+        page: &PageRequest,
+    ) -> Result<Page<CostRow>, ApiError> {
+        let on = query.on.unwrap_or(reader.today);
+        Ok(models.costs(&reader.tenancy, &filter, page, on).await?)
+    }
+
+    fn body(rows: &[CostRow], next_cursor: Option<String>) -> CostPage {
+        CostPage {
+            items: rows.iter().map(CostView::from).collect(),
+            next_cursor,
+        }
+    }
+}
+
 /// `GET /v1/cases`
 #[utoipa::path(
     tag = "cases",
@@ -206,39 +553,7 @@ pub async fn list_cases(
     req: HttpRequest,
     query: web::Query<CaseListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page_request(query.limit, query.cursor.as_deref())?;
-    let filter = CaseFilter {
-        programme: programme(query.programme.as_deref())?,
-        phase: query.phase.map(Into::into),
-        provider_org: None,
-    };
-    let region = query
-        .region
-        .as_deref()
-        .map(|raw| RegionId::parse(raw).map_err(|e| invalid_query("region", e.to_string())))
-        .transpose()?;
-    wait_for(&state, &[ProjectionName::CaseOverview], query.min_position).await?;
-    if region.is_some_and(|region| &region != auth.principal.region()) {
-        let none: [CaseOverview; 0] = [];
-        return Ok(respond(&req, &none, None, |_, next_cursor| CasePage {
-            items: Vec::new(),
-            next_cursor,
-        }));
-    }
-    let cases = state
-        .projections
-        .read_models()
-        .case_overviews(
-            &authz::tenancy(&auth.principal),
-            &filter,
-            &page,
-            state.clock.today(),
-        )
-        .await?;
-    Ok(respond_page(&req, &cases, |rows, next_cursor| CasePage {
-        items: rows.iter().map(CaseSummaryView::from).collect(),
-        next_cursor,
-    }))
+    list::<Cases>(&auth, &state, &req, &query).await
 }
 
 /// `GET /v1/cases/{case_id}/overview`
@@ -408,29 +723,7 @@ pub async fn list_findings(
     req: HttpRequest,
     query: web::Query<FindingListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page_request(query.limit, query.cursor.as_deref())?;
-    let filter = FindingFilter {
-        case_id: query.case_id.map(CaseId::from_uuid),
-        kind: query.kind.map(Into::into),
-        open: query.open,
-    };
-    wait_for(&state, &[ProjectionName::Findings], query.min_position).await?;
-    let findings = state
-        .projections
-        .read_models()
-        .findings(
-            &authz::tenancy(&auth.principal),
-            &filter,
-            &page,
-            state.clock.today(),
-        )
-        .await?;
-    Ok(respond_page(&req, &findings, |rows, next_cursor| {
-        FindingPage {
-            items: rows.iter().map(FindingRowView::from).collect(),
-            next_cursor,
-        }
-    }))
+    list::<Findings>(&auth, &state, &req, &query).await
 }
 
 /// `GET /v1/incidents`
@@ -475,24 +768,7 @@ pub async fn list_incidents(
     req: HttpRequest,
     query: web::Query<IncidentListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page_request(query.limit, query.cursor.as_deref())?;
-    let filter = IncidentFilter {
-        case_id: query.case_id.map(CaseId::from_uuid),
-        severity: query.severity.map(Into::into),
-        open: query.open,
-    };
-    wait_for(&state, &[ProjectionName::Incidents], query.min_position).await?;
-    let incidents = state
-        .projections
-        .read_models()
-        .incidents(&authz::tenancy(&auth.principal), &filter, &page)
-        .await?;
-    Ok(respond_page(&req, &incidents, |rows, next_cursor| {
-        IncidentPage {
-            items: rows.iter().map(IncidentRowView::from).collect(),
-            next_cursor,
-        }
-    }))
+    list::<Incidents>(&auth, &state, &req, &query).await
 }
 
 /// `GET /v1/incidents/summary`
@@ -585,41 +861,7 @@ pub async fn list_compliance(
     req: HttpRequest,
     query: web::Query<ComplianceQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page_request(query.limit, query.cursor.as_deref())?;
-    let requirement = query
-        .requirement
-        .as_deref()
-        .map(|raw| {
-            RequirementId::parse(raw).map_err(|e| invalid_query("requirement", e.to_string()))
-        })
-        .transpose()?;
-    let filter = ComplianceFilter {
-        case_id: query.case_id.map(CaseId::from_uuid),
-        requirement,
-        verified: query.verified,
-    };
-    wait_for(
-        &state,
-        &[ProjectionName::ComplianceMatrix],
-        query.min_position,
-    )
-    .await?;
-    let cells = state
-        .projections
-        .read_models()
-        .compliance_matrix(
-            &authz::tenancy(&auth.principal),
-            &filter,
-            &page,
-            state.clock.today(),
-        )
-        .await?;
-    Ok(respond_page(&req, &cells, |rows, next_cursor| {
-        CompliancePage {
-            items: rows.iter().map(ComplianceCellView::from).collect(),
-            next_cursor,
-        }
-    }))
+    list::<Compliance>(&auth, &state, &req, &query).await
 }
 
 /// `GET /v1/staff-commitments`
@@ -665,43 +907,7 @@ pub async fn list_staff_commitments(
     req: HttpRequest,
     query: web::Query<StaffQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page_request(query.limit, query.cursor.as_deref())?;
-    let filter = StaffFilter {
-        case_id: query.case_id.map(CaseId::from_uuid),
-        complete: query.missing.map(|missing| !missing),
-    };
-    wait_for(
-        &state,
-        &[ProjectionName::StaffCommitments],
-        query.min_position,
-    )
-    .await?;
-    let staff = state
-        .projections
-        .read_models()
-        .staff_commitments(&authz::tenancy(&auth.principal), &filter, &page)
-        .await?;
-    // JSON and CSV are each their outlet's per-role view (`domain::disclosure`).
-    let outlet = if wants_csv(&req) {
-        Outlet::ReadModelCsv
-    } else {
-        Outlet::ReadModelJson
-    };
-    let role = auth.principal.role();
-    let views: Vec<StaffCommitmentView> = staff
-        .items
-        .iter()
-        .map(|row| StaffCommitmentView::of(row, role, outlet))
-        .collect();
-    Ok(respond(
-        &req,
-        &views,
-        staff.next.as_ref(),
-        |views, next_cursor| StaffPage {
-            items: views.to_vec(),
-            next_cursor,
-        },
-    ))
+    list::<StaffCommitments>(&auth, &state, &req, &query).await
 }
 
 /// `GET /v1/costs`
@@ -749,25 +955,5 @@ pub async fn list_costs(
     req: HttpRequest,
     query: web::Query<CostQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page_request(query.limit, query.cursor.as_deref())?;
-    let filter = CostFilter {
-        case_id: query.case_id.map(CaseId::from_uuid),
-        programme: programme(query.programme.as_deref())?,
-        phase: None,
-    };
-    wait_for(&state, &[ProjectionName::Costs], query.min_position).await?;
-    let costs = state
-        .projections
-        .read_models()
-        .costs(
-            &authz::tenancy(&auth.principal),
-            &filter,
-            &page,
-            query.on.unwrap_or_else(|| state.clock.today()),
-        )
-        .await?;
-    Ok(respond_page(&req, &costs, |rows, next_cursor| CostPage {
-        items: rows.iter().map(CostView::from).collect(),
-        next_cursor,
-    }))
+    list::<Costs>(&auth, &state, &req, &query).await
 }

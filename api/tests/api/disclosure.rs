@@ -498,7 +498,7 @@ async fn lookups_are_recorded_and_limited(database: TestDatabase) {
     }
 
     // The limit: a caller's lookups in 24 hours, found or not.
-    for _ in 2..api::routes::privacy::LOOKUPS_PER_DAY {
+    for _ in 2..api::LOOKUPS_PER_DAY {
         assert_eq!(lookup(&app, &officer, "19121212-1212").await.status, 404);
     }
     let refused = lookup(&app, &officer, STAFF_PNR).await;

@@ -430,10 +430,7 @@ async fn the_demo_loads_through_the_pipeline_once_and_its_cases_can_be_read() {
         .await
         .unwrap();
     assert!(events.iter().all(|e| {
-        e.metadata.actor.is_some()
-            && e.metadata
-                .extra
-                .contains_key(api::commands::FINGERPRINT_KEY)
+        e.metadata.actor.is_some() && e.metadata.extra.contains_key(api::FINGERPRINT_KEY)
     }));
     let phases: std::collections::BTreeSet<String> =
         events.iter().map(|e| e.event_type.clone()).collect();

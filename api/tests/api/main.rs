@@ -1,7 +1,6 @@
 //! The API's integration tests: one binary, each test on its own fresh PostgreSQL database
 //! (or SQLite for the smoke run), through real HTTP.
 
-mod audit_cli;
 mod budget;
 mod dashboard;
 mod disclosure;
@@ -17,7 +16,6 @@ mod lifecycle;
 mod matrix;
 mod ops;
 mod privacy;
-mod projections_cli;
 mod proofs;
 mod read_models;
 mod readiness;

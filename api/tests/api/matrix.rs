@@ -18,7 +18,7 @@ use api::auth::Principal;
 use api::authz::{ForgetSubject, ManageWebhooks, ReadAudit, Requirement};
 use api::dto::commands::{CaseCommandRequest, Conversion};
 use api::dto::incidents::IncidentCommandRequest;
-use api::extract::parse_json;
+use api::parse_json;
 use cqrs_es::EventStore as _;
 use domain::Role;
 use domain::case::{CaseError, ConnectionCase, ErrorClass, Issued, Permission, permission_by_name};

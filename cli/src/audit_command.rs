@@ -15,10 +15,10 @@ use domain::case::ConnectionCase;
 use store::StreamRef;
 use uuid::Uuid;
 
-use crate::checkpoints;
 use crate::cli::{CliError, Outcome};
-use crate::config::Settings;
-use crate::startup;
+use api::application::checkpoints;
+use api::config::Settings;
+use api::startup;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {

@@ -10,12 +10,12 @@ use domain::Role;
 use domain::catalogue::CatalogueRegistry;
 use domain::ids::ProgrammeId;
 
-use crate::audit_cli::AuditCommand;
-use crate::auth::dev::TokenSpec;
-use crate::config::Settings;
-use crate::dto::catalogues::{CatalogueDiffView, CatalogueView};
-use crate::projections_cli::ProjectionsCommand;
-use crate::startup::{self, Application};
+use crate::audit_command::AuditCommand;
+use crate::projections_command::ProjectionsCommand;
+use api::auth::dev::TokenSpec;
+use api::config::Settings;
+use api::dto::catalogues::{CatalogueDiffView, CatalogueView};
+use api::startup::{self, Application};
 
 /// Anslut: the system of record for connecting private care providers to Swedish regions'
 /// IT.
@@ -52,7 +52,7 @@ pub enum Command {
     Projections(ProjectionsCommand),
     /// Personal data: forget a data subject, find a staff member's subject.
     #[command(subcommand)]
-    Privacy(crate::privacy_cli::PrivacyCommand),
+    Privacy(crate::privacy_command::PrivacyCommand),
 }
 
 impl Command {
@@ -130,7 +130,7 @@ pub enum CataloguesCommand {
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] api::config::ConfigError),
     #[error(transparent)]
     Startup(#[from] startup::StartupError),
     #[error(transparent)]
@@ -153,7 +153,10 @@ pub enum CliError {
     /// `anslut privacy forget` did not forget (the domain refused, or a subsystem failed:
     /// the cause says which).
     #[error("forgetting the data subject")]
-    Forget(#[from] crate::application::forget::ForgetError),
+    Forget(#[from] api::application::forget::ForgetError),
+    /// The personal-data keys' tables (an unavailable database among the causes).
+    #[error("the personal-data keys")]
+    Privacy(#[from] privacy::PrivacyError),
     /// An `anslut projections` command failed (exit 2, apart from the 1 of differences
     /// found).
     #[error(transparent)]
@@ -199,7 +202,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Openapi => {
             std::io::stdout()
                 .lock()
-                .write_all(crate::openapi::spec_json().as_bytes())?;
+                .write_all(api::openapi::spec_json().as_bytes())?;
         }
         Command::Catalogues(command) => catalogues(&command)?,
         Command::Migrate => {
@@ -209,10 +212,10 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
                 return Ok(Outcome::Done);
             }
             let store = startup::connect_store(&settings).await?;
-            crate::checkpoints::open(&settings).await?;
+            api::application::checkpoints::open(&settings).await?;
             let catalogues = std::sync::Arc::new(CatalogueRegistry::load_embedded()?);
-            crate::read_models::open(&settings, store.clone(), catalogues).await?;
-            crate::webhook_setup::open(&settings, store)
+            api::application::read_models::open(&settings, store.clone(), catalogues).await?;
+            api::application::webhooks::open(&settings, store)
                 .await
                 .map_err(startup::StartupError::from)?;
         }
@@ -225,17 +228,17 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
             serve(&settings, args.demo).await?;
         }
         Command::Audit(command) => {
-            return crate::audit_cli::run(cli.config.as_deref(), command)
+            return crate::audit_command::run(cli.config.as_deref(), command)
                 .await
                 .map_err(|error| CliError::AuditCommand(Box::new(error)));
         }
         Command::Projections(command) => {
-            return crate::projections_cli::run(cli.config.as_deref(), command)
+            return crate::projections_command::run(cli.config.as_deref(), command)
                 .await
                 .map_err(|error| CliError::ProjectionsCommand(Box::new(error)));
         }
         Command::Privacy(command) => {
-            return crate::privacy_cli::run(cli.config.as_deref(), command).await;
+            return crate::privacy_command::run(cli.config.as_deref(), command).await;
         }
     }
     Ok(Outcome::Done)
@@ -244,7 +247,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
 async fn serve(settings: &Settings, demo: bool) -> Result<(), CliError> {
     let application = Application::build(settings).await?;
     if demo {
-        crate::demo::load(&application.state())
+        api::demo::load(&application.state())
             .await
             .map_err(|error| CliError::Demo(error.to_string()))?;
     }

@@ -1,10 +1,20 @@
-//! `anslut`: telemetry, configuration, dispatch.
+//! `anslut`: the command line. `serve` runs the HTTP edge (the `api` crate); the other
+//! subcommands are an operator's: migrate, token, catalogues, openapi, audit, projections,
+//! privacy. This crate holds the parsing, the dispatch and each subcommand's own output; what
+//! they open and run is `api`'s (its application layer and startup).
+
+#![forbid(unsafe_code)]
+
+mod audit_command;
+mod cli;
+mod privacy_command;
+mod projections_command;
 
 use std::process::ExitCode;
 
-use api::cli::{self, Cli, Outcome};
 use api::telemetry;
 use clap::Parser;
+use cli::{Cli, Outcome};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -34,8 +44,8 @@ fn main() -> ExitCode {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::ProblemsFound) => ExitCode::from(1),
         Err(error) => {
-            tracing::error!(error = %api::problem::cause_chain(&error), "anslut failed");
-            eprintln!("anslut: {}", api::problem::cause_chain(&error));
+            tracing::error!(error = %api::cause_chain(&error), "anslut failed");
+            eprintln!("anslut: {}", api::cause_chain(&error));
             ExitCode::from(error.exit_code())
         }
     }

@@ -19,8 +19,9 @@ use projections::{
 };
 
 use crate::cli::{CliError, Outcome};
-use crate::config::Settings;
-use crate::{read_models, startup};
+use api::application::read_models;
+use api::config::Settings;
+use api::startup;
 
 #[derive(Debug, Subcommand)]
 pub enum ProjectionsCommand {

@@ -19,13 +19,14 @@ use domain::ids::{DataSubjectId, RegionId};
 use domain::text::Reason;
 use domain::{Actor, Clock, Role};
 
-use crate::application::forget::{Forgetting, forget};
 use crate::cli::{CliError, Outcome};
-use crate::clock::SystemClock;
-use crate::commands::OPERATION_KEY;
-use crate::config::Settings;
-use crate::tenancy::TENANT_REGION;
-use crate::{read_models, startup};
+use api::OPERATION_KEY;
+use api::TENANT_REGION;
+use api::application::clock::SystemClock;
+use api::application::forget::{Forgetting, forget};
+use api::application::read_models;
+use api::config::Settings;
+use api::startup;
 
 #[derive(Debug, Subcommand)]
 pub enum PrivacyCommand {
@@ -64,7 +65,7 @@ pub async fn run(config: Option<&Path>, command: PrivacyCommand) -> Result<Outco
             std::io::stdin().lock().read_line(&mut line)?;
             let clock = SystemClock;
             let personnummer = Personnummer::parse(line.trim(), clock.today())
-                .map_err(|e| CliError::Usage(crate::dto::identity_message(&e)))?;
+                .map_err(|e| CliError::Usage(api::dto::identity_message(&e)))?;
             let region = RegionId::parse(&region)
                 .map_err(|_| CliError::Usage("--region is not a region id".to_owned()))?;
             let ids = startup::subject_ids(&settings)?;
@@ -75,8 +76,7 @@ pub async fn run(config: Option<&Path>, command: PrivacyCommand) -> Result<Outco
                     ids.legacy_staff(&personnummer),
                     region.as_str(),
                 )
-                .await
-                .map_err(|e| CliError::Usage(e.to_string()))?;
+                .await?;
             keys.record_lookup(
                 chrono::Utc::now().timestamp_micros(),
                 region.as_str(),
@@ -84,8 +84,7 @@ pub async fn run(config: Option<&Path>, command: PrivacyCommand) -> Result<Outco
                 "operator",
                 found,
             )
-            .await
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+            .await?;
             let Some(subject) = found else {
                 return Err(CliError::Usage(
                     "no record of that region names this personnummer".to_owned(),
@@ -114,10 +113,7 @@ pub async fn run(config: Option<&Path>, command: PrivacyCommand) -> Result<Outco
             let (store, keys) = startup::connect_store_with_keys(&settings).await?;
             let catalogues = Arc::new(CatalogueRegistry::load_embedded()?);
             let projections = read_models::open(&settings, store.clone(), catalogues).await?;
-            let regions = keys
-                .regions_of(subject)
-                .await
-                .map_err(|e| CliError::Usage(e.to_string()))?;
+            let regions = keys.regions_of(subject).await?;
             if !regions.contains(region.as_str()) {
                 return Err(usage("no event of that region names this data subject"));
             }
