@@ -39,6 +39,8 @@ use serde_json::{Map, Value, json};
 use store::StoreError;
 use utoipa::ToSchema;
 
+use crate::application::commands::CommandError;
+
 /// Defines [`ProblemCode`]: each variant with its string, which is also its serialised form.
 macro_rules! problem_codes {
     ($($(#[doc = $doc:literal])* $variant:ident = $code:literal,)*) => {
@@ -498,6 +500,16 @@ impl ApiError {
         .with_header(header::ETAG, etag_value(current_version))
     }
 
+    /// 412: a write between our load and our commit; the caller's view is stale.
+    pub fn changed_meanwhile() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            ProblemCode::PreconditionFailed,
+            "The resource has changed",
+            "another command changed the resource meanwhile; read it again and decide anew",
+        )
+    }
+
     pub fn precondition_required() -> Self {
         Self::new(
             StatusCode::PRECONDITION_REQUIRED,
@@ -924,6 +936,26 @@ impl From<crate::application::forget::ForgetError> for ApiError {
     }
 }
 
+impl<E> From<CommandError<E>> for ApiError
+where
+    E: Into<Self>,
+{
+    /// The pipeline's refusals. `NotFound` names no resource here: the edge
+    /// (`commands::execute`) answers it with the resource's name.
+    fn from(error: CommandError<E>) -> Self {
+        match error {
+            CommandError::PreconditionRequired => Self::precondition_required(),
+            CommandError::PreconditionFailed { current } => Self::precondition_failed(current),
+            CommandError::NotFound => Self::not_found("resource"),
+            CommandError::KeyReused => Self::idempotency_key_reused(),
+            CommandError::Conflict => Self::changed_meanwhile(),
+            CommandError::Refused(refusal) => refusal.into(),
+            CommandError::Store(error) => error.into(),
+            CommandError::Internal(cause) => Self::internal(cause),
+        }
+    }
+}
+
 impl<E> From<AggregateError<E>> for ApiError
 where
     E: StdError + Into<Self>,
@@ -931,13 +963,7 @@ where
     fn from(error: AggregateError<E>) -> Self {
         match error {
             AggregateError::UserError(e) => e.into(),
-            // A write between our load and our commit: the caller's view is stale.
-            AggregateError::AggregateConflict => Self::new(
-                StatusCode::PRECONDITION_FAILED,
-                ProblemCode::PreconditionFailed,
-                "The resource has changed",
-                "another command changed the resource meanwhile; read it again and decide anew",
-            ),
+            AggregateError::AggregateConflict => Self::changed_meanwhile(),
             AggregateError::DatabaseConnectionError(cause)
             | AggregateError::UnexpectedError(cause) => match cause.downcast::<StoreError>() {
                 Ok(store) => (*store).into(),

@@ -20,12 +20,17 @@ pub const TENANT_ORG: &str = "tenant_org";
 
 /// An aggregate whose tenancy is known once it exists.
 pub trait Tenanted {
+    /// What the API calls the resource ("case", "incident"), in a 404's detail.
+    const RESOURCE: &'static str;
+
     /// `(region, provider organisation)` as the API writes them; `None` before the resource
     /// exists.
     fn tenancy(&self) -> Option<(String, String)>;
 }
 
 impl Tenanted for ConnectionCase {
+    const RESOURCE: &'static str = "case";
+
     fn tenancy(&self) -> Option<(String, String)> {
         self.facts()
             .map(|facts| (facts.region.to_string(), facts.org_number.to_string()))
@@ -33,6 +38,8 @@ impl Tenanted for ConnectionCase {
 }
 
 impl Tenanted for SecurityIncident {
+    const RESOURCE: &'static str = "incident";
+
     fn tenancy(&self) -> Option<(String, String)> {
         self.facts()
             .map(|facts| (facts.region.to_string(), facts.provider_org.to_string()))

@@ -5,11 +5,13 @@
 //! * opening the subsystems beside the store: [`checkpoints`] (the audit's signing key and
 //!   auditor), [`read_models`] (the projections), [`webhooks`] (the outbox and its secret
 //!   key), [`subjects`] (the data subjects of personal data in commands);
-//! * flows: [`forget`] (erasure of a data subject);
+//! * flows: [`commands`] (the command pipeline: `If-Match`, `Idempotency-Key`, load, decide,
+//!   commit), [`forget`] (erasure of a data subject);
 //! * [`clock`]: the wall clock the domain is given.
 
 pub mod checkpoints;
 pub mod clock;
+pub mod commands;
 pub mod forget;
 pub mod read_models;
 pub mod subjects;

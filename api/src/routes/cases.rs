@@ -125,7 +125,7 @@ pub async fn submit(
         &case_id.to_string(),
         Target::New,
         |case| commands::new_case_slot(case, &principal),
-        |_| Ok(Issued::new(actor, command)),
+        Issued::new(actor, command),
         &state.case_services(),
     )
     .await?;

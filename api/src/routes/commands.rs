@@ -85,7 +85,7 @@ pub async fn command_status(
     let Some(outcome) = state.store.command_outcome_settled(command_id).await? else {
         return Err(not_recorded());
     };
-    let events = commands::recorded(&state, &outcome).await?;
+    let events = commands::recorded(&state.store, &outcome).await?;
     let Some(first) = events.first() else {
         return Err(not_recorded());
     };

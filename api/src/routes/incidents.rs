@@ -126,11 +126,10 @@ pub async fn report(
         input,
         &incident_id.to_string(),
         Target::New,
-        |incident| match incident.facts() {
-            None => Ok(()),
-            Some(_) => commands::visible_incident(incident, &principal),
+        |incident| {
+            incident.facts().is_none() || commands::incident_is_visible(incident, &principal)
         },
-        |_| Ok(Issued::new(actor, command)),
+        Issued::new(actor, command),
         &state.incident_services(),
     )
     .await?;
@@ -206,8 +205,8 @@ pub async fn run_incident_command(
         input,
         &incident_id.to_string(),
         Target::Existing,
-        |incident| commands::visible_incident(incident, &principal),
-        |_| Ok(Issued::new(actor, command)),
+        |incident| commands::incident_is_visible(incident, &principal),
+        Issued::new(actor, command),
         &state.incident_services(),
     )
     .await?;
