@@ -17,4 +17,5 @@ mod helpers;
 
 mod audit;
 mod migrate;
+mod privacy;
 mod projections;
