@@ -121,8 +121,13 @@ pub struct Timing {
 /// What a step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// It did work: step again at once.
+    /// It did work and there may be more (it read a full batch): step again at once.
     Worked,
+    /// It did work and read all there was (less than a full batch): pause until woken or
+    /// `poll_interval`, as after [`Step::Idle`]. A wake-up that came during the step ends the
+    /// pause at once, so nothing committed meanwhile waits; what it saves is the step that
+    /// would only have found nothing, a read per follower per wake-up.
+    CaughtUp,
     /// Nothing to do: pause until woken or `poll_interval`.
     Idle,
 }
@@ -211,7 +216,7 @@ pub async fn run<F: Follower>(
         }
         match follower.step().await {
             Ok(Step::Worked) => {}
-            Ok(Step::Idle) => {
+            Ok(Step::Idle | Step::CaughtUp) => {
                 if pause(&mut wake, &mut stop, timing.poll_interval).await {
                     break;
                 }

@@ -1,5 +1,7 @@
 //! Advisory locks: their keys, who holds one, and leadership of a follower across instances.
 
+use std::time::{Duration, Instant};
+
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection as _, Row as _};
 
@@ -36,9 +38,17 @@ enum State {
 }
 
 enum Lead {
-    Postgres(PgConnection),
+    /// The connection holding the session lock, and when it last answered.
+    Postgres(PgConnection, Instant),
     Sqlite,
 }
+
+/// How long a lead is taken as held after its connection last answered, before
+/// [`Leadership::still_held`] asks again. The followers' writes do not rely on it (each
+/// advances its checkpoint only from where it read it, so a second leader loses the race);
+/// the ping only finds a lost lead early, and once per step would cost a round trip per
+/// follower per commit under load.
+const PING_EVERY: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for Leadership {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -80,20 +90,26 @@ impl Leadership {
             .await?
             .try_get(0)?;
         self.state = if taken {
-            State::Leading(Lead::Postgres(conn))
+            State::Leading(Lead::Postgres(conn, Instant::now()))
         } else {
             State::Seeking(Some(conn))
         };
         Ok(taken)
     }
 
-    /// Whether the lead is still this instance's: its connection still answers. When it does
-    /// not, the lead is given up (the lock went with the connection) and false returned.
+    /// Whether the lead is still this instance's: its connection answered within
+    /// [`PING_EVERY`], or answers now. When it does not, the lead is given up (the lock went
+    /// with the connection) and false returned.
     pub async fn still_held(&mut self) -> bool {
         let held = match &mut self.state {
             State::Seeking(_) => return false,
             State::Leading(Lead::Sqlite) => true,
-            State::Leading(Lead::Postgres(conn)) => conn.ping().await.is_ok(),
+            State::Leading(Lead::Postgres(_, answered)) if answered.elapsed() < PING_EVERY => true,
+            State::Leading(Lead::Postgres(conn, answered)) => {
+                let alive = conn.ping().await.is_ok();
+                *answered = Instant::now();
+                alive
+            }
         };
         if !held {
             self.state = State::Seeking(None);

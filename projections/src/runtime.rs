@@ -764,7 +764,10 @@ struct Cursor {
 }
 
 enum Step {
-    Applied,
+    /// A batch was applied; `caught_up` when it was all there was (less than a full batch).
+    Applied {
+        caught_up: bool,
+    },
     Idle,
 }
 
@@ -818,17 +821,21 @@ impl Follower for Projector {
         let stepped = match &mut self.cursor {
             None => {
                 self.cursor = Some(prepare(&self.shared, self.name).await?);
-                Step::Applied
+                Step::Applied { caught_up: false }
             }
             Some(at) => step(&self.shared, self.name, at).await?,
         };
         Ok(match stepped {
-            Step::Applied => {
+            Step::Applied { caught_up } => {
                 self.set_local(|l| {
                     l.last_error = None;
                     l.activity = Activity::Projecting;
                 });
-                Stepped::Worked
+                if caught_up {
+                    Stepped::CaughtUp
+                } else {
+                    Stepped::Worked
+                }
             }
             Step::Idle => Stepped::Idle,
         })
@@ -907,13 +914,15 @@ async fn step(
     at: &mut Cursor,
 ) -> Result<Step, ProjectionError> {
     let from = Position::from_bigint(at.position)?;
-    let mut events = shared
-        .store
-        .read_all(from, shared.options.batch_size.max(1))
-        .await?;
+    let batch = shared.options.batch_size.max(1);
+    let mut events = shared.store.read_all(from, batch).await?;
+    let caught_up = u64::try_from(events.len()).is_ok_and(|read| read < batch);
     let mut poison = None;
     loop {
         match commit_batch(shared, name, at, from, events.clone()).await {
+            Ok(Step::Applied { .. }) if poison.is_none() => {
+                return Ok(Step::Applied { caught_up });
+            }
             Ok(step) => return poison.map_or(Ok(step), Err),
             Err(error @ ProjectionError::Poison { position, .. })
                 if events
@@ -990,7 +999,7 @@ async fn commit_batch(
     tx.commit().await?;
     at.position = to;
     shared.observe(name, at.generation, to);
-    Ok(Step::Applied)
+    Ok(Step::Applied { caught_up: false })
 }
 
 pub(crate) fn progress_of(

@@ -42,8 +42,9 @@ use crate::service::Shared;
 pub(crate) const LOCK_KEY: i64 = dbkit::lock::key("anslut.webhooks.outbox");
 
 enum Step {
-    /// The checkpoint is (now) here.
-    Advanced(Position),
+    /// The checkpoint is (now) here; `caught_up` when the batch was all there was (less
+    /// than a full batch).
+    Advanced(Position, bool),
     Idle,
     LostRace,
 }
@@ -84,13 +85,17 @@ impl Follower for Projector {
     async fn step(&mut self) -> Result<Stepped, WebhookError> {
         let stepped = match self.cursor {
             Some(at) => step(&self.shared, at).await?,
-            None => Step::Advanced(read_checkpoint(&self.shared).await?),
+            None => Step::Advanced(read_checkpoint(&self.shared).await?, false),
         };
         Ok(match stepped {
-            Step::Advanced(at) => {
+            Step::Advanced(at, caught_up) => {
                 self.cursor = Some(at);
                 self.shared.set_local(|l| l.projector_error = None);
-                Stepped::Worked
+                if caught_up {
+                    Stepped::CaughtUp
+                } else {
+                    Stepped::Worked
+                }
             }
             Step::Idle => Stepped::Idle,
             Step::LostRace => {
@@ -131,6 +136,7 @@ async fn step(shared: &Shared, from: Position) -> Result<Step, WebhookError> {
     let Some(last) = events.last().map(|e| e.position) else {
         return Ok(Step::Idle);
     };
+    let caught_up = u64::try_from(events.len()).is_ok_and(|read| read < shared.options.batch_size);
     let to = last.to_bigint()?;
     let from = from.to_bigint()?;
     let now = micros(Utc::now());
@@ -178,5 +184,5 @@ async fn step(shared: &Shared, from: Position) -> Result<Step, WebhookError> {
         tracing::debug!(rows = rows.len(), to, "webhooks: enqueued deliveries");
         shared.wake_workers();
     }
-    Ok(Step::Advanced(last))
+    Ok(Step::Advanced(last, caught_up))
 }

@@ -5,12 +5,8 @@
 //!
 //! 1. `If-Match` is required on commands to an existing resource: missing → 428
 //!    (`If-Match: *` means "whatever the current version").
-//! 2. Idempotency pre-check: with an `Idempotency-Key`, the command id is
-//!    UUIDv5(scope + key), scope = (region, subject, method, route template). If the store
-//!    already holds that command, the same request (same HMAC-SHA256 fingerprint of method,
-//!    path and body under a server key, read back from the first event's metadata) is
-//!    answered with the original response, and another request with that key gets 422
-//!    `idempotency_key_reused`.
+//! 2. The command id: with an `Idempotency-Key`, UUIDv5(scope + key), scope = (the whole
+//!    caller, method, route template); without, one of the request's own.
 //! 3. The aggregate is loaded (snapshots on); absent or another tenant's → not found.
 //! 4. `If-Match` against the stream version → 412 with the current `ETag`.
 //! 5. The domain decides (`Aggregate::handle`), with the system clock and the catalogues.
@@ -18,6 +14,15 @@
 //!    actor, the fingerprint, and the resource's tenancy: `tenant_region` and `tenant_org`,
 //!    see `tenancy`); a write in between → 412.
 //! 7. The store's outcome gives the new version and global position.
+//!
+//! **Idempotency.** If the store already holds the command id, the same request (same
+//! HMAC-SHA256 fingerprint of method, path and body under a server key, read back from the
+//! first event's metadata) is answered with the original response, and another request with
+//! that key gets 422 `idempotency_key_reused`. It is found where the attempt ends, not looked
+//! up first: the store answers `replayed` for a command id it holds (and refuses it on another
+//! stream), and any refusal of a keyed request (a stale `If-Match`, the domain's, a conflict)
+//! looks the command up before it is answered, so a retry gets the original answer whatever
+//! has happened to the resource since.
 //!
 //! A command the domain refuses writes nothing, so retrying it with the same key simply runs
 //! it again. Without a key every request gets a fresh command id.
@@ -254,14 +259,10 @@ impl Attempt<'_> {
             (Target::Existing, Some(if_match)) => Some(if_match.clone()),
             (Target::New, _) => None,
         };
-        if self.input.keyed()
-            && let Some(replayed) = self.replay::<A::Error>().await?
-        {
-            tracing::info!(
-                "replaying the response of an earlier request with this Idempotency-Key"
-            );
-            return Ok(replayed);
-        }
+        // No lookup of the command id before deciding: a retry of a recorded command is found
+        // on the way, where the attempt ends (the store answers `replayed` for a command id it
+        // holds, and any refusal of a keyed request looks the command up below), so a first
+        // request, by far the common one, saves the round trip.
         let decided = self
             .decide_and_commit::<A>(stream_id, if_match, visible, command, services)
             .await;

@@ -653,3 +653,52 @@ pub async fn redirects_and_unreachable_endpoints_are_failed_attempts(db: TestDat
     );
     drop(handle);
 }
+
+/// A stored position or time the outbox never writes (negative: a bad migration, a hand edit)
+/// is refused as corrupt where it is read, never read as 0 or the epoch.
+pub async fn a_negative_stored_position_or_time_is_refused_as_corrupt(db: TestDatabase) {
+    let store = db.store().await;
+    let receiver = Receiver::start();
+    receiver.script(always(200));
+    let webhooks = open(&db, &store, options()).await;
+    let subscription = subscribe(&webhooks, &receiver, "dalarna", "hooks", &["*"]).await;
+    let handle = webhooks.start();
+    let event = append_case(&store, "dalarna", "c1", 1).await[0];
+    eventually("the event is delivered", ALL, || async {
+        try_delivery_of(&webhooks, "dalarna", event)
+            .await
+            .is_some_and(|d| d.delivery.status == DeliveryStatus::Delivered)
+    })
+    .await;
+    drop(handle);
+    let list = || {
+        webhooks.deliveries(
+            "dalarna",
+            subscription.id,
+            webhooks::DeliveryQuery::default(),
+        )
+    };
+    assert!(list().await.is_ok());
+
+    for corruption in [
+        "UPDATE webhook_deliveries SET position = -1",
+        "UPDATE webhook_deliveries SET created_at = -9223372036854775807",
+        "UPDATE webhook_deliveries SET attempts = -1",
+    ] {
+        db.execute(corruption).await.unwrap();
+        let error = list().await.expect_err(corruption);
+        assert!(
+            matches!(error, WebhookError::Corrupt(_)),
+            "{corruption}: {error:?}"
+        );
+        assert_eq!(error.code(), "webhooks.corrupt", "{corruption}");
+        // Put the row back as it was for the next corruption.
+        db.execute(&format!(
+            "UPDATE webhook_deliveries SET position = {}, created_at = updated_at, attempts = 1",
+            event.position.get()
+        ))
+        .await
+        .unwrap();
+        assert!(list().await.is_ok(), "{corruption}: restored");
+    }
+}

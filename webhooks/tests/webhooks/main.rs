@@ -39,6 +39,7 @@ store::on_both_backends!(
     delivery::a_parked_delivery_holds_its_case_until_redelivered_or_skipped,
     delivery::a_410_gone_parks_the_delivery_and_deactivates_the_subscription,
     delivery::redirects_and_unreachable_endpoints_are_failed_attempts,
+    delivery::a_negative_stored_position_or_time_is_refused_as_corrupt,
     recovery::nothing_is_lost_or_reordered_across_a_crash_and_a_restart,
     recovery::a_graceful_shutdown_lets_attempts_in_flight_finish,
 );
