@@ -301,7 +301,8 @@ impl Auditor {
                 leader_retry: interval,
                 error_backoff: interval,
             },
-            // Rounds are timed: the interval is the checkpointer's rhythm.
+            // Rounds are timed: no wake-ups (the signal is dropped at once, which `pause`
+            // takes as none), the interval is the checkpointer's rhythm.
             Signal::default().subscribe(),
             stopping,
         );

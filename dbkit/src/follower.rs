@@ -45,6 +45,10 @@ impl Signal {
 }
 
 /// Waits for a wake-up, `timeout`, or the stop signal; true when stopping.
+///
+/// A wake-up channel whose [`Signal`] is gone wakes nobody: the pause then lasts `timeout`
+/// (a closed channel's `changed()` is ready at once and for ever, and taking that for a
+/// wake-up would make the follower step in a loop without pause).
 pub async fn pause(
     wake: &mut watch::Receiver<u64>,
     stop: &mut watch::Receiver<bool>,
@@ -54,7 +58,7 @@ pub async fn pause(
         return true;
     }
     tokio::select! {
-        _ = wake.changed() => false,
+        Ok(()) = wake.changed() => false,
         () = tokio::time::sleep(timeout) => false,
         _ = stop.changed() => true,
     }
@@ -349,6 +353,40 @@ mod tests {
         .await
         .unwrap();
         (dir, db)
+    }
+
+    /// A follower whose wake-ups come from nowhere (its `Signal` dropped, as a timed one's)
+    /// steps once per `poll_interval`, not in a loop.
+    #[tokio::test]
+    async fn a_follower_without_wake_ups_steps_once_per_poll_interval() {
+        let (_dir, db) = sqlite().await;
+        let steps = Arc::new(AtomicU32::new(0));
+        let mut tasks = Tasks::default();
+        tasks.spawn_follower(run(
+            Counter {
+                steps: steps.clone(),
+                work: 0,
+                fail_at: None,
+                failures: Arc::new(AtomicU32::new(0)),
+            },
+            db,
+            None,
+            Timing {
+                poll_interval: Duration::from_millis(100),
+                ..timing()
+            },
+            Signal::default().subscribe(),
+            tasks.stopping(),
+        ));
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        let stepped = steps.load(Ordering::SeqCst);
+        assert!(
+            (3..=6).contains(&stepped),
+            "{stepped} steps in 450 ms at one per 100 ms"
+        );
+        tokio::time::timeout(Duration::from_secs(5), tasks.shutdown())
+            .await
+            .expect("it stops");
     }
 
     #[tokio::test]
