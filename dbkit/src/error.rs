@@ -89,6 +89,34 @@ impl From<crate::OutOfRange> for DbError {
     }
 }
 
+/// Implements `From<sqlx::Error>` and `From<DbError>` for a crate's error enum that has
+/// [`DbError`]'s five variants under the same names and with the same payloads
+/// (`Unavailable`, `Corrupt`, `Invalid`, `Migration`, `Database`), so that every database
+/// error is classified once, here, and keeps its class in the crate's own error. A crate
+/// whose error lacks one of them writes its own conversion (and the compiler says so).
+#[macro_export]
+macro_rules! db_error_conversions {
+    ($error:ty) => {
+        impl From<$crate::DbError> for $error {
+            fn from(error: $crate::DbError) -> Self {
+                match error {
+                    $crate::DbError::Unavailable(error) => Self::Unavailable(error),
+                    $crate::DbError::Corrupt(message) => Self::Corrupt(message),
+                    $crate::DbError::Invalid(message) => Self::Invalid(message),
+                    $crate::DbError::Migration(error) => Self::Migration(error),
+                    $crate::DbError::Database(error) => Self::Database(error),
+                }
+            }
+        }
+
+        impl From<sqlx::Error> for $error {
+            fn from(error: sqlx::Error) -> Self {
+                $crate::DbError::from(error).into()
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,25 +79,9 @@ impl StoreError {
     }
 }
 
-/// The one classification of database errors ([`dbkit::classify`]), which the read models,
-/// the outbox, the audit tree and the keys share.
-impl From<sqlx::Error> for StoreError {
-    fn from(error: sqlx::Error) -> Self {
-        dbkit::DbError::from(error).into()
-    }
-}
-
-impl From<dbkit::DbError> for StoreError {
-    fn from(error: dbkit::DbError) -> Self {
-        match error {
-            dbkit::DbError::Unavailable(error) => Self::Unavailable(error),
-            dbkit::DbError::Corrupt(message) => Self::Corrupt(message),
-            dbkit::DbError::Invalid(message) => Self::Invalid(message),
-            dbkit::DbError::Migration(error) => Self::Migration(error),
-            dbkit::DbError::Database(error) => Self::Database(error),
-        }
-    }
-}
+// The one classification of database errors (`dbkit::classify`), which the read models, the
+// outbox, the audit tree and the keys share.
+dbkit::db_error_conversions!(StoreError);
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(error: sqlx::migrate::MigrateError) -> Self {

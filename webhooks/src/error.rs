@@ -90,24 +90,8 @@ impl WebhookError {
     }
 }
 
-impl From<sqlx::Error> for WebhookError {
-    fn from(error: sqlx::Error) -> Self {
-        dbkit::DbError::from(error).into()
-    }
-}
-
-/// The one classification of database errors ([`dbkit::classify`]).
-impl From<dbkit::DbError> for WebhookError {
-    fn from(error: dbkit::DbError) -> Self {
-        match error {
-            dbkit::DbError::Unavailable(error) => Self::Unavailable(error),
-            dbkit::DbError::Corrupt(message) => Self::Corrupt(message),
-            dbkit::DbError::Invalid(message) => Self::Invalid(message),
-            dbkit::DbError::Migration(error) => Self::Migration(error),
-            dbkit::DbError::Database(error) => Self::Database(error),
-        }
-    }
-}
+// The one classification of database errors (`dbkit::classify`).
+dbkit::db_error_conversions!(WebhookError);
 
 impl From<dbkit::OutOfRange> for WebhookError {
     fn from(error: dbkit::OutOfRange) -> Self {
