@@ -36,7 +36,7 @@ pub async fn execute<A>(
     services: &A::Services,
 ) -> Result<Executed, ApiError>
 where
-    A: Aggregate + Tenanted,
+    A: Aggregate + Clone + Tenanted + 'static,
     A::Error: Into<ApiError>,
 {
     let key = state.subjects.fingerprint_key();

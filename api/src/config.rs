@@ -79,6 +79,12 @@ pub struct Settings {
     pub request_body_timeout_milliseconds: u64,
     /// Take an aggregate snapshot every this many events.
     pub snapshot_every: usize,
+    /// `ANSLUT_CACHED_AGGREGATES`: how many aggregates (cases, incidents, data subjects) the
+    /// server keeps in memory as its last command left them, so that the next command on one
+    /// reads only the events after that state (0: none). Their states hold no personal data,
+    /// like the snapshots. Each instance keeps its own; the events after a cached state are
+    /// always read, so instances never act on a stale one.
+    pub cached_aggregates: usize,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
     pub auth: AuthSettings,
@@ -402,6 +408,7 @@ impl Default for Settings {
             request_header_timeout_milliseconds: 5_000,
             request_body_timeout_milliseconds: 30_000,
             snapshot_every: 50,
+            cached_aggregates: 4096,
             workers: 0,
             auth: AuthSettings::default(),
             privacy: PrivacySettings::default(),

@@ -307,6 +307,7 @@ pub async fn connect_store_with_keys(
     .await?;
     let options = StoreOptions {
         snapshot_every: settings.snapshot_every,
+        cached_aggregates: settings.cached_aggregates,
         codec: Arc::new(keys.codec()),
         // Old event versions read as current ones (after the codec has opened them).
         upcasters: Arc::new(domain::case::upcast::upcasters()),

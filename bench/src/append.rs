@@ -147,6 +147,8 @@ pub async fn anslut_store(url: &str) -> Result<EventStore> {
         StoreOptions {
             max_connections: 18,
             snapshot_every: SNAPSHOT_EVERY,
+            // As `anslut serve` runs it (`cached_aggregates`' default there).
+            cached_aggregates: 4096,
             ..StoreOptions::default()
         },
     )

@@ -30,6 +30,7 @@ use cqrs_es::persist::{
 use cqrs_es::{Aggregate, AggregateError, EventEnvelope};
 use serde_json::Value;
 
+use crate::cache::Cached;
 use crate::error::StoreError;
 use crate::model::{
     AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, NewEvent, Position,
@@ -51,6 +52,22 @@ fn to_serialized(event: RecordedEvent) -> Result<SerializedEvent, PersistenceErr
         payload: event.payload,
         metadata: serde_json::to_value(event.metadata.to_map())?,
     })
+}
+
+/// The number of the stream's latest snapshot once `request` is committed: the one it
+/// carries, or the one the context was loaded with.
+fn snapshot_number<A: Aggregate>(
+    request: &AppendRequest,
+    context: &EventStoreAggregateContext<A>,
+) -> Result<Option<usize>, PersistenceError> {
+    request
+        .snapshot
+        .as_ref()
+        .map_or(Ok(context.current_snapshot), |snapshot| {
+            usize::try_from(snapshot.snapshot_number)
+                .map(Some)
+                .map_err(|e| PersistenceError::UnknownError(Box::new(e)))
+        })
 }
 
 fn sequence(n: usize) -> u64 {
@@ -252,7 +269,7 @@ impl<A> std::fmt::Debug for AggregateStore<A> {
     }
 }
 
-impl<A: Aggregate> AggregateStore<A> {
+impl<A: Aggregate + Clone + 'static> AggregateStore<A> {
     /// Commits like `cqrs_es::EventStore::commit` and answers with what the store recorded
     /// (positions, versions, `replayed` when the command id had been appended before), so a
     /// caller needs no second round trip to learn it; `None` when there were no events.
@@ -266,15 +283,42 @@ impl<A: Aggregate> AggregateStore<A> {
         context: &EventStoreAggregateContext<A>,
         metadata: &HashMap<String, String>,
     ) -> Result<Option<AppendOutcome>, AggregateError<A::Error>> {
-        let Some((_, request)) = self.prepare(events, context, metadata)? else {
+        let Some((envelopes, request)) = self.prepare(events, context, metadata)? else {
             return Ok(None);
         };
-        Ok(Some(
-            self.store
-                .append(request)
-                .await
-                .map_err(PersistenceError::from)?,
-        ))
+        let snapshot = snapshot_number(&request, context)?;
+        let outcome = self
+            .store
+            .append(request)
+            .await
+            .map_err(PersistenceError::from)?;
+        if !outcome.replayed {
+            self.cache(
+                context.aggregate.clone(),
+                context,
+                envelopes.len(),
+                snapshot,
+            );
+        }
+        Ok(Some(outcome))
+    }
+
+    /// Caches the aggregate as this commit left it: `events` after the context's version.
+    fn cache(
+        &self,
+        aggregate: A,
+        context: &EventStoreAggregateContext<A>,
+        events: usize,
+        snapshot: Option<usize>,
+    ) {
+        self.store.inner.aggregates.put(
+            &context.aggregate_id,
+            Cached {
+                aggregate,
+                version: context.current_sequence + events,
+                snapshot,
+            },
+        );
     }
 
     /// The envelopes of a command's events and the append request that records them, with
@@ -337,7 +381,7 @@ impl<A: Aggregate> AggregateStore<A> {
     }
 }
 
-impl<A: Aggregate> cqrs_es::EventStore<A> for AggregateStore<A> {
+impl<A: Aggregate + Clone + 'static> cqrs_es::EventStore<A> for AggregateStore<A> {
     type AC = EventStoreAggregateContext<A>;
 
     async fn load_events(
@@ -357,7 +401,14 @@ impl<A: Aggregate> cqrs_es::EventStore<A> for AggregateStore<A> {
             current_sequence: 0,
             current_snapshot: None,
         };
-        if self.snapshot_every > 0 {
+        let cache = &self.store.inner.aggregates;
+        let cached = cache.get::<A>(aggregate_id);
+        let hit = cached.is_some();
+        if let Some(cached) = cached {
+            context.aggregate = cached.aggregate;
+            context.current_sequence = cached.version;
+            context.current_snapshot = cached.snapshot;
+        } else if self.snapshot_every > 0 {
             let stream = StreamRef::new(A::TYPE, aggregate_id);
             if let Some(snapshot) = self
                 .store
@@ -378,12 +429,25 @@ impl<A: Aggregate> cqrs_es::EventStore<A> for AggregateStore<A> {
                 }
             }
         }
-        for envelope in self
+        let envelopes = self
             .envelopes(aggregate_id, sequence(context.current_sequence))
-            .await?
-        {
+            .await?;
+        let read = envelopes.len();
+        for envelope in envelopes {
             context.current_sequence = envelope.sequence;
             context.aggregate.apply(envelope.payload);
+        }
+        // What was read from the store is cached too, so that the next command on this
+        // stream (this one may be refused) starts from it.
+        if (!hit || read > 0) && context.current_sequence > 0 {
+            cache.put(
+                aggregate_id,
+                Cached {
+                    aggregate: context.aggregate.clone(),
+                    version: context.current_sequence,
+                    snapshot: context.current_snapshot,
+                },
+            );
         }
         Ok(context)
     }
@@ -397,6 +461,7 @@ impl<A: Aggregate> cqrs_es::EventStore<A> for AggregateStore<A> {
         let Some((envelopes, request)) = self.prepare(events, &context, &metadata)? else {
             return Ok(Vec::new());
         };
+        let snapshot = snapshot_number(&request, &context)?;
         let outcome = self
             .store
             .append(request)
@@ -404,10 +469,15 @@ impl<A: Aggregate> cqrs_es::EventStore<A> for AggregateStore<A> {
             .map_err(PersistenceError::from)?;
         // A retried command that was appended before: nothing was committed now, so nothing
         // is returned (and `CqrsFramework` dispatches nothing).
-        Ok(if outcome.replayed {
-            Vec::new()
-        } else {
-            envelopes
-        })
+        if outcome.replayed {
+            return Ok(Vec::new());
+        }
+        self.cache(
+            context.aggregate.clone(),
+            &context,
+            envelopes.len(),
+            snapshot,
+        );
+        Ok(envelopes)
     }
 }

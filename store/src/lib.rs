@@ -49,6 +49,7 @@
 
 #![forbid(unsafe_code)]
 
+mod cache;
 pub mod canonical;
 mod cqrs;
 mod dialect;

@@ -118,6 +118,12 @@ pub struct StoreOptions {
     /// Take a snapshot of an aggregate every this many events (0: never). Used by
     /// [`crate::EventStore::aggregate_store`].
     pub snapshot_every: usize,
+    /// How many aggregates [`crate::EventStore::aggregate_store`] keeps in memory, in the
+    /// state the last command committed here left them (0: none). A command on a cached
+    /// stream then reads only the events after that state, not a snapshot and the events
+    /// since it. A hint, never an answer: the events after it are always read, and the append
+    /// still checks the version.
+    pub cached_aggregates: usize,
     /// Upcasters applied to every event read (`read_all`, `read_stream`, the aggregate
     /// store), in order, so that readers only ever see current event versions.
     pub upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
@@ -134,6 +140,7 @@ impl Default for StoreOptions {
             max_batch: 512,
             sqlite_durable: true,
             snapshot_every: 0,
+            cached_aggregates: 0,
             upcasters: Arc::new(Vec::new()),
             codec: Arc::new(IdentityCodec),
         }
@@ -149,6 +156,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("max_batch", &self.max_batch)
             .field("sqlite_durable", &self.sqlite_durable)
             .field("snapshot_every", &self.snapshot_every)
+            .field("cached_aggregates", &self.cached_aggregates)
             .field("upcasters", &self.upcasters.len())
             .finish_non_exhaustive()
     }

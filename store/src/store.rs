@@ -11,6 +11,7 @@ use sqlx::{Postgres, Sqlite};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
+use crate::cache::AggregateCache;
 use crate::canonical::{self, EventHash};
 use crate::dialect::NOTIFY_CHANNEL;
 use crate::engine::{Engine, PreparedAppend, PreparedEvent, StoredEvent};
@@ -50,6 +51,7 @@ pub(crate) struct Inner {
     writes: mpsc::Sender<Vec<Job>>,
     head: watch::Sender<Position>,
     pub options: StoreOptions,
+    pub aggregates: AggregateCache,
 }
 
 /// Anslut's event store: one log with a gap-free global order over PostgreSQL or SQLite.
@@ -130,6 +132,7 @@ impl EventStore {
                 backend,
                 writes,
                 head,
+                aggregates: AggregateCache::new(options.cached_aggregates),
                 options,
             }),
         })

@@ -217,7 +217,7 @@ pub async fn execute<A>(
     services: &A::Services,
 ) -> Result<Executed, CommandError<A::Error>>
 where
-    A: Aggregate + Tenanted,
+    A: Aggregate + Clone + Tenanted + 'static,
 {
     let command_id = input.command_id();
     tracing::Span::current().record("command_id", tracing::field::display(command_id));
@@ -252,7 +252,7 @@ impl Attempt<'_> {
         services: &A::Services,
     ) -> Result<Executed, CommandError<A::Error>>
     where
-        A: Aggregate + Tenanted,
+        A: Aggregate + Clone + Tenanted + 'static,
     {
         let if_match = match (target, &self.input.headers.if_match) {
             (Target::Existing, None) => return Err(CommandError::PreconditionRequired),
@@ -305,7 +305,7 @@ impl Attempt<'_> {
         services: &A::Services,
     ) -> Result<Executed, CommandError<A::Error>>
     where
-        A: Aggregate + Tenanted,
+        A: Aggregate + Clone + Tenanted + 'static,
     {
         let Pipeline { store, metrics, .. } = self.pipeline;
         let aggregates = store.aggregate_store::<A>();

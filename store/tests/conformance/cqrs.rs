@@ -205,6 +205,95 @@ pub async fn snapshots_are_taken_every_n_events_and_loading_reads_only_what_foll
     assert_eq!(from_snapshot.aggregate, full_replay);
 }
 
+pub async fn a_cached_aggregate_is_the_replayed_one_with_other_writers_events_after_it(
+    db: TestDatabase,
+) {
+    let cached =
+        |store: &EventStore| CqrsFramework::new(store.aggregate_store::<Checklist>(), vec![], ());
+    let options = StoreOptions {
+        snapshot_every: 10,
+        cached_aggregates: 16,
+        ..StoreOptions::default()
+    };
+    // Two processes' stores on one log, each with its own cache, and one without a cache.
+    let here = db.store_with(options.clone()).await;
+    let there = db.store_with(options).await;
+    let uncached = db
+        .store_with(StoreOptions {
+            snapshot_every: 10,
+            ..StoreOptions::default()
+        })
+        .await;
+    let tick = |i: usize| ChecklistCommand::Tick {
+        item: format!("item-{i}"),
+        note: String::new(),
+    };
+    let (cqrs_here, cqrs_there) = (cached(&here), cached(&there));
+    cqrs_here
+        .execute(
+            "c",
+            ChecklistCommand::Open {
+                title: "Go-live".into(),
+            },
+        )
+        .await
+        .unwrap();
+    for i in 0..12 {
+        cqrs_here.execute("c", tick(i)).await.unwrap();
+    }
+    // Another process writes after this one's cached state (version 13).
+    for i in 12..14 {
+        cqrs_there.execute("c", tick(i)).await.unwrap();
+    }
+    let truth = || async {
+        uncached
+            .aggregate_store::<Checklist>()
+            .load_aggregate("c")
+            .await
+    };
+    let loaded = here
+        .aggregate_store::<Checklist>()
+        .load_aggregate("c")
+        .await
+        .unwrap();
+    assert_eq!(loaded.current_sequence, 15);
+    assert_eq!(loaded.aggregate, truth().await.unwrap().aggregate);
+    assert_eq!(loaded.aggregate.events_applied, 15);
+    assert_eq!(loaded.current_snapshot, Some(1));
+
+    // A command here starts from the cached state plus the other process's events, so it
+    // commits (no conflict) and its snapshot numbering goes on.
+    for i in 14..20 {
+        cqrs_here.execute("c", tick(i)).await.unwrap();
+    }
+    let snapshot = here.snapshot(&checklist("c")).await.unwrap().unwrap();
+    assert_eq!((snapshot.snapshot_number, snapshot.version), (2, 20));
+    let expected = truth().await.unwrap();
+
+    // Proof that the cached state is what a command here starts from: with an event before
+    // it made unreadable and the snapshots gone, a load without the cache fails, this one
+    // does not.
+    db.disable_append_only_guard().await;
+    db.execute(
+        "UPDATE events SET payload = '\"unreadable\"' \
+         WHERE stream_type = 'Checklist' AND stream_id = 'c' AND version = 16",
+    )
+    .await
+    .unwrap();
+    db.execute("DELETE FROM snapshots").await.unwrap();
+    assert!(matches!(
+        truth().await,
+        Err(AggregateError::DeserializationError(_))
+    ));
+    let from_cache = here
+        .aggregate_store::<Checklist>()
+        .load_aggregate("c")
+        .await
+        .unwrap();
+    assert_eq!(from_cache.aggregate, expected.aggregate);
+    assert_eq!(from_cache.current_sequence, 21);
+}
+
 pub async fn the_cqrs_framework_appends_with_metadata_and_retries_are_idempotent(db: TestDatabase) {
     let store = db.store().await;
     let cqrs = CqrsFramework::new(
