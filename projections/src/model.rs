@@ -221,27 +221,33 @@ impl<M: ReadModel> Projector for Model<M> {
             position,
             message,
         };
-        let mut state: M::State = match stored {
-            Some(doc) => serde_json::from_str(doc).map_err(|e| {
+        let parse = |doc: &str| {
+            serde_json::from_str::<M::State>(doc).map_err(|e| {
                 ProjectionError::Corrupt(format!("{} state document: {e}", M::NAME))
-            })?,
-            None => M::State::default(),
+            })
         };
-        let before = match stored {
-            Some(_) => M::rows(&state, ctx).map_err(|m| poison(last.position, m))?,
-            None => Vec::new(),
-        };
+        let mut state = stored.map_or_else(|| Ok(M::State::default()), parse)?;
         for event in events {
             M::apply(&mut state, event, ctx).map_err(|m| poison(event.position, m))?;
         }
-        let after = M::rows(&state, ctx).map_err(|m| poison(last.position, m))?;
         let doc = serde_json::to_string(&state)
             .map_err(|e| poison(last.position, format!("serialising the state: {e}")))?;
+        if stored == Some(doc.as_str()) {
+            // Rows are a function of the state alone: the same state derives the same rows,
+            // so an event that changes nothing here (most events, for most read models)
+            // costs no derivation, and no write.
+            return Ok(PartitionChange::default());
+        }
+        let before = match stored {
+            Some(stored) => M::rows(&parse(stored)?, ctx).map_err(|m| poison(last.position, m))?,
+            None => Vec::new(),
+        };
+        let after = M::rows(&state, ctx).map_err(|m| poison(last.position, m))?;
 
         let mut old: BTreeMap<String, Row> =
             before.into_iter().map(|r| (r.key.clone(), r)).collect();
         let mut change = PartitionChange {
-            state: (stored != Some(doc.as_str())).then_some(doc),
+            state: Some(doc),
             ..PartitionChange::default()
         };
         for row in after {
