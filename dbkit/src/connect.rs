@@ -101,10 +101,6 @@ pub struct Pools<DB: Database> {
     pub read: Pool<DB>,
 }
 
-/// How long a PostgreSQL connection may have been idle in its pool and still be handed out
-/// without a ping first.
-pub const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
-
 /// A crate's pools on either backend. Cheap to clone.
 #[derive(Debug, Clone)]
 pub enum Db {
@@ -120,20 +116,6 @@ pub async fn connect(url: &str, policy: &PoolPolicy) -> Result<Db, DbError> {
         let pool = PgPoolOptions::new()
             .max_connections(policy.max_connections.max(1))
             .acquire_timeout(policy.acquire_timeout)
-            // sqlx pings every connection it hands out by default: a round trip before each
-            // query or transaction, a fifth of a command's database sends under load. A
-            // connection back in the pool for less than `PING_IDLE_AFTER` was working a moment
-            // ago and is handed out as it is; one idle longer (the server may have restarted
-            // or dropped it meanwhile) is pinged first, and replaced when the ping fails.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= PING_IDLE_AFTER {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
             .connect(url)
             .await?;
         return Ok(Db::Postgres(Arc::new(Pools {
