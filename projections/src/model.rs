@@ -222,9 +222,8 @@ impl<M: ReadModel> Projector for Model<M> {
             message,
         };
         let parse = |doc: &str| {
-            serde_json::from_str::<M::State>(doc).map_err(|e| {
-                ProjectionError::Corrupt(format!("{} state document: {e}", M::NAME))
-            })
+            serde_json::from_str::<M::State>(doc)
+                .map_err(|e| ProjectionError::Corrupt(format!("{} state document: {e}", M::NAME)))
         };
         let mut state = stored.map_or_else(|| Ok(M::State::default()), parse)?;
         for event in events {
