@@ -286,39 +286,34 @@ impl<A: Aggregate + Clone + 'static> AggregateStore<A> {
         let Some((envelopes, request)) = self.prepare(events, context, metadata)? else {
             return Ok(None);
         };
-        let snapshot = snapshot_number(&request, context)?;
-        let outcome = self
-            .store
-            .append(request)
-            .await
-            .map_err(PersistenceError::from)?;
-        if !outcome.replayed {
-            self.cache(
-                context.aggregate.clone(),
-                context,
-                envelopes.len(),
-                snapshot,
-            );
-        }
-        Ok(Some(outcome))
+        Ok(Some(
+            self.append_and_cache(request, context, envelopes.len())
+                .await?,
+        ))
     }
 
-    /// Caches the aggregate as this commit left it: `events` after the context's version.
-    fn cache(
+    /// Appends `request` (`events` events after the context's version) and, unless the store
+    /// replayed an earlier command with its id (then nothing of this decision was recorded,
+    /// and the state it left never existed in the log), caches the aggregate as it left it.
+    async fn append_and_cache(
         &self,
-        aggregate: A,
+        request: AppendRequest,
         context: &EventStoreAggregateContext<A>,
         events: usize,
-        snapshot: Option<usize>,
-    ) {
-        self.store.inner.aggregates.put(
-            &context.aggregate_id,
-            Cached {
-                aggregate,
-                version: context.current_sequence + events,
-                snapshot,
-            },
-        );
+    ) -> Result<AppendOutcome, PersistenceError> {
+        let snapshot = snapshot_number(&request, context)?;
+        let outcome = self.store.append(request).await?;
+        if !outcome.replayed {
+            self.store.inner.aggregates.put(
+                &context.aggregate_id,
+                Cached {
+                    aggregate: context.aggregate.clone(),
+                    version: context.current_sequence + events,
+                    snapshot,
+                },
+            );
+        }
+        Ok(outcome)
     }
 
     /// The envelopes of a command's events and the append request that records them, with
@@ -461,23 +456,14 @@ impl<A: Aggregate + Clone + 'static> cqrs_es::EventStore<A> for AggregateStore<A
         let Some((envelopes, request)) = self.prepare(events, &context, &metadata)? else {
             return Ok(Vec::new());
         };
-        let snapshot = snapshot_number(&request, &context)?;
         let outcome = self
-            .store
-            .append(request)
-            .await
-            .map_err(PersistenceError::from)?;
+            .append_and_cache(request, &context, envelopes.len())
+            .await?;
         // A retried command that was appended before: nothing was committed now, so nothing
         // is returned (and `CqrsFramework` dispatches nothing).
         if outcome.replayed {
             return Ok(Vec::new());
         }
-        self.cache(
-            context.aggregate.clone(),
-            &context,
-            envelopes.len(),
-            snapshot,
-        );
         Ok(envelopes)
     }
 }

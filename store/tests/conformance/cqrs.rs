@@ -28,6 +28,18 @@ fn replay(events: impl IntoIterator<Item = ChecklistEvent>) -> Checklist {
     aggregate
 }
 
+/// Overwrites the payload of event `version` of checklist `id` with one no `Checklist` event
+/// reads, behind the store's back.
+async fn make_unreadable(db: &TestDatabase, id: &str, version: u64) {
+    db.disable_append_only_guard().await;
+    db.execute(&format!(
+        "UPDATE events SET payload = '\"unreadable\"' \
+         WHERE stream_type = 'Checklist' AND stream_id = '{id}' AND version = {version}"
+    ))
+    .await
+    .unwrap();
+}
+
 fn metadata() -> EventMetadata {
     EventMetadata {
         command_id: Uuid::now_v7(),
@@ -190,13 +202,7 @@ pub async fn snapshots_are_taken_every_n_events_and_loading_reads_only_what_foll
     );
 
     // Proof that the events before the snapshot are not read: make one unreadable.
-    db.disable_append_only_guard().await;
-    db.execute(
-        "UPDATE events SET payload = '\"unreadable\"' \
-         WHERE stream_type = 'Checklist' AND stream_id = 'c' AND version = 5",
-    )
-    .await
-    .unwrap();
+    make_unreadable(&db, "c", 5).await;
     assert!(matches!(
         aggregates.load_events("c").await,
         Err(AggregateError::DeserializationError(_))
@@ -273,13 +279,7 @@ pub async fn a_cached_aggregate_is_the_replayed_one_with_other_writers_events_af
     // Proof that the cached state is what a command here starts from: with an event before
     // it made unreadable and the snapshots gone, a load without the cache fails, this one
     // does not.
-    db.disable_append_only_guard().await;
-    db.execute(
-        "UPDATE events SET payload = '\"unreadable\"' \
-         WHERE stream_type = 'Checklist' AND stream_id = 'c' AND version = 16",
-    )
-    .await
-    .unwrap();
+    make_unreadable(&db, "c", 16).await;
     db.execute("DELETE FROM snapshots").await.unwrap();
     assert!(matches!(
         truth().await,
@@ -292,6 +292,55 @@ pub async fn a_cached_aggregate_is_the_replayed_one_with_other_writers_events_af
         .unwrap();
     assert_eq!(from_cache.aggregate, expected.aggregate);
     assert_eq!(from_cache.current_sequence, 21);
+}
+
+pub async fn a_replayed_command_leaves_the_cached_state_as_the_log_has_it(db: TestDatabase) {
+    let store = db
+        .store_with(StoreOptions {
+            cached_aggregates: 16,
+            ..StoreOptions::default()
+        })
+        .await;
+    let cqrs = CqrsFramework::new(store.aggregate_store::<Checklist>(), vec![], ());
+    let tick = |item: &str| ChecklistCommand::Tick {
+        item: item.into(),
+        note: String::new(),
+    };
+    cqrs.execute(
+        "c",
+        ChecklistCommand::Open {
+            title: "Go-live".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let once = metadata();
+    cqrs.execute_with_metadata("c", tick("firewall"), once.to_map())
+        .await
+        .unwrap();
+    // The same command id with another decision: the store replays the first, records
+    // nothing, and the state this decision left must not be taken for the log's.
+    cqrs.execute_with_metadata("c", tick("backup"), once.to_map())
+        .await
+        .unwrap();
+    let loaded = store
+        .aggregate_store::<Checklist>()
+        .load_aggregate("c")
+        .await
+        .unwrap();
+    assert_eq!(loaded.aggregate.ticked, ["firewall"]);
+    assert_eq!(loaded.current_sequence, 2);
+    // The next command starts from the log's state, so it commits at version 3.
+    cqrs.execute("c", tick("backup")).await.unwrap();
+    let uncached = EventStore::connect(db.url(), StoreOptions::default())
+        .await
+        .unwrap()
+        .aggregate_store::<Checklist>()
+        .load_aggregate("c")
+        .await
+        .unwrap();
+    assert_eq!(uncached.aggregate.ticked, ["firewall", "backup"]);
+    assert_eq!(uncached.current_sequence, 3);
 }
 
 pub async fn the_cqrs_framework_appends_with_metadata_and_retries_are_idempotent(db: TestDatabase) {

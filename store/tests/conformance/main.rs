@@ -43,6 +43,7 @@ store::on_both_backends!(
     cqrs::an_old_event_version_is_read_through_an_upcaster,
     cqrs::snapshots_are_taken_every_n_events_and_loading_reads_only_what_follows,
     cqrs::a_cached_aggregate_is_the_replayed_one_with_other_writers_events_after_it,
+    cqrs::a_replayed_command_leaves_the_cached_state_as_the_log_has_it,
     cqrs::the_cqrs_framework_appends_with_metadata_and_retries_are_idempotent,
     cqrs::cqrs_replay_streams_yield_every_event,
     filtered::a_filtered_read_decodes_only_the_events_it_returns,
