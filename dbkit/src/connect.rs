@@ -255,6 +255,26 @@ impl Db {
         })
     }
 
+    /// A write transaction of derived data, which the log could produce again (a read model
+    /// and its checkpoint): on PostgreSQL its commit does not wait for the WAL to reach the
+    /// disk (`SET LOCAL synchronous_commit = off`, sent with the `BEGIN`, so no extra round
+    /// trip). A crash of the database may then lose the last such commits, whole and in
+    /// order, never part of one: the checkpoint goes back with its documents, and the
+    /// follower projects those events again. A later durable commit flushes it too. Never
+    /// for what cannot be derived again (the log, keys, an erasure's rewrite). SQLite: as
+    /// [`Db::begin_write`].
+    pub async fn begin_derived(&self) -> Result<Tx, DbError> {
+        Ok(match self {
+            Self::Postgres(pools) => Tx::Postgres(
+                pools
+                    .write
+                    .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+                    .await?,
+            ),
+            Self::Sqlite(_) => self.begin_write().await?,
+        })
+    }
+
     /// A read-only transaction that sees one snapshot throughout (PostgreSQL: repeatable
     /// read; SQLite in WAL mode: a deferred transaction reads one snapshot from its first
     /// read on).
@@ -367,6 +387,43 @@ mod tests {
             with_database("postgres://h:5432", "t3"),
             "postgres://h:5432/t3"
         );
+    }
+
+    /// `synchronous_commit` as the transaction sees it.
+    async fn synchronous_commit(tx: &mut Tx) -> String {
+        let Tx::Postgres(tx) = tx else {
+            unreachable!("a PostgreSQL transaction")
+        };
+        sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(&mut **tx)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_a_derived_write_commits_without_waiting_for_the_flush() {
+        // The server scripts/test starts (or the one every test of the workspace uses).
+        let url = std::env::var("ANSLUT_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        // One connection: the derived transaction's setting must not outlive it on the
+        // connection the next transaction gets.
+        let policy = PoolPolicy::new("the test", 1, Duration::from_secs(5));
+        let db = connect(&url, &policy).await.unwrap_or_else(|error| {
+            panic!("PostgreSQL is not reachable at {url} ({error}); run scripts/test")
+        });
+        let mut tx = db.begin_write().await.unwrap();
+        assert_eq!(synchronous_commit(&mut tx).await, "on");
+        tx.commit().await.unwrap();
+        let mut tx = db.begin_derived().await.unwrap();
+        assert_eq!(synchronous_commit(&mut tx).await, "off");
+        tx.commit().await.unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        assert_eq!(
+            synchronous_commit(&mut tx).await,
+            "on",
+            "the setting ends with its transaction"
+        );
+        tx.rollback().await.unwrap();
     }
 
     #[tokio::test]

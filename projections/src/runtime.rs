@@ -737,6 +737,9 @@ async fn listen(shared: Arc<Shared>, pools: Arc<dbkit::Pools<sqlx::Postgres>>) {
         "projections",
         |channel, payload| {
             if channel != PROJECTIONS_CHANNEL {
+                if let Ok(head) = payload.parse() {
+                    shared.store.announce_head(Position(head));
+                }
                 shared.wake_all();
                 return;
             }
@@ -915,7 +918,7 @@ async fn step(
 ) -> Result<Step, ProjectionError> {
     let from = Position::from_bigint(at.position)?;
     let batch = shared.options.batch_size.max(1);
-    let mut events = shared.store.read_all(from, batch).await?;
+    let mut events = shared.store.read_tail(from, batch).await?;
     let caught_up = u64::try_from(events.len()).is_ok_and(|read| read < batch);
     let mut poison = None;
     loop {
@@ -957,7 +960,7 @@ async fn commit_batch(
     };
     let envelopes = parse_all(&[name], events)?;
     let to = last.to_bigint()?;
-    let mut tx = shared.db.begin_write().await?;
+    let mut tx = shared.db.begin_derived().await?;
     let advanced = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::advance(conn, name, at.generation, at.position, to, &now()).await)?;
     if !advanced {
         tx.rollback().await?;
@@ -991,11 +994,7 @@ async fn commit_batch(
             }
         }
     }
-    tx.notify(
-        PROJECTIONS_CHANNEL,
-        &format!("{name}:{}:{to}", at.generation),
-    )
-    .await?;
+    // The advance announced the checkpoint (PostgreSQL), delivered with this commit.
     tx.commit().await?;
     at.position = to;
     shared.observe(name, at.generation, to);

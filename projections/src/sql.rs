@@ -35,17 +35,22 @@ pub(crate) trait Dialect: Database {
     /// Appended to a registry SELECT inside a write transaction to lock the row (SQLite's
     /// write transaction already holds the database lock).
     const FOR_UPDATE: &'static str;
+    /// Whether the database announces commits on [`PROJECTIONS_CHANNEL`] (PostgreSQL's
+    /// `pg_notify`, delivered at commit; SQLite is one process, which needs no announcement).
+    const NOTIFIES: bool;
 }
 
 impl Dialect for Postgres {
     const LIST_TABLES: &'static str =
         "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = current_schema()";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const NOTIFIES: bool = true;
 }
 
 impl Dialect for Sqlite {
     const LIST_TABLES: &'static str = "SELECT name FROM sqlite_master WHERE type = 'table'";
     const FOR_UPDATE: &'static str = "";
+    const NOTIFIES: bool = false;
 }
 
 /// A projection's row in the registry table `projection_state`.
@@ -209,7 +214,9 @@ where
     }
 
     /// Moves the checkpoint from `from` to `to` if the registry still says `generation` at
-    /// `from`; takes the row lock. False when someone else moved it first.
+    /// `from`; takes the row lock. False when someone else moved it first. On PostgreSQL the
+    /// same statement announces the new checkpoint on [`PROJECTIONS_CHANNEL`] as
+    /// `name:generation:to` (delivered only if the transaction commits).
     pub async fn advance(
         conn: &mut DB::Connection,
         name: ProjectionName,
@@ -218,17 +225,27 @@ where
         to: i64,
         now: &str,
     ) -> Result<bool, ProjectionError> {
-        let done = sqlx::query(
+        let announce = if DB::NOTIFIES {
+            ", pg_notify($6, $7)"
+        } else {
+            ""
+        };
+        let sql = format!(
             "UPDATE projection_state SET position = $1, updated_at = $2, last_error = NULL \
-             WHERE name = $3 AND generation = $4 AND position = $5 RETURNING name",
-        )
-        .bind(to)
-        .bind(now.to_owned())
-        .bind(name.as_str().to_owned())
-        .bind(generation)
-        .bind(from)
-        .fetch_optional(conn)
-        .await?;
+             WHERE name = $3 AND generation = $4 AND position = $5 RETURNING name{announce}"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(to)
+            .bind(now.to_owned())
+            .bind(name.as_str().to_owned())
+            .bind(generation)
+            .bind(from);
+        if DB::NOTIFIES {
+            query = query
+                .bind(PROJECTIONS_CHANNEL.to_owned())
+                .bind(format!("{name}:{generation}:{to}"));
+        }
+        let done = query.fetch_optional(conn).await?;
         Ok(done.is_some())
     }
 

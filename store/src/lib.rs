@@ -58,6 +58,7 @@ mod error;
 mod model;
 mod options;
 mod store;
+mod tail;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod verify;

@@ -124,6 +124,10 @@ pub struct StoreOptions {
     /// since it. A hint, never an answer: the events after it are always read, and the append
     /// still checks the version.
     pub cached_aggregates: usize,
+    /// How many of the newest events [`crate::EventStore::read_tail`] keeps for this
+    /// process's followers (0: none, every follower reads the database). Each is held for at
+    /// most a few seconds.
+    pub tail_events: usize,
     /// Upcasters applied to every event read (`read_all`, `read_stream`, the aggregate
     /// store), in order, so that readers only ever see current event versions.
     pub upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
@@ -141,6 +145,7 @@ impl Default for StoreOptions {
             sqlite_durable: true,
             snapshot_every: 0,
             cached_aggregates: 0,
+            tail_events: 1024,
             upcasters: Arc::new(Vec::new()),
             codec: Arc::new(IdentityCodec),
         }
@@ -157,6 +162,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("sqlite_durable", &self.sqlite_durable)
             .field("snapshot_every", &self.snapshot_every)
             .field("cached_aggregates", &self.cached_aggregates)
+            .field("tail_events", &self.tail_events)
             .field("upcasters", &self.upcasters.len())
             .finish_non_exhaustive()
     }

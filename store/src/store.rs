@@ -21,6 +21,7 @@ use crate::model::{
     StoredSnapshot, StreamRef,
 };
 use crate::options::{CodecContext, StoreOptions};
+use crate::tail::Tail;
 
 /// Events per page when a read has no limit of its own (loading a stream, verifying).
 pub(crate) const PAGE: u64 = 1000;
@@ -52,6 +53,7 @@ pub(crate) struct Inner {
     head: watch::Sender<Position>,
     pub options: StoreOptions,
     pub aggregates: AggregateCache,
+    tail: Arc<Tail>,
 }
 
 /// Anslut's event store: one log with a gap-free global order over PostgreSQL or SQLite.
@@ -133,6 +135,7 @@ impl EventStore {
                 writes,
                 head,
                 aggregates: AggregateCache::new(options.cached_aggregates),
+                tail: Arc::new(Tail::new(options.tail_events)),
                 options,
             }),
         })
@@ -377,6 +380,47 @@ impl EventStore {
         self.to_recorded_all(stored, true).await
     }
 
+    /// [`EventStore::read_all`] for this process's live followers (projectors, outbox, audit):
+    /// the same answer, from the events another follower just read when the tail
+    /// (`crate::tail`) can give it, else from the database, one such reader at a time. Not
+    /// for readers that serve clients: the tail holds decoded events.
+    pub async fn read_tail(
+        &self,
+        after: Position,
+        limit: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let tail = &self.inner.tail;
+        if !tail.enabled() {
+            return self.read_all(after, limit).await;
+        }
+        if let Some(events) = tail.serve(after, limit, *self.inner.head.borrow()) {
+            return Ok(events);
+        }
+        if tail.behind(after) {
+            return self.read_all(after, limit).await;
+        }
+        let _turn = tail.filling.lock().await;
+        if let Some(events) = tail.serve(after, limit, *self.inner.head.borrow()) {
+            return Ok(events);
+        }
+        let epoch = tail.epoch();
+        let events = self.read_all(after, limit).await?;
+        tail.fill(epoch, after, limit, &events);
+        Ok(events)
+    }
+
+    /// Tells the tail that another process committed up to `head` (a notification's
+    /// payload on [`NOTIFY_CHANNEL`]), so that no follower is told it caught up short of it.
+    pub fn announce_head(&self, head: Position) {
+        self.inner.tail.announce(head);
+    }
+
+    /// Drops every event the tail holds (erasing a data subject calls it, so that nothing
+    /// decoded before the key was destroyed is handed out again).
+    pub fn clear_tail(&self) {
+        self.inner.tail.clear();
+    }
+
     /// A follower's scan of the log after `after` for events that `keep` admits by their
     /// metadata alone (e.g. a tenancy recorded in it): reads pages of stored rows, tests each
     /// row's metadata before its payload is parsed or decoded, stops at `limit` kept events,
@@ -516,6 +560,7 @@ impl EventStore {
         Ok(Wakeups {
             local: self.subscribe(),
             remote,
+            tail: self.inner.tail.clone(),
         })
     }
 
@@ -693,6 +738,7 @@ pub struct FilteredRead {
 pub struct Wakeups {
     local: watch::Receiver<Position>,
     remote: Option<PgListener>,
+    tail: Arc<Tail>,
 }
 
 impl Wakeups {
@@ -703,7 +749,13 @@ impl Wakeups {
             None => self.local.changed().await.map_err(|_| closed()),
             Some(listener) => tokio::select! {
                 changed = self.local.changed() => changed.map_err(|_| closed()),
-                notified = listener.recv() => notified.map(drop).map_err(StoreError::from),
+                notified = listener.recv() => {
+                    let notification = notified.map_err(StoreError::from)?;
+                    if let Ok(head) = notification.payload().parse() {
+                        self.tail.announce(Position(head));
+                    }
+                    Ok(())
+                }
             },
         }
     }

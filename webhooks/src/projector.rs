@@ -131,7 +131,7 @@ async fn read_checkpoint(shared: &Shared) -> Result<Position, WebhookError> {
 async fn step(shared: &Shared, from: Position) -> Result<Step, WebhookError> {
     let events = shared
         .store
-        .read_all(from, shared.options.batch_size)
+        .read_tail(from, shared.options.batch_size)
         .await?;
     let Some(last) = events.last().map(|e| e.position) else {
         return Ok(Step::Idle);

@@ -746,10 +746,13 @@ async fn listen(shared: Arc<Shared>, pools: Arc<dbkit::Pools<sqlx::Postgres>>) {
         &[NOTIFY_CHANNEL, WEBHOOKS_CHANNEL],
         shared.options.error_backoff,
         "webhooks",
-        |channel, _| {
+        |channel, payload| {
             if channel == WEBHOOKS_CHANNEL {
                 shared.wake_workers();
             } else {
+                if let Ok(head) = payload.parse() {
+                    shared.store.announce_head(Position(head));
+                }
                 shared.wake_projector();
             }
         },

@@ -138,6 +138,8 @@ pub async fn forget(
 /// also do it on reaching the event; this makes the erasure visible without waiting).
 async fn erase(state: &Forgetting<'_>, subject: DataSubjectId) -> Result<(bool, u64), ForgetError> {
     let destroyed = state.keys.forget(subject).await?;
+    // Events the followers' tail decoded with the key are not handed out again.
+    state.store.clear_tail();
     let documents = state.projections.erase_subject(subject).await?;
     Ok((destroyed, documents))
 }
