@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use dbkit::follower::{self, Follower, Recovery, Signal, Step, Timing};
+use dbkit::follower::{self, Follower, Lane, Recovery, Signal, Step, Timing};
 use store::{EventStore, Position, StoreOptions};
 
 use crate::db::dispatch;
@@ -414,7 +414,7 @@ impl Follower for Checkpointer {
 
     fn lead_failed(&mut self, _: dbkit::DbError) {}
 
-    async fn step(&mut self) -> Result<Step, AuditError> {
+    async fn step(&mut self, _: Lane<'_>) -> Result<Step, AuditError> {
         self.0.checkpoint_if_due(Utc::now()).await?;
         Ok(Step::Idle)
     }

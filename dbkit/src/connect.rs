@@ -218,12 +218,16 @@ macro_rules! with_backend {
     };
 }
 
-/// A transaction on either backend.
+/// A transaction on either backend: on a pooled connection (`Tx<'static>`, from [`Db`]), or
+/// on a connection a follower holds for as long as it leads ([`crate::follower::Lane`]).
 #[derive(Debug)]
-pub enum Tx {
-    Postgres(Transaction<'static, Postgres>),
-    Sqlite(Transaction<'static, Sqlite>),
+pub enum Tx<'c> {
+    Postgres(Transaction<'c, Postgres>),
+    Sqlite(Transaction<'c, Sqlite>),
 }
+
+/// What [`Db::begin_derived`] sends: the `BEGIN` and the setting in one round trip.
+pub(crate) const BEGIN_DERIVED: &str = "BEGIN; SET LOCAL synchronous_commit = off";
 
 /// A pooled reading connection on either backend.
 #[derive(Debug)]
@@ -248,7 +252,7 @@ impl Db {
 
     /// A transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so it never fails to upgrade a read lock halfway.
-    pub async fn begin_write(&self) -> Result<Tx, DbError> {
+    pub async fn begin_write(&self) -> Result<Tx<'static>, DbError> {
         Ok(match self {
             Self::Postgres(pools) => Tx::Postgres(pools.write.begin().await?),
             Self::Sqlite(pools) => Tx::Sqlite(pools.write.begin_with("BEGIN IMMEDIATE").await?),
@@ -263,14 +267,9 @@ impl Db {
     /// follower projects those events again. A later durable commit flushes it too. Never
     /// for what cannot be derived again (the log, keys, an erasure's rewrite). SQLite: as
     /// [`Db::begin_write`].
-    pub async fn begin_derived(&self) -> Result<Tx, DbError> {
+    pub async fn begin_derived(&self) -> Result<Tx<'static>, DbError> {
         Ok(match self {
-            Self::Postgres(pools) => Tx::Postgres(
-                pools
-                    .write
-                    .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
-                    .await?,
-            ),
+            Self::Postgres(pools) => Tx::Postgres(pools.write.begin_with(BEGIN_DERIVED).await?),
             Self::Sqlite(_) => self.begin_write().await?,
         })
     }
@@ -278,7 +277,7 @@ impl Db {
     /// A read-only transaction that sees one snapshot throughout (PostgreSQL: repeatable
     /// read; SQLite in WAL mode: a deferred transaction reads one snapshot from its first
     /// read on).
-    pub async fn begin_snapshot(&self) -> Result<Tx, DbError> {
+    pub async fn begin_snapshot(&self) -> Result<Tx<'static>, DbError> {
         Ok(match self {
             Self::Postgres(pools) => Tx::Postgres(
                 pools
@@ -318,7 +317,7 @@ impl Db {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
             Self::Postgres(tx) => Conn::Postgres(tx),
@@ -390,7 +389,7 @@ mod tests {
     }
 
     /// `synchronous_commit` as the transaction sees it.
-    async fn synchronous_commit(tx: &mut Tx) -> String {
+    async fn synchronous_commit(tx: &mut Tx<'_>) -> String {
         let Tx::Postgres(tx) = tx else {
             unreachable!("a PostgreSQL transaction")
         };

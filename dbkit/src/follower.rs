@@ -16,13 +16,14 @@
 
 use std::time::Duration;
 
-use sqlx::Postgres;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgConnection, PgListener};
+use sqlx::{Connection as _, Postgres};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::connect::BEGIN_DERIVED;
 use crate::lock::Leadership;
-use crate::{Db, Pools};
+use crate::{Db, DbError, Pools, Tx};
 
 /// "There may be work": a counter every waiter sees change.
 #[derive(Debug, Clone)]
@@ -166,11 +167,41 @@ pub trait Follower: Send + 'static {
     /// Taking the lead failed (the database is down, say).
     fn lead_failed(&mut self, error: crate::DbError);
 
-    /// One step while leading.
-    fn step(&mut self) -> impl Future<Output = Result<Step, Self::Error>> + Send;
+    /// One step while leading; `lane` is where a leader writes.
+    fn step(&mut self, lane: Lane<'_>) -> impl Future<Output = Result<Step, Self::Error>> + Send;
 
     /// The step failed: record it and say how to go on.
     fn failed(&mut self, error: Self::Error) -> impl Future<Output = Recovery> + Send;
+}
+
+/// Where a leading follower writes its step's transaction: on PostgreSQL the connection that
+/// holds its lead, else (no leadership key, SQLite) a pooled one.
+pub struct Lane<'a> {
+    db: &'a Db,
+    lead: Option<&'a mut PgConnection>,
+}
+
+impl<'a> Lane<'a> {
+    /// A lane of pooled connections only.
+    pub fn pooled(db: &'a Db) -> Self {
+        Self { db, lead: None }
+    }
+
+    /// [`Db::begin_derived`] on the lane's connection.
+    pub async fn begin_derived(&mut self) -> Result<Tx<'_>, DbError> {
+        match self.lead.as_deref_mut() {
+            Some(conn) => Ok(Tx::Postgres(conn.begin_with(BEGIN_DERIVED).await?)),
+            None => self.db.begin_derived().await,
+        }
+    }
+
+    /// [`Db::begin_write`] on the lane's connection.
+    pub async fn begin_write(&mut self) -> Result<Tx<'_>, DbError> {
+        match self.lead.as_deref_mut() {
+            Some(conn) => Ok(Tx::Postgres(conn.begin().await?)),
+            None => self.db.begin_write().await,
+        }
+    }
 }
 
 /// Runs `follower` until `stop` is set: leads (when `key` is given, one instance at a time),
@@ -218,22 +249,31 @@ pub async fn run<F: Follower>(
                 continue;
             }
         }
-        match follower.step().await {
+        let lane = Lane {
+            db: &db,
+            lead: lead.as_mut().and_then(Leadership::connection),
+        };
+        match follower.step(lane).await {
             Ok(Step::Worked) => {}
             Ok(Step::Idle | Step::CaughtUp) => {
                 if pause(&mut wake, &mut stop, timing.poll_interval).await {
                     break;
                 }
             }
-            Err(error) => match follower.failed(error).await {
-                Recovery::Retry => {}
-                Recovery::Backoff => {
-                    if pause(&mut wake, &mut stop, timing.error_backoff).await {
-                        break;
-                    }
+            Err(error) => {
+                if let Some(lead) = &mut lead {
+                    lead.doubt();
                 }
-                Recovery::Stop => break,
-            },
+                match follower.failed(error).await {
+                    Recovery::Retry => {}
+                    Recovery::Backoff => {
+                        if pause(&mut wake, &mut stop, timing.error_backoff).await {
+                            break;
+                        }
+                    }
+                    Recovery::Stop => break,
+                }
+            }
         }
     }
 }
@@ -318,7 +358,7 @@ mod tests {
         }
         fn led(&mut self, _: bool) {}
         fn lead_failed(&mut self, _: crate::DbError) {}
-        async fn step(&mut self) -> Result<Step, String> {
+        async fn step(&mut self, _: Lane<'_>) -> Result<Step, String> {
             let n = self.steps.fetch_add(1, Ordering::SeqCst) + 1;
             if self.fail_at == Some(n) {
                 return Err("injected".into());

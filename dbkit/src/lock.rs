@@ -117,6 +117,24 @@ impl Leadership {
         held
     }
 
+    /// The connection that holds the lead (PostgreSQL), on which the leader may write: a
+    /// transaction there costs no trip to a pool (sqlx pings a pooled connection when it is
+    /// handed out and again when it is given back).
+    pub fn connection(&mut self) -> Option<&mut PgConnection> {
+        match &mut self.state {
+            State::Leading(Lead::Postgres(conn, _)) => Some(conn),
+            _ => None,
+        }
+    }
+
+    /// A step failed: the next [`Leadership::still_held`] asks the connection, however
+    /// recently it answered (the failure may have been its death).
+    pub fn doubt(&mut self) {
+        if let State::Leading(Lead::Postgres(_, answered)) = &mut self.state {
+            *answered = Instant::now().checked_sub(PING_EVERY).unwrap_or(*answered);
+        }
+    }
+
     /// Forgets the connection that asked last (after an error, it may be broken).
     pub fn reset(&mut self) {
         if let State::Seeking(candidate) = &mut self.state {

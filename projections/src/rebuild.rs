@@ -393,7 +393,7 @@ impl Projections {
     /// from the pool.
     async fn compare(
         &self,
-        snapshot: &mut Tx,
+        snapshot: &mut Tx<'_>,
         kind: TableKind,
         live: &str,
         scratch: &str,

@@ -2,7 +2,8 @@
 //! checkpoint, leadership across instances, wake-ups, read-your-writes, status.
 //!
 //! # Exactly once
-//! A batch is `read_all(after = checkpoint)`; then, in ONE write transaction: move the
+//! A batch is `read_tail(after = checkpoint)` (the log as `read_all` gives it, read once for
+//! all of this process's followers); then, in ONE write transaction: move the
 //! checkpoint with a compare-and-set on the registry row (`generation` and `position` must
 //! still be what this projector read, which also takes the row lock), load the state
 //! documents the batch touches, fold the events in, write the changed states and rows, and
@@ -18,7 +19,13 @@
 //! project at once (a leader whose connection died mid-batch), the compare-and-set lets only
 //! one of them commit each range. SQLite is one process: always the leader. (Each
 //! projection's leadership, held or sought, keeps one connection of its own: seven per
-//! instance, outside the pool.)
+//! instance, outside the pool. The leader writes its batches on it.)
+//!
+//! # Durability
+//! A batch commits without waiting for the WAL flush ([`dbkit::Db::begin_derived`]): the read
+//! models are derived from the log, and a database crash that loses the last batches loses
+//! their checkpoint with them, so the projector applies those events again. Erasures
+//! ([`Projections::erase_subject`]), swaps and the registry commit durably.
 //!
 //! # Wake-ups
 //! Projectors wake on this process's commits (`EventStore::subscribe`), on PostgreSQL also on
@@ -32,7 +39,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use cqrs_es::Aggregate as _;
 use dbkit::BigInt as _;
-use dbkit::follower::{self, Follower, Recovery, Signal, Step as Stepped, Tasks, Timing};
+use dbkit::follower::{self, Follower, Lane, Recovery, Signal, Step as Stepped, Tasks, Timing};
 use domain::catalogue::CatalogueRegistry;
 use domain::ids::DataSubjectId;
 use domain::subject::DataSubject;
@@ -298,7 +305,7 @@ impl Shared {
     /// the pure functions, writes what changed. Returns how many events were folded.
     pub async fn apply_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<'_>,
         targets: &[Target],
         events: &[Envelope],
     ) -> Result<u64, ProjectionError> {
@@ -369,7 +376,7 @@ impl Shared {
 /// Rewrites every document of `tables` that holds personal data of one of `subjects` to the
 /// erased form. Returns how many documents changed.
 async fn erase_in(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     tables: &[&str],
     subjects: &[DataSubjectId],
 ) -> Result<u64, ProjectionError> {
@@ -820,13 +827,13 @@ impl Follower for Projector {
         self.set_local(|l| l.last_error = Some(message));
     }
 
-    async fn step(&mut self) -> Result<Stepped, ProjectionError> {
+    async fn step(&mut self, lane: Lane<'_>) -> Result<Stepped, ProjectionError> {
         let stepped = match &mut self.cursor {
             None => {
                 self.cursor = Some(prepare(&self.shared, self.name).await?);
                 Step::Applied { caught_up: false }
             }
-            Some(at) => step(&self.shared, self.name, at).await?,
+            Some(at) => step(&self.shared, self.name, at, lane).await?,
         };
         Ok(match stepped {
             Step::Applied { caught_up } => {
@@ -915,6 +922,7 @@ async fn step(
     shared: &Shared,
     name: ProjectionName,
     at: &mut Cursor,
+    mut lane: Lane<'_>,
 ) -> Result<Step, ProjectionError> {
     let from = Position::from_bigint(at.position)?;
     let batch = shared.options.batch_size.max(1);
@@ -922,7 +930,7 @@ async fn step(
     let caught_up = u64::try_from(events.len()).is_ok_and(|read| read < batch);
     let mut poison = None;
     loop {
-        match commit_batch(shared, name, at, from, events.clone()).await {
+        match commit_batch(shared, name, at, &mut lane, from, events.clone()).await {
             Ok(Step::Applied { .. }) if poison.is_none() => {
                 return Ok(Step::Applied { caught_up });
             }
@@ -945,6 +953,7 @@ async fn commit_batch(
     shared: &Shared,
     name: ProjectionName,
     at: &mut Cursor,
+    lane: &mut Lane<'_>,
     #[cfg_attr(
         not(feature = "testing"),
         expect(
@@ -960,7 +969,7 @@ async fn commit_batch(
     };
     let envelopes = parse_all(&[name], events)?;
     let to = last.to_bigint()?;
-    let mut tx = shared.db.begin_derived().await?;
+    let mut tx = lane.begin_derived().await?;
     let advanced = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::advance(conn, name, at.generation, at.position, to, &now()).await)?;
     if !advanced {
         tx.rollback().await?;

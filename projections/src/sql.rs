@@ -615,7 +615,7 @@ impl Reads for Db {
 /// instead of once per row's worth of parameters: several times faster for the thousands of
 /// rows a rebuild batch writes. SQLite takes multi-row `VALUES`.
 pub(crate) async fn upsert(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     table: &str,
     columns: &[Column],
     rows: &[Row],

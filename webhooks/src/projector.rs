@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use dbkit::BigInt as _;
-use dbkit::follower::{Follower, Recovery, Step as Stepped};
+use dbkit::follower::{Follower, Lane, Recovery, Step as Stepped};
 use store::Position;
 
 use crate::cloudevent::{event_type_of, region_of};
@@ -82,9 +82,9 @@ impl Follower for Projector {
         self.shared.set_local(|l| l.projector_error = Some(message));
     }
 
-    async fn step(&mut self) -> Result<Stepped, WebhookError> {
+    async fn step(&mut self, lane: Lane<'_>) -> Result<Stepped, WebhookError> {
         let stepped = match self.cursor {
-            Some(at) => step(&self.shared, at).await?,
+            Some(at) => step(&self.shared, at, lane).await?,
             None => Step::Advanced(read_checkpoint(&self.shared).await?, false),
         };
         Ok(match stepped {
@@ -128,7 +128,7 @@ async fn read_checkpoint(shared: &Shared) -> Result<Position, WebhookError> {
 }
 
 /// One batch after `from`, exactly once.
-async fn step(shared: &Shared, from: Position) -> Result<Step, WebhookError> {
+async fn step(shared: &Shared, from: Position, mut lane: Lane<'_>) -> Result<Step, WebhookError> {
     let events = shared
         .store
         .read_tail(from, shared.options.batch_size)
@@ -140,7 +140,9 @@ async fn step(shared: &Shared, from: Position) -> Result<Step, WebhookError> {
     let to = last.to_bigint()?;
     let from = from.to_bigint()?;
     let now = micros(Utc::now());
-    let mut tx = shared.db.begin_write().await?;
+    // Durable: a delivery, once a worker may have sent it, must not vanish in a crash and
+    // be enqueued again under another id.
+    let mut tx = lane.begin_write().await?;
     let advanced =
         dbkit::with_backend!(tx.conn(), conn, S = Sql => S::advance(conn, from, to, now).await)?;
     if !advanced {

@@ -356,7 +356,7 @@ async fn record(
     gone: bool,
     now: i64,
 ) -> Result<bool, WebhookError> {
-    let mut tx: Tx = shared.db.begin_write().await?;
+    let mut tx: Tx<'static> = shared.db.begin_write().await?;
     let held = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::record(conn, row.id, token, outcome, now).await)?;
     dbkit::with_backend!(tx.conn(), conn, S = Sql => S::insert_attempt(conn, log).await)?;
     if held && gone {
