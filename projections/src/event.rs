@@ -14,6 +14,7 @@ use domain::case::{CaseEvent, ConnectionCase};
 use domain::ids::DataSubjectId;
 use domain::incident::{IncidentEvent, SecurityIncident};
 use domain::subject::{DataSubject, SubjectChange, SubjectEvent};
+use serde::Deserialize as _;
 use store::{Position, RecordedEvent};
 
 /// A domain event with where it sits in the log.
@@ -42,12 +43,12 @@ pub(crate) struct Unreadable {
 }
 
 /// Reads one stored event: `Ok(None)` for stream types these read models do not follow.
-pub(crate) fn parse(event: RecordedEvent) -> Result<Option<Envelope>, Unreadable> {
+pub(crate) fn parse(event: &RecordedEvent) -> Result<Option<Envelope>, Unreadable> {
     let position = event.position;
     let unreadable = |message: String| Unreadable { position, message };
     let parsed = match event.stream.stream_type.as_str() {
         ConnectionCase::TYPE => {
-            let case: CaseEvent = serde_json::from_value(event.payload).map_err(|e| {
+            let case = CaseEvent::deserialize(&event.payload).map_err(|e| {
                 unreadable(format!(
                     "{} {} v{} does not deserialise: {e}",
                     event.stream, event.event_type, event.event_version
@@ -63,7 +64,7 @@ pub(crate) fn parse(event: RecordedEvent) -> Result<Option<Envelope>, Unreadable
             DomainEvent::Case(case)
         }
         SecurityIncident::TYPE => {
-            let incident: IncidentEvent = serde_json::from_value(event.payload).map_err(|e| {
+            let incident = IncidentEvent::deserialize(&event.payload).map_err(|e| {
                 unreadable(format!(
                     "{} {} v{} does not deserialise: {e}",
                     event.stream, event.event_type, event.event_version
@@ -79,7 +80,7 @@ pub(crate) fn parse(event: RecordedEvent) -> Result<Option<Envelope>, Unreadable
             DomainEvent::Incident(incident)
         }
         DataSubject::TYPE => {
-            let subject: SubjectEvent = serde_json::from_value(event.payload).map_err(|e| {
+            let subject = SubjectEvent::deserialize(&event.payload).map_err(|e| {
                 unreadable(format!(
                     "{} {} v{} does not deserialise: {e}",
                     event.stream, event.event_type, event.event_version
@@ -92,7 +93,7 @@ pub(crate) fn parse(event: RecordedEvent) -> Result<Option<Envelope>, Unreadable
     };
     Ok(Some(Envelope {
         position,
-        stream_id: event.stream.stream_id,
+        stream_id: event.stream.stream_id.clone(),
         event: parsed,
     }))
 }

@@ -232,7 +232,7 @@ impl Projections {
             let Some(last) = events.last().map(|e| e.position) else {
                 break;
             };
-            let envelopes = parse_all(&names, events)?;
+            let envelopes = parse_all(&names, &events)?;
             if shared.db.is_postgres() && targets.len() > 1 {
                 // Nothing ties the projections of a rebuild together until their swaps, so
                 // each folds the batch in its own transaction, concurrently: one folds while
@@ -292,7 +292,7 @@ impl Projections {
             let Some(last) = events.last().map(|e| e.position) else {
                 break;
             };
-            let envelopes = parse_all(&[name], events)?;
+            let envelopes = parse_all(&[name], &events)?;
             shared.apply_in(&mut tx, &[target], &envelopes).await?;
             at = last;
         }

@@ -32,6 +32,7 @@
 //! every process's (`LISTEN anslut_events`), and poll every `poll_interval` regardless, so a
 //! lost notification costs at most that long.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -412,12 +413,13 @@ pub(crate) struct Target {
 
 /// Parses the events of a page that any of `names` follows; an unreadable one is poison for
 /// the first of them that follows its stream type.
-pub(crate) fn parse_all(
+pub(crate) fn parse_all<E: Borrow<store::RecordedEvent>>(
     names: &[ProjectionName],
-    events: Vec<store::RecordedEvent>,
+    events: &[E],
 ) -> Result<Vec<Envelope>, ProjectionError> {
     let mut parsed = Vec::with_capacity(events.len());
     for stored in events {
+        let stored = stored.borrow();
         // A forgotten data subject concerns every projection.
         let forgetting = stored.stream.stream_type == DataSubject::TYPE;
         let Some(follower) = names.iter().find(|n| {
@@ -930,7 +932,7 @@ async fn step(
     let caught_up = u64::try_from(events.len()).is_ok_and(|read| read < batch);
     let mut poison = None;
     loop {
-        match commit_batch(shared, name, at, &mut lane, from, events.clone()).await {
+        match commit_batch(shared, name, at, &mut lane, from, &events).await {
             Ok(Step::Applied { .. }) if poison.is_none() => {
                 return Ok(Step::Applied { caught_up });
             }
@@ -962,7 +964,7 @@ async fn commit_batch(
         )
     )]
     from: Position,
-    events: Vec<store::RecordedEvent>,
+    events: &[Arc<store::RecordedEvent>],
 ) -> Result<Step, ProjectionError> {
     let Some(last) = events.last().map(|e| e.position) else {
         return Ok(Step::Idle);

@@ -388,23 +388,21 @@ impl EventStore {
         &self,
         after: Position,
         limit: u64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
+    ) -> Result<Vec<Arc<RecordedEvent>>, StoreError> {
         let tail = &self.inner.tail;
-        if !tail.enabled() {
-            return self.read_all(after, limit).await;
+        let read = |events: Vec<RecordedEvent>| events.into_iter().map(Arc::new).collect();
+        if !tail.enabled() || tail.behind(after) {
+            return Ok(read(self.read_all(after, limit).await?));
         }
         if let Some(events) = tail.serve(after, limit, *self.inner.head.borrow()) {
             return Ok(events);
-        }
-        if tail.behind(after) {
-            return self.read_all(after, limit).await;
         }
         let _turn = tail.filling.lock().await;
         if let Some(events) = tail.serve(after, limit, *self.inner.head.borrow()) {
             return Ok(events);
         }
         let epoch = tail.epoch();
-        let events = self.read_all(after, limit).await?;
+        let events: Vec<Arc<RecordedEvent>> = read(self.read_all(after, limit).await?);
         tail.fill(epoch, after, limit, &events);
         Ok(events)
     }

@@ -29,7 +29,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::model::{Position, RecordedEvent};
@@ -54,7 +54,7 @@ struct Held {
     /// The position before the first held event.
     after: u64,
     /// The events after `after`, contiguous, each with when it was read.
-    events: VecDeque<(Instant, RecordedEvent)>,
+    events: VecDeque<(Instant, Arc<RecordedEvent>)>,
     /// The read that brought the last held event asked for more than it got: the last held
     /// event was the head of the log when it ran.
     complete: bool,
@@ -121,7 +121,7 @@ impl Tail {
         after: Position,
         limit: u64,
         local_head: Position,
-    ) -> Option<Vec<RecordedEvent>> {
+    ) -> Option<Vec<Arc<RecordedEvent>>> {
         let known_head = local_head.0.max(self.announced.load(Ordering::Acquire));
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         held.expire(Instant::now(), self.capacity);
@@ -138,7 +138,7 @@ impl Tail {
         Some(
             held.events
                 .range(first..first + available.min(wanted))
-                .map(|(_, e)| e.clone())
+                .map(|(_, e)| Arc::clone(e))
                 .collect(),
         )
     }
@@ -146,7 +146,7 @@ impl Tail {
     /// Keeps what `read_all(after, limit)` returned when it continues the held stretch (or
     /// replaces a stretch it passed); a read from behind the stretch, or one that began
     /// before the tail was last cleared (`epoch`), changes nothing.
-    pub fn fill(&self, epoch: u64, after: Position, limit: u64, events: &[RecordedEvent]) {
+    pub fn fill(&self, epoch: u64, after: Position, limit: u64, events: &[Arc<RecordedEvent>]) {
         if !self.enabled() {
             return;
         }
@@ -170,7 +170,7 @@ impl Tail {
         let new = events.iter().filter(|e| e.position.0 > end);
         let mut added = false;
         for event in new {
-            held.events.push_back((now, event.clone()));
+            held.events.push_back((now, Arc::clone(event)));
             added = true;
         }
         // The read told something about the head only if it reached past what was held.
@@ -218,11 +218,11 @@ mod tests {
         }
     }
 
-    fn events(range: std::ops::RangeInclusive<u64>) -> Vec<RecordedEvent> {
-        range.map(event).collect()
+    fn events(range: std::ops::RangeInclusive<u64>) -> Vec<Arc<RecordedEvent>> {
+        range.map(|position| Arc::new(event(position))).collect()
     }
 
-    fn positions(events: &[RecordedEvent]) -> Vec<u64> {
+    fn positions(events: &[Arc<RecordedEvent>]) -> Vec<u64> {
         events.iter().map(|e| e.position.0).collect()
     }
 
