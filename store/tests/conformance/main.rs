@@ -9,6 +9,7 @@ mod cqrs;
 mod filtered;
 mod gaps;
 mod log;
+mod tail;
 mod tamper;
 
 use serde_json::{Value, json};
@@ -47,6 +48,8 @@ store::on_both_backends!(
     cqrs::the_cqrs_framework_appends_with_metadata_and_retries_are_idempotent,
     cqrs::cqrs_replay_streams_yield_every_event,
     filtered::a_filtered_read_decodes_only_the_events_it_returns,
+    tail::a_follower_is_never_answered_short_of_a_commit_this_process_made,
+    tail::followers_reading_the_tail_see_the_log_as_read_all_gives_it,
 );
 
 /// Runs only on PostgreSQL: notifications cross process boundaries there.
