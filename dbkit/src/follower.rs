@@ -187,12 +187,6 @@ impl<'a> Lane<'a> {
         Self { db, lead: None }
     }
 
-    /// The connection that holds the lead (PostgreSQL), for a statement outside a
-    /// transaction.
-    pub fn connection(&mut self) -> Option<&mut PgConnection> {
-        self.lead.as_deref_mut()
-    }
-
     /// [`Db::begin_derived`] on the lane's connection.
     pub async fn begin_derived(&mut self) -> Result<Tx<'_>, DbError> {
         match self.lead.as_deref_mut() {

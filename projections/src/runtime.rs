@@ -40,7 +40,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use cqrs_es::Aggregate as _;
 use dbkit::BigInt as _;
-use dbkit::Postgres;
 use dbkit::follower::{self, Follower, Lane, Recovery, Signal, Step as Stepped, Tasks, Timing};
 use domain::catalogue::CatalogueRegistry;
 use domain::ids::DataSubjectId;
@@ -311,140 +310,67 @@ impl Shared {
         targets: &[Target],
         events: &[Envelope],
     ) -> Result<u64, ProjectionError> {
+        let ctx = self.ctx();
         let mut folded = 0;
         for target in targets {
-            let share = Share::of(*target, events);
-            folded += share.folded;
-            let loaded = share.load(tx.conn()).await?;
-            let change = self.fold(&share, &loaded)?;
-            share.write(tx, &change).await?;
-        }
-        Ok(folded)
-    }
-
-    /// Runs the pure functions of `share`'s projection over its partitions' `loaded` states.
-    pub(crate) fn fold(
-        &self,
-        share: &Share<'_>,
-        loaded: &HashMap<String, String>,
-    ) -> Result<Change, ProjectionError> {
-        let ctx = self.ctx();
-        let projector = projector(share.target.name);
-        let mut change = Change::default();
-        for key in &share.order {
-            let partition = projector.project(
-                loaded.get(key).map(String::as_str),
-                &share.partitions[key],
-                ctx,
-            )?;
-            if let Some(doc) = partition.state {
-                change.states.push(Row {
-                    key: key.clone(),
-                    cells: Vec::new(),
-                    doc,
-                });
+            let projector = projector(target.name);
+            let mut partitions: HashMap<String, Vec<&Envelope>> = HashMap::new();
+            let mut order: Vec<String> = Vec::new();
+            let mut forgotten: Vec<DataSubjectId> = Vec::new();
+            for event in events
+                .iter()
+                .filter(|e| target.until.is_none_or(|until| e.position <= until))
+            {
+                if let DomainEvent::SubjectForgotten(subject) = &event.event {
+                    forgotten.push(*subject);
+                    continue;
+                }
+                if let Some(key) = projector.partition(event) {
+                    folded += 1;
+                    partitions
+                        .entry(key)
+                        .or_insert_with_key(|key| {
+                            order.push(key.clone());
+                            Vec::new()
+                        })
+                        .push(event);
+                }
             }
-            change.upserts.extend(partition.upserts);
-            change.deletes.extend(partition.deletes);
-        }
-        Ok(change)
-    }
-}
-
-/// One projection's part of a batch: the events of each partition it touches, in log order,
-/// and the data subjects forgotten in it.
-pub(crate) struct Share<'e> {
-    target: Target,
-    /// Partition keys in the order of their first event.
-    order: Vec<String>,
-    partitions: HashMap<String, Vec<&'e Envelope>>,
-    forgotten: Vec<DataSubjectId>,
-    /// How many events it folds.
-    folded: u64,
-}
-
-/// What folding a share changes: state documents, rows to write, rows to delete.
-#[derive(Default)]
-pub(crate) struct Change {
-    states: Vec<Row>,
-    upserts: Vec<Row>,
-    deletes: Vec<String>,
-}
-
-impl Change {
-    fn is_empty(&self) -> bool {
-        self.states.is_empty() && self.upserts.is_empty() && self.deletes.is_empty()
-    }
-}
-
-impl<'e> Share<'e> {
-    pub(crate) fn of(target: Target, events: &'e [Envelope]) -> Self {
-        let projector = projector(target.name);
-        let mut share = Share {
-            target,
-            order: Vec::new(),
-            partitions: HashMap::new(),
-            forgotten: Vec::new(),
-            folded: 0,
-        };
-        for event in events
-            .iter()
-            .filter(|e| target.until.is_none_or(|until| e.position <= until))
-        {
-            if let DomainEvent::SubjectForgotten(subject) = &event.event {
-                share.forgotten.push(*subject);
+            let states_table = state_table(target.name, target.generation);
+            let rows_table = rows_table(target.name, target.generation);
+            if order.is_empty() {
+                erase_in(tx, &[&rows_table, &states_table], &forgotten).await?;
                 continue;
             }
-            if let Some(key) = projector.partition(event) {
-                share.folded += 1;
-                let order = &mut share.order;
-                share
-                    .partitions
-                    .entry(key)
-                    .or_insert_with_key(|key| {
-                        order.push(key.clone());
-                        Vec::new()
-                    })
-                    .push(event);
+            let columns = projector.columns();
+            let loaded = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::load_states(conn, &states_table, &order).await)?;
+            let mut states = Vec::new();
+            let mut upserts = Vec::new();
+            let mut deletes = Vec::new();
+            for key in &order {
+                let change = projector.project(
+                    loaded.get(key).map(String::as_str),
+                    &partitions[key],
+                    ctx,
+                )?;
+                if let Some(doc) = change.state {
+                    states.push(Row {
+                        key: key.clone(),
+                        cells: Vec::new(),
+                        doc,
+                    });
+                }
+                upserts.extend(change.upserts);
+                deletes.extend(change.deletes);
             }
+            sql::upsert(tx, &states_table, &[], &states).await?;
+            dbkit::with_backend!(tx.conn(), conn, S = Sql => S::delete(conn, &rows_table, &deletes).await)?;
+            sql::upsert(tx, &rows_table, columns, &upserts).await?;
+            // After the batch's documents are written, so that what an earlier event of the
+            // batch wrote of a subject forgotten later in it is erased too.
+            erase_in(tx, &[&rows_table, &states_table], &forgotten).await?;
         }
-        share
-    }
-
-    fn states_table(&self) -> String {
-        state_table(self.target.name, self.target.generation)
-    }
-
-    fn rows_table(&self) -> String {
-        rows_table(self.target.name, self.target.generation)
-    }
-
-    /// The stored states of the partitions it touches.
-    async fn load(
-        &self,
-        conn: dbkit::Conn<'_>,
-    ) -> Result<HashMap<String, String>, ProjectionError> {
-        if self.order.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let table = self.states_table();
-        dbkit::with_backend!(conn, conn, S = Sql => S::load_states(conn, &table, &self.order).await)
-    }
-
-    /// Writes `change`, then erases what the batch forgot (after the documents are written,
-    /// so that what an earlier event of the batch wrote of a subject forgotten later in it is
-    /// erased too).
-    async fn write(&self, tx: &mut Tx<'_>, change: &Change) -> Result<(), ProjectionError> {
-        let states_table = self.states_table();
-        let rows_table = self.rows_table();
-        let columns = projector(self.target.name).columns();
-        sql::upsert(tx, &states_table, &[], &change.states).await?;
-        if !change.deletes.is_empty() {
-            dbkit::with_backend!(tx.conn(), conn, S = Sql => S::delete(conn, &rows_table, &change.deletes).await)?;
-        }
-        sql::upsert(tx, &rows_table, columns, &change.upserts).await?;
-        erase_in(tx, &[&rows_table, &states_table], &self.forgotten).await?;
-        Ok(())
+        Ok(folded)
     }
 }
 
@@ -1025,14 +951,6 @@ async fn step(
 }
 
 /// Applies `events` (read after `from`) and moves the checkpoint past them in one transaction.
-///
-/// On PostgreSQL the leader first folds the batch on its own connection, outside a
-/// transaction: most events leave most read models' states as they were, and then only the
-/// checkpoint moves, in one statement (its compare-and-set is the whole of the exactly-once
-/// promise when nothing else is written). A batch that does change something is written in the
-/// transaction as ever: its states are loaded again under the registry row's lock, and the
-/// fold done ahead is used only if they are what it was done on (an erasure may have
-/// rewritten one meanwhile).
 async fn commit_batch(
     shared: &Shared,
     name: ProjectionName,
@@ -1053,54 +971,29 @@ async fn commit_batch(
     };
     let envelopes = parse_all(&[name], events)?;
     let to = last.to_bigint()?;
-    let share = Share::of(
-        Target {
-            name,
-            generation: at.generation,
-            until: None,
-        },
-        &envelopes,
-    );
-    #[cfg(feature = "testing")]
-    let fault = shared
-        .options
-        .fault
-        .as_ref()
-        .filter(|fault| fault.projection == name && from < fault.at && fault.at <= last);
-    #[cfg(not(feature = "testing"))]
-    let fault: Option<()> = None;
-    let mut ahead = None;
-    if let Some(conn) = lane.connection()
-        && share.forgotten.is_empty()
-        && fault.is_none()
-    {
-        let loaded = share.load(dbkit::Conn::Postgres(&mut *conn)).await?;
-        let change = shared.fold(&share, &loaded)?;
-        if change.is_empty() {
-            if !Sql::<Postgres>::advance(conn, name, at.generation, at.position, to, &now()).await?
-            {
-                return Err(ProjectionError::LostRace(name));
-            }
-            at.position = to;
-            shared.observe(name, at.generation, to);
-            return Ok(Step::Applied { caught_up: false });
-        }
-        ahead = Some((loaded, change));
-    }
     let mut tx = lane.begin_derived().await?;
     let advanced = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::advance(conn, name, at.generation, at.position, to, &now()).await)?;
     if !advanced {
         tx.rollback().await?;
         return Err(ProjectionError::LostRace(name));
     }
-    let loaded = share.load(tx.conn()).await?;
-    let change = match ahead {
-        Some((folded_on, change)) if folded_on == loaded => change,
-        _ => shared.fold(&share, &loaded)?,
-    };
-    share.write(&mut tx, &change).await?;
+    shared
+        .apply_in(
+            &mut tx,
+            &[Target {
+                name,
+                generation: at.generation,
+                until: None,
+            }],
+            &envelopes,
+        )
+        .await?;
     #[cfg(feature = "testing")]
-    if let Some(fault) = fault {
+    if let Some(fault) = &shared.options.fault
+        && fault.projection == name
+        && from < fault.at
+        && fault.at <= last
+    {
         match fault.action {
             FaultAction::Stall => std::future::pending::<()>().await,
             FaultAction::Fail => {
