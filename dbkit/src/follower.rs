@@ -181,12 +181,7 @@ pub struct Lane<'a> {
     lead: Option<&'a mut PgConnection>,
 }
 
-impl<'a> Lane<'a> {
-    /// A lane of pooled connections only.
-    pub fn pooled(db: &'a Db) -> Self {
-        Self { db, lead: None }
-    }
-
+impl Lane<'_> {
     /// [`Db::begin_derived`] on the lane's connection.
     pub async fn begin_derived(&mut self) -> Result<Tx<'_>, DbError> {
         match self.lead.as_deref_mut() {

@@ -746,9 +746,7 @@ async fn listen(shared: Arc<Shared>, pools: Arc<dbkit::Pools<sqlx::Postgres>>) {
         "projections",
         |channel, payload| {
             if channel != PROJECTIONS_CHANNEL {
-                if let Ok(head) = payload.parse() {
-                    shared.store.announce_head(Position(head));
-                }
+                shared.store.notified(payload);
                 shared.wake_all();
                 return;
             }

@@ -407,10 +407,10 @@ impl EventStore {
         Ok(events)
     }
 
-    /// Tells the tail that another process committed up to `head` (a notification's
-    /// payload on [`NOTIFY_CHANNEL`]), so that no follower is told it caught up short of it.
-    pub fn announce_head(&self, head: Position) {
-        self.inner.tail.announce(head);
+    /// Tells the tail what a notification on [`NOTIFY_CHANNEL`] announced (its payload: the
+    /// head another process committed), so that no follower is told it caught up short of it.
+    pub fn notified(&self, payload: &str) {
+        self.inner.tail.notified(payload);
     }
 
     /// Drops every event the tail holds (erasing a data subject calls it, so that nothing
@@ -748,10 +748,7 @@ impl Wakeups {
             Some(listener) => tokio::select! {
                 changed = self.local.changed() => changed.map_err(|_| closed()),
                 notified = listener.recv() => {
-                    let notification = notified.map_err(StoreError::from)?;
-                    if let Ok(head) = notification.payload().parse() {
-                        self.tail.announce(Position(head));
-                    }
+                    self.tail.notified(notified.map_err(StoreError::from)?.payload());
                     Ok(())
                 }
             },

@@ -114,6 +114,14 @@ impl Tail {
         self.announced.fetch_max(head.0, Ordering::AcqRel);
     }
 
+    /// A notification on the store's channel: its payload is the head the append reached,
+    /// as the store's writer puts it there (`CAST(position AS TEXT)`).
+    pub fn notified(&self, payload: &str) {
+        if let Ok(head) = payload.parse() {
+            self.announce(Position(head));
+        }
+    }
+
     /// The events after `after`, at most `limit`, when the tail can answer as the database
     /// would; `local_head` is the last position this process committed.
     pub fn serve(
@@ -261,7 +269,8 @@ mod tests {
     fn a_reader_is_not_answered_short_of_what_another_process_announced() {
         let tail = Tail::new(100);
         tail.fill(0, Position(10), 500, &events(11..=13));
-        tail.announce(Position(20));
+        tail.notified("not a position");
+        tail.notified("20");
         assert!(tail.serve(Position(11), 500, Position(13)).is_none());
     }
 

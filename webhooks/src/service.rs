@@ -750,9 +750,7 @@ async fn listen(shared: Arc<Shared>, pools: Arc<dbkit::Pools<sqlx::Postgres>>) {
             if channel == WEBHOOKS_CHANNEL {
                 shared.wake_workers();
             } else {
-                if let Ok(head) = payload.parse() {
-                    shared.store.announce_head(Position(head));
-                }
+                shared.store.notified(payload);
                 shared.wake_projector();
             }
         },

@@ -291,6 +291,24 @@ async fn forgetting_erases_personal_data_everywhere(database: TestDatabase) {
     for gone in [STAFF_NAME, STAFF_HSA, CONTACT_NAME, CONTACT_EMAIL] {
         assert!(!log.contains(gone), "{gone} still opens in the log");
     }
+    // Nor in the followers' tail, which held these events as decoded before the key went.
+    let tail = serde_json::to_string(
+        &app.state
+            .store
+            .read_tail(Position::START, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.payload.clone())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    for gone in [STAFF_NAME, STAFF_HSA, CONTACT_NAME, CONTACT_EMAIL] {
+        assert!(
+            !tail.contains(gone),
+            "{gone} still opens in the followers' tail"
+        );
+    }
 
     // Reads, history, the feed and the staff read model show the erasure.
     let history = app
