@@ -43,6 +43,7 @@ mod name;
 mod personal;
 pub mod read_models;
 mod rebuild;
+mod round;
 mod runtime;
 mod sql;
 #[cfg(feature = "testing")]
@@ -53,6 +54,7 @@ pub use name::ProjectionName;
 pub use personal::erase_personal;
 pub use read_models::{Cursor, Page, PageRequest, ReadModels, Tabular, Tenancy, csv_cell, to_csv};
 pub use rebuild::{Difference, RebuildReport, TableKind, VerifyOutcome, VerifyReport};
+pub use round::RoundCounts;
 pub use runtime::{
     Activity, Leader, Progress, ProjectionOptions, ProjectionStatus, Projections, ProjectionsHandle,
 };

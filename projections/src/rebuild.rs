@@ -145,6 +145,7 @@ impl Projections {
             targets.push(Target {
                 name: *name,
                 generation: self.new_generation(*name, true).await?,
+                after: None,
                 until: None,
             });
         }
@@ -336,6 +337,7 @@ impl Projections {
             targets.push(Target {
                 name: row.name,
                 generation: self.new_generation(row.name, false).await?,
+                after: None,
                 until: Some(pos(row.position)?),
             });
         }

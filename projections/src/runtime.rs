@@ -11,6 +11,10 @@
 //! after it, both have moved. Nothing is applied twice and nothing is skipped, because the
 //! next batch starts where the committed checkpoint says.
 //!
+//! The projections led in this process take their batches together, in rounds
+//! ([`crate::round`]): one transaction holds every member's batch, each member's part as
+//! above; a projection takes its batch alone after a round failed.
+//!
 //! # Leadership
 //! On PostgreSQL each projection runs in one instance at a time: its task holds
 //! `pg_try_advisory_lock(key)` on a connection of its own for as long as it leads. When that
@@ -54,6 +58,7 @@ use crate::model::{Context, Row, instant, rows_table, state_table};
 use crate::name::ProjectionName;
 use crate::personal::erase_personal;
 use crate::read_models::{ReadModels, projector};
+use crate::round::{self, Outcome, RoundCounts, Rounds};
 use crate::sql::{self, Db, PROJECTIONS_CHANNEL, Reads as _, SETUP_LOCK, Sql, Tx};
 
 /// Tuning and inputs of the projections.
@@ -62,8 +67,11 @@ pub struct ProjectionOptions {
     /// The catalogues the read models judge cases against (blockers, compliance rows, prices):
     /// the same registry the domain decides with.
     pub catalogues: Arc<CatalogueRegistry>,
-    /// Events per live batch (one transaction each).
+    /// Events per live batch (one transaction each, for all the projections in a round).
     pub batch_size: u64,
+    /// How long a round of the projectors led here may take before its members go alone
+    /// (see [`crate::round`]): how long one stuck projection can hold the others back.
+    pub round_timeout: Duration,
     /// Events per batch while rebuilding.
     pub rebuild_batch_size: u64,
     /// A projector reads the log at least this often, whatever it was told.
@@ -85,6 +93,7 @@ impl ProjectionOptions {
         Self {
             catalogues,
             batch_size: 500,
+            round_timeout: Duration::from_secs(5),
             rebuild_batch_size: 5000,
             poll_interval: Duration::from_secs(1),
             leader_retry: Duration::from_secs(1),
@@ -101,6 +110,7 @@ impl std::fmt::Debug for ProjectionOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProjectionOptions")
             .field("batch_size", &self.batch_size)
+            .field("round_timeout", &self.round_timeout)
             .field("rebuild_batch_size", &self.rebuild_batch_size)
             .field("poll_interval", &self.poll_interval)
             .field("leader_retry", &self.leader_retry)
@@ -210,6 +220,8 @@ pub(crate) struct Shared {
     pub rebuilds: HashMap<ProjectionName, tokio::sync::Mutex<()>>,
     /// The log may have grown.
     log_moved: Signal,
+    /// The round of the projectors led here being gathered.
+    pub rounds: Rounds,
 }
 
 pub(crate) fn now() -> String {
@@ -319,6 +331,7 @@ impl Shared {
             let mut forgotten: Vec<DataSubjectId> = Vec::new();
             for event in events
                 .iter()
+                .filter(|e| target.after.is_none_or(|after| e.position > after))
                 .filter(|e| target.until.is_none_or(|until| e.position <= until))
             {
                 if let DomainEvent::SubjectForgotten(subject) = &event.event {
@@ -407,6 +420,8 @@ async fn erase_in(
 pub(crate) struct Target {
     pub name: ProjectionName,
     pub generation: i64,
+    /// Fold only events after here (a projector in a round: its own checkpoint).
+    pub after: Option<Position>,
     /// Fold only events up to here (verify's scratch copy stops at the live checkpoint).
     pub until: Option<Position>,
 }
@@ -514,6 +529,7 @@ impl Projections {
                 .map(|name| (name, tokio::sync::Mutex::new(())))
                 .collect(),
             log_moved: Signal::default(),
+            rounds: Rounds::default(),
         });
         for row in registry {
             shared.observe(row.name, row.generation, row.position);
@@ -546,6 +562,7 @@ impl Projections {
                     shared: shared.clone(),
                     name,
                     cursor: None,
+                    alone: false,
                     stop: tasks.stopping(),
                 },
                 shared.db.clone(),
@@ -669,6 +686,11 @@ impl Projections {
         Ok(statuses)
     }
 
+    /// What the rounds of the projectors led in this process did since it started.
+    pub fn rounds(&self) -> RoundCounts {
+        self.shared.rounds.counts()
+    }
+
     /// Rewrites every live document holding personal data of `subject` to the erased form.
     /// Returns how many documents changed. Each projection's rewrite holds its registry row
     /// lock, so it cannot interleave with a batch that loaded the old document.
@@ -728,6 +750,7 @@ impl Drop for ProjectionsHandle {
         // Dropping the tasks aborts whatever still runs.
         self.tasks = None;
         for name in ProjectionName::ALL {
+            self.projections.shared.rounds.leave(name);
             self.projections.shared.set_local(name, |local| {
                 local.activity = Activity::NotRunning;
                 local.leading = false;
@@ -786,6 +809,9 @@ struct Projector {
     shared: Arc<Shared>,
     name: ProjectionName,
     cursor: Option<Cursor>,
+    /// Takes its batches alone rather than in rounds: after a round failed, until a batch of
+    /// its own succeeds.
+    alone: bool,
     /// The runtime's stop signal: once set, this projector's last words are not recorded.
     stop: watch::Receiver<bool>,
 }
@@ -806,6 +832,7 @@ impl Follower for Projector {
 
     fn led(&mut self, leading: bool) {
         self.cursor = None;
+        self.shared.rounds.leave(self.name);
         self.set_local(|l| {
             l.leading = leading;
             l.activity = if leading {
@@ -827,13 +854,45 @@ impl Follower for Projector {
         self.set_local(|l| l.last_error = Some(message));
     }
 
-    async fn step(&mut self, lane: Lane<'_>) -> Result<Stepped, ProjectionError> {
+    async fn step(&mut self, mut lane: Lane<'_>) -> Result<Stepped, ProjectionError> {
         let stepped = match &mut self.cursor {
             None => {
                 self.cursor = Some(prepare(&self.shared, self.name).await?);
                 Step::Applied { caught_up: false }
             }
-            Some(at) => step(&self.shared, self.name, at, lane).await?,
+            Some(at) if !self.alone => {
+                match round::step(
+                    &self.shared,
+                    self.name,
+                    at.generation,
+                    at.position,
+                    &mut lane,
+                )
+                .await
+                {
+                    Outcome::Applied {
+                        position,
+                        caught_up,
+                    } => {
+                        at.position = position;
+                        Step::Applied { caught_up }
+                    }
+                    Outcome::Nothing { caught_up: true } => Step::Idle,
+                    Outcome::Nothing { caught_up: false } => Step::Applied { caught_up: false },
+                    Outcome::Failed => {
+                        self.alone = true;
+                        self.shared.rounds.leave(self.name);
+                        let stepped = step(&self.shared, self.name, at, &mut lane).await?;
+                        self.alone = false;
+                        stepped
+                    }
+                }
+            }
+            Some(at) => {
+                let stepped = step(&self.shared, self.name, at, &mut lane).await?;
+                self.alone = false;
+                stepped
+            }
         };
         Ok(match stepped {
             Step::Applied { caught_up } => {
@@ -853,6 +912,7 @@ impl Follower for Projector {
 
     async fn failed(&mut self, error: ProjectionError) -> Recovery {
         let name = self.name;
+        self.shared.rounds.leave(name);
         match error {
             ProjectionError::LostRace(_) => {
                 self.cursor = None;
@@ -922,7 +982,7 @@ async fn step(
     shared: &Shared,
     name: ProjectionName,
     at: &mut Cursor,
-    mut lane: Lane<'_>,
+    lane: &mut Lane<'_>,
 ) -> Result<Step, ProjectionError> {
     let from = Position::from_bigint(at.position)?;
     let batch = shared.options.batch_size.max(1);
@@ -930,7 +990,7 @@ async fn step(
     let caught_up = u64::try_from(events.len()).is_ok_and(|read| read < batch);
     let mut poison = None;
     loop {
-        match commit_batch(shared, name, at, &mut lane, from, &events).await {
+        match commit_batch(shared, name, at, lane, from, &events).await {
             Ok(Step::Applied { .. }) if poison.is_none() => {
                 return Ok(Step::Applied { caught_up });
             }
@@ -981,16 +1041,34 @@ async fn commit_batch(
             &[Target {
                 name,
                 generation: at.generation,
+                after: None,
                 until: None,
             }],
             &envelopes,
         )
         .await?;
     #[cfg(feature = "testing")]
+    inject_fault(shared, name, from, last).await?;
+    // The advance announced the checkpoint (PostgreSQL), delivered with this commit.
+    tx.commit().await?;
+    at.position = to;
+    shared.observe(name, at.generation, to);
+    Ok(Step::Applied { caught_up: false })
+}
+
+/// The test hook (feature `testing`): a batch of `name` over `(from, to]` covering the
+/// configured fault stalls or fails, after its documents are written and before its commit.
+#[cfg(feature = "testing")]
+pub(crate) async fn inject_fault(
+    shared: &Shared,
+    name: ProjectionName,
+    from: Position,
+    to: Position,
+) -> Result<(), ProjectionError> {
     if let Some(fault) = &shared.options.fault
         && fault.projection == name
         && from < fault.at
-        && fault.at <= last
+        && fault.at <= to
     {
         match fault.action {
             FaultAction::Stall => std::future::pending::<()>().await,
@@ -1003,11 +1081,7 @@ async fn commit_batch(
             }
         }
     }
-    // The advance announced the checkpoint (PostgreSQL), delivered with this commit.
-    tx.commit().await?;
-    at.position = to;
-    shared.observe(name, at.generation, to);
-    Ok(Step::Applied { caught_up: false })
+    Ok(())
 }
 
 pub(crate) fn progress_of(

@@ -675,3 +675,61 @@ pub(crate) async fn upsert(
         .await?;
     Ok(())
 }
+
+/// One projection's part of [`advance_all`]: its generation and the checkpoint it read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Advance {
+    pub name: ProjectionName,
+    pub generation: i64,
+    pub from: i64,
+}
+
+/// Moves the checkpoints of several projections to `to`, each only if the registry still says
+/// its `generation` at its `from` (as [`Sql::advance`] does for one), in one statement on
+/// PostgreSQL. Returns the projections it moved; the caller rolls back unless all moved.
+pub(crate) async fn advance_all(
+    tx: &mut Tx<'_>,
+    moves: &[Advance],
+    to: i64,
+    now: &str,
+) -> Result<Vec<ProjectionName>, ProjectionError> {
+    let tx = match tx {
+        Tx::Sqlite(tx) => {
+            let mut moved = Vec::with_capacity(moves.len());
+            for m in moves {
+                if Sql::<Sqlite>::advance(&mut **tx, m.name, m.generation, m.from, to, now).await? {
+                    moved.push(m.name);
+                }
+            }
+            return Ok(moved);
+        }
+        Tx::Postgres(tx) => tx,
+    };
+    let rows = sqlx::query(
+        "UPDATE projection_state AS p SET position = $1, updated_at = $2, last_error = NULL \
+         FROM UNNEST($3::text[], $4::bigint[], $5::bigint[]) AS m(name, generation, position) \
+         WHERE p.name = m.name AND p.generation = m.generation AND p.position = m.position \
+         RETURNING p.name, \
+           pg_notify($6, p.name || ':' || p.generation::text || ':' || ($1::bigint)::text)",
+    )
+    .bind(to)
+    .bind(now.to_owned())
+    .bind(
+        moves
+            .iter()
+            .map(|m| m.name.as_str().to_owned())
+            .collect::<Vec<String>>(),
+    )
+    .bind(moves.iter().map(|m| m.generation).collect::<Vec<i64>>())
+    .bind(moves.iter().map(|m| m.from).collect::<Vec<i64>>())
+    .bind(PROJECTIONS_CHANNEL)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let name: String = row.try_get(0)?;
+            ProjectionName::parse(&name)
+                .ok_or_else(|| ProjectionError::Corrupt(format!("unknown projection {name}")))
+        })
+        .collect()
+}

@@ -31,6 +31,7 @@ store::on_both_backends!(
     runtime::a_projector_aborted_between_batches_resumes_and_equals_a_clean_rebuild,
     runtime::a_projector_aborted_inside_a_transaction_resumes_and_equals_a_clean_rebuild,
     runtime::an_apply_error_stops_the_projector_just_before_the_event_that_failed,
+    runtime::the_projectors_led_here_apply_a_commit_together_in_one_round,
     runtime::an_event_that_does_not_deserialise_stops_the_projector_loudly,
     runtime::a_rebuild_serves_the_old_generation_until_it_swaps,
     runtime::a_schema_version_bump_rebuilds_at_start,
@@ -43,6 +44,17 @@ store::on_both_backends!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_second_instance_follows_and_takes_over_when_the_leader_goes() {
     leadership::a_second_instance_follows_and_takes_over_when_the_leader_goes(
+        TestDatabase::postgres().await,
+    )
+    .await;
+}
+
+/// PostgreSQL only: on SQLite a transaction that never ends holds the one write lock, and
+/// every writer waits on it, in rounds or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_projection_stuck_in_a_round_holds_the_others_back_only_until_the_round_times_out()
+ {
+    runtime::a_projection_stuck_in_a_round_holds_the_others_back_only_until_the_round_times_out(
         TestDatabase::postgres().await,
     )
     .await;

@@ -198,6 +198,79 @@ pub async fn a_projector_aborted_inside_a_transaction_resumes_and_equals_a_clean
     assert_verifies(&again).await;
 }
 
+/// Every commit wakes all seven projectors; they apply it together, in one round (one
+/// transaction), not one transaction each.
+pub async fn the_projectors_led_here_apply_a_commit_together_in_one_round(db: TestDatabase) {
+    let (store, projections) = open(&db, options(registry())).await;
+    let handle = projections.start();
+    caught_up(&handle, &store).await;
+    let before = projections.rounds();
+    for i in 1..=10 {
+        live_cases(&store, i, 1).await;
+        caught_up(&handle, &store).await;
+    }
+    let rounds = projections.rounds();
+    let (carried, members) = (
+        rounds.rounds - before.rounds,
+        rounds.members - before.members,
+    );
+    assert_eq!(rounds.failed, 0, "{rounds:?}");
+    assert!(carried > 0, "{rounds:?}");
+    // Seven when every projector joins every round; the scheduler may leave one out now and
+    // then, which then carries a round of its own.
+    assert!(
+        members >= 3 * carried,
+        "{members} members in {carried} rounds"
+    );
+    drop(handle);
+    assert_verifies(&projections).await;
+}
+
+/// A projection stuck inside a round (here: before its commit, for ever) holds the others
+/// back for one `round_timeout`; then each goes alone, the others catch up, and only the
+/// stuck one stays behind.
+pub async fn a_projection_stuck_in_a_round_holds_the_others_back_only_until_the_round_times_out(
+    db: TestDatabase,
+) {
+    let mut stalling = options(registry());
+    stalling.round_timeout = Duration::from_millis(300);
+    stalling.fault = Some(Fault {
+        projection: ProjectionName::Findings,
+        at: Position(1),
+        action: FaultAction::Stall,
+    });
+    let (store, projections) = open(&db, stalling).await;
+    let handle = projections.start();
+    live_cases(&store, 1, 3).await;
+    let head = store.head().await.unwrap();
+    let others: Vec<ProjectionName> = ProjectionName::ALL
+        .into_iter()
+        .filter(|n| *n != ProjectionName::Findings)
+        .collect();
+    handle
+        .wait_for(&others, head, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(
+        status_of(&projections, ProjectionName::Findings)
+            .await
+            .checkpoint,
+        Position(0)
+    );
+    assert!(
+        projections.rounds().failed >= 1,
+        "{:?}",
+        projections.rounds()
+    );
+    drop(handle);
+
+    let (_, again) = open(&db, options(registry())).await;
+    let handle = again.start();
+    caught_up(&handle, &store).await;
+    drop(handle);
+    assert_verifies(&again).await;
+}
+
 /// The batch of events 21 to 30 fails at 25: it is rolled back whole, 21 to 24 are applied
 /// on their own, and the projector stops with its checkpoint at 24.
 pub async fn an_apply_error_stops_the_projector_just_before_the_event_that_failed(
