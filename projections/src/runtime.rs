@@ -59,7 +59,7 @@ use crate::name::ProjectionName;
 use crate::personal::erase_personal;
 use crate::read_models::{ReadModels, projector};
 use crate::round::{self, Outcome, RoundCounts, Rounds};
-use crate::sql::{self, Db, PROJECTIONS_CHANNEL, Reads as _, SETUP_LOCK, Sql, Tx};
+use crate::sql::{self, Db, PROJECTIONS_CHANNEL, Reads as _, SETUP_LOCK, Sql, Tx, Write};
 
 /// Tuning and inputs of the projections.
 #[derive(Clone)]
@@ -324,6 +324,9 @@ impl Shared {
     ) -> Result<u64, ProjectionError> {
         let ctx = self.ctx();
         let mut folded = 0;
+        // What each target folds: its partitions (in the order first seen) and the data
+        // subjects forgotten in the batch.
+        let mut plans = Vec::with_capacity(targets.len());
         for target in targets {
             let projector = projector(target.name);
             let mut partitions: HashMap<String, Vec<&Envelope>> = HashMap::new();
@@ -349,18 +352,25 @@ impl Shared {
                         .push(event);
                 }
             }
-            let states_table = state_table(target.name, target.generation);
-            let rows_table = rows_table(target.name, target.generation);
-            if order.is_empty() {
-                erase_in(tx, &[&rows_table, &states_table], &forgotten).await?;
-                continue;
-            }
-            let columns = projector.columns();
-            let loaded = dbkit::with_backend!(tx.conn(), conn, S = Sql => S::load_states(conn, &states_table, &order).await)?;
+            plans.push((target, partitions, order, forgotten));
+        }
+        let loads: Vec<(String, &[String])> = plans
+            .iter()
+            .map(|(target, _, order, _)| {
+                (
+                    state_table(target.name, target.generation),
+                    order.as_slice(),
+                )
+            })
+            .collect();
+        let loaded = sql::load_all(tx, &loads).await?;
+        let mut writes = Vec::with_capacity(2 * plans.len());
+        for ((target, partitions, order, _), loaded) in plans.iter().zip(&loaded) {
+            let projector = projector(target.name);
             let mut states = Vec::new();
             let mut upserts = Vec::new();
             let mut deletes = Vec::new();
-            for key in &order {
+            for key in order {
                 let change = projector.project(
                     loaded.get(key).map(String::as_str),
                     &partitions[key],
@@ -376,12 +386,28 @@ impl Shared {
                 upserts.extend(change.upserts);
                 deletes.extend(change.deletes);
             }
-            sql::upsert(tx, &states_table, &[], &states).await?;
+            let rows_table = rows_table(target.name, target.generation);
             dbkit::with_backend!(tx.conn(), conn, S = Sql => S::delete(conn, &rows_table, &deletes).await)?;
-            sql::upsert(tx, &rows_table, columns, &upserts).await?;
-            // After the batch's documents are written, so that what an earlier event of the
-            // batch wrote of a subject forgotten later in it is erased too.
-            erase_in(tx, &[&rows_table, &states_table], &forgotten).await?;
+            writes.push(Write {
+                table: state_table(target.name, target.generation),
+                columns: &[],
+                rows: states,
+            });
+            writes.push(Write {
+                table: rows_table,
+                columns: projector.columns(),
+                rows: upserts,
+            });
+        }
+        sql::write_all(tx, &writes).await?;
+        // After the batch's documents are written, so that what an earlier event of the batch
+        // wrote of a subject forgotten later in it is erased too.
+        for (target, _, _, forgotten) in &plans {
+            let tables = [
+                rows_table(target.name, target.generation),
+                state_table(target.name, target.generation),
+            ];
+            erase_in(tx, &[&tables[0], &tables[1]], forgotten).await?;
         }
         Ok(folded)
     }

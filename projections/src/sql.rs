@@ -610,70 +610,146 @@ impl Reads for Db {
     }
 }
 
-/// Inserts or replaces rows. PostgreSQL gets each column as one array parameter
-/// (`INSERT … SELECT * FROM UNNEST(…)`), which it parses and plans once per statement
-/// instead of once per row's worth of parameters: several times faster for the thousands of
-/// rows a rebuild batch writes. SQLite takes multi-row `VALUES`.
-pub(crate) async fn upsert(
+/// Rows to insert or replace in one table ([`write_all`]).
+pub(crate) struct Write<'a> {
+    pub table: String,
+    /// The rows' typed columns, in their cells' order (none for state tables).
+    pub columns: &'a [Column],
+    pub rows: Vec<Row>,
+}
+
+/// Inserts or replaces the rows of every write, in one statement on PostgreSQL: each
+/// table's rows go in as one array parameter per column (`INSERT … SELECT * FROM
+/// UNNEST(…)`), which PostgreSQL parses and plans once per statement instead of once per
+/// row's worth of parameters, and the tables' inserts are the data-modifying `WITH` parts of
+/// one statement (every write is in it, those without rows too, so that a round of the same
+/// projections always sends the same statement, prepared once per connection). SQLite takes
+/// multi-row `VALUES`, table by table.
+pub(crate) async fn write_all(
     tx: &mut Tx<'_>,
-    table: &str,
-    columns: &[Column],
-    rows: &[Row],
+    writes: &[Write<'_>],
 ) -> Result<(), ProjectionError> {
-    if rows.is_empty() {
+    for write in writes {
+        if let Some(row) = write
+            .rows
+            .iter()
+            .find(|r| r.cells.len() != write.columns.len())
+        {
+            return Err(ProjectionError::Invalid(format!(
+                "row {} of {} does not have {} cells",
+                row.key,
+                write.table,
+                write.columns.len()
+            )));
+        }
+    }
+    if writes.iter().all(|w| w.rows.is_empty()) {
         return Ok(());
     }
     let tx = match tx {
         Tx::Sqlite(tx) => {
-            return Sql::<Sqlite>::upsert(&mut **tx, table, columns, rows).await;
+            for write in writes.iter().filter(|w| !w.rows.is_empty()) {
+                Sql::<Sqlite>::upsert(&mut **tx, &write.table, write.columns, &write.rows).await?;
+            }
+            return Ok(());
         }
         Tx::Postgres(tx) => tx,
     };
-    if let Some(row) = rows.iter().find(|r| r.cells.len() != columns.len()) {
-        return Err(ProjectionError::Invalid(format!(
-            "row {} of {table} does not have {} cells",
-            row.key,
-            columns.len()
-        )));
+    let mut sql = String::from("WITH ");
+    let mut param = 0;
+    for (i, write) in writes.iter().enumerate() {
+        let mut names = String::from("key");
+        param += 1;
+        let mut types = format!("${param}::text[]");
+        let mut updates = String::from("doc = excluded.doc");
+        for column in write.columns {
+            let _ = write!(names, ", {}", column.name);
+            let ty = match column.ty {
+                ColumnType::Text => "text",
+                ColumnType::Int => "bigint",
+            };
+            param += 1;
+            let _ = write!(types, ", ${param}::{ty}[]");
+            let _ = write!(updates, ", {0} = excluded.{0}", column.name);
+        }
+        param += 1;
+        let _ = write!(
+            sql,
+            "{}w{i} AS (INSERT INTO {} ({names}, doc) SELECT * FROM UNNEST({types}, ${param}::text[]) \
+             ON CONFLICT (key) DO UPDATE SET {updates})",
+            if i == 0 { "" } else { ", " },
+            write.table,
+        );
     }
-    let mut names = String::from("key");
-    let mut types = String::from("$1::text[]");
-    let mut updates = String::from("doc = excluded.doc");
-    for (i, column) in columns.iter().enumerate() {
-        let _ = write!(names, ", {}", column.name);
-        let ty = match column.ty {
-            ColumnType::Text => "text",
-            ColumnType::Int => "bigint",
-        };
-        let _ = write!(types, ", ${}::{ty}[]", i + 2);
-        let _ = write!(updates, ", {0} = excluded.{0}", column.name);
+    sql.push_str(" SELECT 1");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for write in writes {
+        let rows = &write.rows;
+        query = query.bind(rows.iter().map(|r| r.key.as_str()).collect::<Vec<&str>>());
+        for (i, column) in write.columns.iter().enumerate() {
+            query = match column.ty {
+                ColumnType::Text => query.bind(
+                    rows.iter()
+                        .map(|r| r.cells[i].as_text())
+                        .collect::<Vec<Option<&str>>>(),
+                ),
+                ColumnType::Int => query.bind(
+                    rows.iter()
+                        .map(|r| r.cells[i].as_int())
+                        .collect::<Vec<Option<i64>>>(),
+                ),
+            };
+        }
+        query = query.bind(rows.iter().map(|r| r.doc.as_str()).collect::<Vec<&str>>());
     }
-    let sql = format!(
-        "INSERT INTO {table} ({names}, doc) SELECT * FROM UNNEST({types}, ${}::text[]) \
-         ON CONFLICT (key) DO UPDATE SET {updates}",
-        columns.len() + 2
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(rows.iter().map(|r| r.key.clone()).collect::<Vec<String>>());
-    for (i, column) in columns.iter().enumerate() {
-        query = match column.ty {
-            ColumnType::Text => query.bind(
-                rows.iter()
-                    .map(|r| r.cells[i].as_text().map(str::to_owned))
-                    .collect::<Vec<Option<String>>>(),
-            ),
-            ColumnType::Int => query.bind(
-                rows.iter()
-                    .map(|r| r.cells[i].as_int())
-                    .collect::<Vec<Option<i64>>>(),
-            ),
-        };
-    }
-    query
-        .bind(rows.iter().map(|r| r.doc.clone()).collect::<Vec<String>>())
-        .execute(&mut **tx)
-        .await?;
+    query.execute(&mut **tx).await?;
     Ok(())
+}
+
+/// The state documents of `keys` that exist, for each `(table, keys)`, in one statement on
+/// PostgreSQL (`UNION ALL`; every table is in it, those without keys too, for the same
+/// reason as in [`write_all`]); table by table on SQLite.
+pub(crate) async fn load_all(
+    tx: &mut Tx<'_>,
+    loads: &[(String, &[String])],
+) -> Result<Vec<HashMap<String, String>>, ProjectionError> {
+    let mut found = vec![HashMap::new(); loads.len()];
+    if loads.iter().all(|(_, keys)| keys.is_empty()) {
+        return Ok(found);
+    }
+    let tx = match tx {
+        Tx::Sqlite(tx) => {
+            for ((table, keys), found) in loads.iter().zip(&mut found) {
+                if !keys.is_empty() {
+                    *found = Sql::<Sqlite>::load_states(&mut **tx, table, keys).await?;
+                }
+            }
+            return Ok(found);
+        }
+        Tx::Postgres(tx) => tx,
+    };
+    let mut sql = String::new();
+    for (i, (table, _)) in loads.iter().enumerate() {
+        let _ = write!(
+            sql,
+            "{}SELECT {i}::int4 AS i, key, doc FROM {table} WHERE key = ANY(${}::text[])",
+            if i == 0 { "" } else { " UNION ALL " },
+            i + 1
+        );
+    }
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (_, keys) in loads {
+        query = query.bind(*keys);
+    }
+    for row in query.fetch_all(&mut **tx).await? {
+        let i: i32 = row.try_get(0)?;
+        let slot = usize::try_from(i)
+            .ok()
+            .and_then(|i| found.get_mut(i))
+            .ok_or_else(|| ProjectionError::Corrupt(format!("no load numbered {i}")))?;
+        slot.insert(row.try_get::<String, _>(1)?, row.try_get::<String, _>(2)?);
+    }
+    Ok(found)
 }
 
 /// One projection's part of [`advance_all`]: its generation and the checkpoint it read.
