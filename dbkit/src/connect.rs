@@ -10,7 +10,9 @@ use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Database, Decode, Encode, Pool, Postgres, Row as _, Sqlite, Transaction, Type};
+use sqlx::{
+    Connection as _, Database, Decode, Encode, Pool, Postgres, Row as _, Sqlite, Transaction, Type,
+};
 
 use crate::error::DbError;
 
@@ -108,6 +110,10 @@ pub enum Db {
     Sqlite(Arc<Pools<Sqlite>>),
 }
 
+/// How long a pooled PostgreSQL connection may have sat idle and still be handed out without
+/// a ping first.
+pub const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// Connects to `postgres://…` / `postgresql://…`, or to an SQLite file given as
 /// `sqlite://path…` (created when the URL says `mode=rwc`) or as a plain path (always created
 /// when missing). In-memory SQLite is refused.
@@ -116,6 +122,19 @@ pub async fn connect(url: &str, policy: &PoolPolicy) -> Result<Db, DbError> {
         let pool = PgPoolOptions::new()
             .max_connections(policy.max_connections.max(1))
             .acquire_timeout(policy.acquire_timeout)
+            // sqlx pings a connection when it is given back and, by default, again when it is
+            // handed out: two round trips per use under load, for a connection that answered
+            // a moment ago. Handing out pings only one that sat idle for a while (the server
+            // may have gone meanwhile); a dead one is closed and another taken.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IDLE_AFTER {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         return Ok(Db::Postgres(Arc::new(Pools {
@@ -386,6 +405,40 @@ mod tests {
             with_database("postgres://h:5432", "t3"),
             "postgres://h:5432/t3"
         );
+    }
+
+    /// Handing out a pooled connection pings only one idle for [`PING_IDLE_AFTER`] or more;
+    /// one that died meanwhile (here: its backend terminated) is then replaced, not handed
+    /// out to fail the caller's query.
+    #[tokio::test]
+    async fn a_pooled_connection_that_died_while_idle_is_replaced_not_handed_out() {
+        let url = std::env::var("ANSLUT_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let policy = PoolPolicy::new("the test", 1, Duration::from_secs(5));
+        let db = connect(&url, &policy).await.unwrap_or_else(|error| {
+            panic!("PostgreSQL is not reachable at {url} ({error}); run scripts/test")
+        });
+        let Db::Postgres(pools) = &db else {
+            unreachable!("a PostgreSQL URL")
+        };
+        let backend = || async {
+            sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()")
+                .fetch_one(&pools.read)
+                .await
+        };
+        let first = backend().await.unwrap();
+        let mut other = PgConnection::connect(&url).await.unwrap();
+        let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(first)
+            .fetch_one(&mut other)
+            .await
+            .unwrap();
+        assert!(terminated);
+        tokio::time::sleep(PING_IDLE_AFTER + Duration::from_millis(200)).await;
+        let second = backend()
+            .await
+            .expect("the dead connection is replaced before it is handed out");
+        assert_ne!(first, second);
     }
 
     /// `synchronous_commit` as the transaction sees it.
