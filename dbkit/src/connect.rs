@@ -407,17 +407,24 @@ mod tests {
         );
     }
 
-    /// Handing out a pooled connection pings only one idle for [`PING_IDLE_AFTER`] or more;
-    /// one that died meanwhile (here: its backend terminated) is then replaced, not handed
-    /// out to fail the caller's query.
-    #[tokio::test]
-    async fn a_pooled_connection_that_died_while_idle_is_replaced_not_handed_out() {
+    /// A pool of one connection on the server scripts/test starts (or the one every test of
+    /// the workspace uses), and its URL.
+    async fn one_connection() -> (String, Db) {
         let url = std::env::var("ANSLUT_TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
         let policy = PoolPolicy::new("the test", 1, Duration::from_secs(5));
         let db = connect(&url, &policy).await.unwrap_or_else(|error| {
             panic!("PostgreSQL is not reachable at {url} ({error}); run scripts/test")
         });
+        (url, db)
+    }
+
+    /// Handing out a pooled connection pings only one idle for [`PING_IDLE_AFTER`] or more;
+    /// one that died meanwhile (here: its backend terminated) is then replaced, not handed
+    /// out to fail the caller's query.
+    #[tokio::test]
+    async fn a_pooled_connection_that_died_while_idle_is_replaced_not_handed_out() {
+        let (url, db) = one_connection().await;
         let Db::Postgres(pools) = &db else {
             unreachable!("a PostgreSQL URL")
         };
@@ -454,15 +461,9 @@ mod tests {
 
     #[tokio::test]
     async fn only_a_derived_write_commits_without_waiting_for_the_flush() {
-        // The server scripts/test starts (or the one every test of the workspace uses).
-        let url = std::env::var("ANSLUT_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
         // One connection: the derived transaction's setting must not outlive it on the
         // connection the next transaction gets.
-        let policy = PoolPolicy::new("the test", 1, Duration::from_secs(5));
-        let db = connect(&url, &policy).await.unwrap_or_else(|error| {
-            panic!("PostgreSQL is not reachable at {url} ({error}); run scripts/test")
-        });
+        let (_, db) = one_connection().await;
         let mut tx = db.begin_write().await.unwrap();
         assert_eq!(synchronous_commit(&mut tx).await, "on");
         tx.commit().await.unwrap();
