@@ -216,10 +216,12 @@ pub async fn the_projectors_led_here_apply_a_commit_together_in_one_round(db: Te
     );
     assert_eq!(rounds.failed, 0, "{rounds:?}");
     assert!(carried > 0, "{rounds:?}");
-    // Seven when every projector joins every round; the scheduler may leave one out now and
-    // then, which then carries a round of its own.
+    // Seven when every projector joins every round (6.4 and 6.9 measured on a quiet
+    // machine); on a loaded one the scheduler may leave some out of a round's millisecond of
+    // gathering, and they carry one of their own. One member per round is what a carrier
+    // that does not gather would show.
     assert!(
-        members >= 3 * carried,
+        members >= 2 * carried,
         "{members} members in {carried} rounds"
     );
     drop(handle);
@@ -251,16 +253,22 @@ pub async fn a_projection_stuck_in_a_round_holds_the_others_back_only_until_the_
         .wait_for(&others, head, Duration::from_secs(20))
         .await
         .unwrap();
+    // The round findings hangs in may be one of its own (the others carried theirs while it
+    // hung): it fails once its `round_timeout` is up, which can be after the others are done.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while projections.rounds().failed == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no round failed: {:?}",
+            projections.rounds()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         status_of(&projections, ProjectionName::Findings)
             .await
             .checkpoint,
         Position(0)
-    );
-    assert!(
-        projections.rounds().failed >= 1,
-        "{:?}",
-        projections.rounds()
     );
     drop(handle);
 
