@@ -23,15 +23,18 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use store::Position;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use dbkit::BigInt as _;
 
 use crate::error::ProjectionError;
+use crate::event::Envelope;
 use crate::model::{Cell, Column, rows_table, state_table};
 use crate::name::ProjectionName;
 use crate::read_models::projector;
@@ -106,6 +109,9 @@ impl VerifyReport {
 
 /// Rows per page when comparing tables.
 const COMPARE_PAGE: usize = 2000;
+
+/// Batches a rebuild reads ahead of the slowest projection it folds.
+const QUEUED_BATCHES: usize = 2;
 
 fn pos(position: i64) -> Result<Position, ProjectionError> {
     Ok(Position::from_bigint(position)?)
@@ -220,52 +226,98 @@ impl Projections {
             Some(stop) => stop,
             None => shared.store.head().await?,
         };
-        let mut at = from;
-        loop {
-            let mut limit = shared.options.rebuild_batch_size.max(1);
-            if let Some(stop) = stop_at {
-                limit = limit.min(stop.get().saturating_sub(at.get()));
-                if limit == 0 {
-                    break;
-                }
+        let batch = shared.options.rebuild_batch_size.max(1);
+        // How many events to read after `at`: a batch, or what is left before `stop_at`.
+        let limit_after = |at: Position| match stop_at {
+            Some(stop) => batch.min(stop.get().saturating_sub(at.get())),
+            None => batch,
+        };
+        let read_after = |at: Position| async move {
+            match limit_after(at) {
+                0 => Ok(Vec::new()),
+                limit => shared.store.read_all(at, limit).await,
             }
-            let events = shared.store.read_all(at, limit).await?;
-            let Some(last) = events.last().map(|e| e.position) else {
-                break;
+        };
+        // Each lane folds the batches into its targets' tables in transactions of its own, at
+        // its own pace, with up to `QUEUED_BATCHES` read ahead for it. On PostgreSQL each
+        // projection is a lane: nothing ties the projections of a rebuild together until
+        // their swaps, so one folds while the database writes another's rows, on every core
+        // there is, and none waits for the slowest at the end of every batch. SQLite has one
+        // writer: one lane for all.
+        let lanes: Vec<Vec<Target>> = if shared.db.is_postgres() {
+            targets.iter().map(|target| vec![*target]).collect()
+        } else {
+            vec![targets.to_vec()]
+        };
+        let folded: Arc<Vec<AtomicU64>> =
+            Arc::new(lanes.iter().map(|_| AtomicU64::new(from.get())).collect());
+        let mut running = JoinSet::new();
+        let mut queues = Vec::with_capacity(lanes.len());
+        for (lane, targets) in lanes.into_iter().enumerate() {
+            let (queue, mut batches) =
+                mpsc::channel::<(Arc<Vec<Envelope>>, Position)>(QUEUED_BATCHES);
+            queues.push(queue);
+            let (shared, folded) = (shared.clone(), folded.clone());
+            running.spawn(async move {
+                while let Some((envelopes, last)) = batches.recv().await {
+                    let mut tx = shared.db.begin_write().await?;
+                    shared.apply_in(&mut tx, &targets, &envelopes).await?;
+                    tx.commit().await?;
+                    folded[lane].store(last.get(), Ordering::Relaxed);
+                }
+                Ok::<(), ProjectionError>(())
+            });
+        }
+        let folded_by_all = || {
+            Position(
+                folded
+                    .iter()
+                    .map(|f| f.load(Ordering::Relaxed))
+                    .min()
+                    .unwrap_or(from.get()),
+            )
+        };
+        let (mut at, mut reported) = (from, from);
+        let mut events = read_after(at).await?;
+        while let Some(last) = events.last().map(|e| e.position) {
+            let envelopes = Arc::new(parse_all(&names, &events)?);
+            drop(events);
+            let queue = async {
+                for queue in &queues {
+                    if queue.send((envelopes.clone(), last)).await.is_err() {
+                        return false;
+                    }
+                }
+                true
             };
-            let envelopes = parse_all(&names, &events)?;
-            if shared.db.is_postgres() && targets.len() > 1 {
-                // Nothing ties the projections of a rebuild together until their swaps, so
-                // each folds the batch in its own transaction, concurrently: one folds while
-                // the database writes another's rows, on every core there is.
-                let envelopes = Arc::new(envelopes);
-                let mut running = JoinSet::new();
-                for target in targets {
-                    let (shared, envelopes, target) = (shared.clone(), envelopes.clone(), *target);
-                    running.spawn(async move {
-                        let mut tx = shared.db.begin_write().await?;
-                        shared.apply_in(&mut tx, &[target], &envelopes).await?;
-                        tx.commit().await?;
-                        Ok::<(), ProjectionError>(())
-                    });
-                }
-                while let Some(done) = running.join_next().await {
-                    done.map_err(|e| {
-                        ProjectionError::Invalid(format!("a rebuild task failed: {e}"))
-                    })??;
-                }
-            } else {
-                let mut tx = shared.db.begin_write().await?;
-                shared.apply_in(&mut tx, targets, &envelopes).await?;
-                tx.commit().await?;
+            // The next batch is read while this one waits for room in the lanes.
+            let (queued, next) = tokio::join!(queue, read_after(last));
+            if !queued {
+                // A lane stopped: its error is collected below.
+                break;
             }
+            events = next?;
             at = last;
-            if let Some(progress) = progress {
-                if at > target_head {
+            // Progress is what every lane has folded, whenever that moved.
+            let done = folded_by_all();
+            if let Some(progress) = progress
+                && done > reported
+            {
+                if done > target_head {
                     target_head = shared.store.head().await?;
                 }
-                progress(&progress_of(&names, started, from, at, target_head));
+                progress(&progress_of(&names, started, from, done, target_head));
+                reported = done;
             }
+        }
+        drop(queues);
+        while let Some(done) = running.join_next().await {
+            done.map_err(|e| ProjectionError::Invalid(format!("a rebuild task failed: {e}")))??;
+        }
+        if let Some(progress) = progress
+            && at > reported
+        {
+            progress(&progress_of(&names, started, from, at, target_head.max(at)));
         }
         Ok(at)
     }

@@ -60,6 +60,15 @@ async fn postgres_a_projection_stuck_in_a_round_holds_the_others_back_only_until
     .await;
 }
 
+/// PostgreSQL only: SQLite has no compression methods.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_documents_are_compressed_with_lz4_where_the_server_has_it() {
+    runtime::documents_are_compressed_with_lz4_where_the_server_has_it(
+        TestDatabase::postgres().await,
+    )
+    .await;
+}
+
 /// Options for tests: quick polling and retries.
 pub fn options(catalogues: Arc<CatalogueRegistry>) -> ProjectionOptions {
     let mut options = ProjectionOptions::new(catalogues);

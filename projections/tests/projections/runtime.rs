@@ -13,6 +13,7 @@ use projections::{
     ProjectionStatus, Projections, Tenancy,
 };
 use serde_json::json;
+use sqlx::{Connection as _, PgConnection};
 use store::testing::TestDatabase;
 use store::{
     AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent, Position, StreamRef,
@@ -675,4 +676,58 @@ pub async fn status_reports_checkpoint_head_lag_and_leadership(db: TestDatabase)
         assert_eq!(status.leader, Leader::Here);
         assert_eq!(status.activity, Activity::Projecting);
     }
+}
+
+/// The documents of every projection's tables, those made at start and those a rebuild
+/// makes, are compressed with lz4 where the server has it (PostgreSQL's default, pglz, was
+/// the largest single cost of the database's side of a rebuild).
+pub async fn documents_are_compressed_with_lz4_where_the_server_has_it(db: TestDatabase) {
+    let (store, projections) = open(&db, options(registry())).await;
+    let handle = projections.start();
+    live_cases(&store, 1, 2).await;
+    caught_up(&handle, &store).await;
+    drop(handle);
+    projections
+        .rebuild(&[ProjectionName::Findings], |_| {})
+        .await
+        .unwrap();
+
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
+    let lz4: bool = sqlx::query_scalar(
+        "SELECT COALESCE(bool_or('lz4' = ANY(enumvals)), false) FROM pg_settings \
+         WHERE name = 'default_toast_compression'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let methods: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, a.attcompression::text FROM pg_attribute a \
+         JOIN pg_class c ON c.oid = a.attrelid \
+         WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' \
+         AND a.attname = 'doc' ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(methods.len(), 2 * ProjectionName::ALL.len(), "{methods:?}");
+    assert!(
+        methods
+            .iter()
+            .any(|(table, _)| table == "findings_state_g2"),
+        "{methods:?}"
+    );
+    let expected = if lz4 { "l" } else { "" };
+    for (table, method) in &methods {
+        assert_eq!(method, expected, "{table}");
+    }
+    if lz4 {
+        // A live case's overview embeds the whole case: large enough to be compressed.
+        let compressed: Vec<Option<String>> =
+            sqlx::query_scalar("SELECT pg_column_compression(doc) FROM case_overview_state_g1")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(compressed, vec![Some("lz4".to_owned()); 2]);
+    }
+    drop(conn.close().await);
 }
