@@ -34,6 +34,7 @@ store::on_both_backends!(
     runtime::the_projectors_led_here_apply_a_commit_together_in_one_round,
     runtime::an_event_that_does_not_deserialise_stops_the_projector_loudly,
     runtime::a_rebuild_serves_the_old_generation_until_it_swaps,
+    runtime::a_rebuild_that_meets_an_event_a_projection_cannot_apply_fails_and_swaps_nothing,
     runtime::a_schema_version_bump_rebuilds_at_start,
     runtime::wait_for_returns_once_the_projection_passes_the_position_and_times_out_otherwise,
     runtime::verify_finds_differences_planted_in_a_live_table,

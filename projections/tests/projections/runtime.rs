@@ -731,3 +731,39 @@ pub async fn documents_are_compressed_with_lz4_where_the_server_has_it(db: TestD
     }
     drop(conn.close().await);
 }
+
+/// A rebuild that meets an event one projection cannot apply (here: a second application in
+/// a case) fails with that projection's error at that position, however far the others got,
+/// and swaps nothing in: every projection keeps serving its live generation.
+pub async fn a_rebuild_that_meets_an_event_a_projection_cannot_apply_fails_and_swaps_nothing(
+    db: TestDatabase,
+) {
+    let mut opts = options(registry());
+    opts.rebuild_batch_size = 3;
+    let (store, projections) = open(&db, opts).await;
+    live_cases(&store, 1, 2).await;
+    let first = store.read_all(Position::START, 1).await.unwrap().remove(0);
+    assert_eq!(first.event_type, "ApplicationSubmitted");
+    let bad = append_raw(
+        &store,
+        ConnectionCase_TYPE,
+        &first.stream.stream_id,
+        "ApplicationSubmitted",
+        first.payload.clone(),
+    )
+    .await;
+    // More batches after it, for the lanes that can go on.
+    live_cases(&store, 10, 3).await;
+
+    let error = projections
+        .rebuild(&ProjectionName::ALL, |_| {})
+        .await
+        .unwrap_err();
+    match error {
+        ProjectionError::Poison { position, .. } => assert_eq!(position, bad, "{error}"),
+        other => panic!("expected the event at {bad} to stop the rebuild: {other}"),
+    }
+    for status in projections.status().await.unwrap() {
+        assert_eq!(status.generation, 1, "{status:?}");
+    }
+}
