@@ -299,15 +299,15 @@ impl Projections {
             events = next?;
             at = last;
             // Progress is what every lane has folded, whenever that moved.
-            let done = folded_by_all();
-            if let Some(progress) = progress
-                && done > reported
-            {
-                if done > target_head {
-                    target_head = shared.store.head().await?;
+            if let Some(progress) = progress {
+                let done = folded_by_all();
+                if done > reported {
+                    if done > target_head {
+                        target_head = shared.store.head().await?;
+                    }
+                    progress(&progress_of(&names, started, from, done, target_head));
+                    reported = done;
                 }
-                progress(&progress_of(&names, started, from, done, target_head));
-                reported = done;
             }
         }
         drop(queues);
@@ -317,7 +317,7 @@ impl Projections {
         if let Some(progress) = progress
             && at > reported
         {
-            progress(&progress_of(&names, started, from, at, target_head.max(at)));
+            progress(&progress_of(&names, started, from, at, target_head));
         }
         Ok(at)
     }
