@@ -43,6 +43,12 @@ impl AggregateCache {
         }
     }
 
+    /// Whether this cache holds anything at all (a capacity above 0): a caller skips
+    /// copying a state it would put into a cache of nothing.
+    pub fn enabled(&self) -> bool {
+        self.entries.is_some()
+    }
+
     /// A copy of the cached state of aggregate `id` of type `A`, if any.
     pub fn get<A: Clone + Send + Sync + 'static>(&self, id: &str) -> Option<Cached<A>> {
         let entries = self.entries.as_ref()?;

@@ -405,21 +405,21 @@ impl<A: Aggregate + Clone + 'static> cqrs_es::EventStore<A> for AggregateStore<A
             context.current_snapshot = cached.snapshot;
         } else if self.snapshot_every > 0 {
             let stream = StreamRef::new(A::TYPE, aggregate_id);
-            if let Some(snapshot) = self
+            if let Some((version, number, payload)) = self
                 .store
-                .snapshot(&stream)
+                .snapshot_text(&stream)
                 .await
                 .map_err(PersistenceError::from)?
             {
                 context.current_snapshot = Some(
-                    usize::try_from(snapshot.snapshot_number)
+                    usize::try_from(number)
                         .map_err(|e| AggregateError::UnexpectedError(Box::new(e)))?,
                 );
-                // A snapshot of an older aggregate shape is ignored: replay everything, and
-                // the next snapshot replaces it.
-                if let Ok(aggregate) = serde_json::from_value::<A>(snapshot.payload) {
+                // A snapshot of an older aggregate shape (or not JSON at all) is ignored:
+                // replay everything, and the next snapshot replaces it.
+                if let Ok(aggregate) = serde_json::from_str::<A>(&payload) {
                     context.aggregate = aggregate;
-                    context.current_sequence = usize::try_from(snapshot.version)
+                    context.current_sequence = usize::try_from(version)
                         .map_err(|e| AggregateError::UnexpectedError(Box::new(e)))?;
                 }
             }
@@ -434,7 +434,7 @@ impl<A: Aggregate + Clone + 'static> cqrs_es::EventStore<A> for AggregateStore<A
         }
         // What was read from the store is cached too, so that the next command on this
         // stream (this one may be refused) starts from it.
-        if (!hit || read > 0) && context.current_sequence > 0 {
+        if cache.enabled() && (!hit || read > 0) && context.current_sequence > 0 {
             cache.put(
                 aggregate_id,
                 Cached {

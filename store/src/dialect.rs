@@ -124,6 +124,40 @@ mod tests {
         causation_id, actor_subject, actor_role, actor_region, actor_provider_org, recorded_at, \
         prev_hash, hash";
 
+    /// `Engine::decode_event` reads each column by its place in `EVENT_COLUMNS`, in this order.
+    const EVENT_COLUMN_NAMES: [&str; 19] = [
+        "position",
+        "stream_type",
+        "stream_id",
+        "version",
+        "event_id",
+        "event_type",
+        "event_version",
+        "payload",
+        "metadata",
+        "command_id",
+        "correlation_id",
+        "causation_id",
+        "actor_subject",
+        "actor_role",
+        "actor_region",
+        "actor_provider_org",
+        "recorded_at",
+        "prev_hash",
+        "hash",
+    ];
+
+    #[test]
+    fn the_event_columns_come_in_the_order_the_engine_reads_them() {
+        assert_eq!(
+            EVENT_COLUMNS_TEMPLATE
+                .split(',')
+                .map(|column| column.trim().replace("{json}", ""))
+                .collect::<Vec<_>>(),
+            EVENT_COLUMN_NAMES
+        );
+    }
+
     #[test]
     fn both_dialects_select_the_same_event_columns() {
         assert_eq!(

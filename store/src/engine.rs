@@ -189,28 +189,27 @@ where
     }
 
     fn decode_event(row: &DB::Row) -> Result<StoredEvent, StoreError> {
+        // By position in `Dialect::EVENT_COLUMNS` (`EVENT_COLUMN_NAMES`), not by name: a name
+        // is looked up in the row's columns on every read, 19 times per event.
         Ok(StoredEvent {
-            position: to_u64(row.try_get("position")?)?,
-            stream: StreamRef::new(
-                row.try_get::<String, _>("stream_type")?,
-                row.try_get::<String, _>("stream_id")?,
-            ),
-            version: to_u64(row.try_get("version")?)?,
-            event_id: row.try_get("event_id")?,
-            event_type: row.try_get("event_type")?,
-            event_version: row.try_get("event_version")?,
-            payload: row.try_get("payload")?,
-            extra_metadata: row.try_get("metadata")?,
-            command_id: row.try_get("command_id")?,
-            correlation_id: row.try_get("correlation_id")?,
-            causation_id: row.try_get("causation_id")?,
-            actor_subject: row.try_get("actor_subject")?,
-            actor_role: row.try_get("actor_role")?,
-            actor_region: row.try_get("actor_region")?,
-            actor_provider_org: row.try_get("actor_provider_org")?,
-            recorded_at: row.try_get("recorded_at")?,
-            prev_hash: row.try_get("prev_hash")?,
-            hash: row.try_get("hash")?,
+            position: to_u64(row.try_get(0)?)?,
+            stream: StreamRef::new(row.try_get::<String, _>(1)?, row.try_get::<String, _>(2)?),
+            version: to_u64(row.try_get(3)?)?,
+            event_id: row.try_get(4)?,
+            event_type: row.try_get(5)?,
+            event_version: row.try_get(6)?,
+            payload: row.try_get(7)?,
+            extra_metadata: row.try_get(8)?,
+            command_id: row.try_get(9)?,
+            correlation_id: row.try_get(10)?,
+            causation_id: row.try_get(11)?,
+            actor_subject: row.try_get(12)?,
+            actor_role: row.try_get(13)?,
+            actor_region: row.try_get(14)?,
+            actor_provider_org: row.try_get(15)?,
+            recorded_at: row.try_get(16)?,
+            prev_hash: row.try_get(17)?,
+            hash: row.try_get(18)?,
         })
     }
 

@@ -58,6 +58,38 @@ async fn postgres_wakes_followers_in_other_processes() {
     log::other_stores_wake_followers_through_notify(TestDatabase::postgres().await).await;
 }
 
+/// Runs only on PostgreSQL: TOAST compression is PostgreSQL's. A large snapshot is stored out
+/// of line as it is, not compressed: loading it must not decompress the whole case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stores_snapshots_uncompressed() {
+    let db = TestDatabase::postgres().await;
+    let store = db.store().await;
+    let case = stream("large");
+    let mut append = request(&case, ExpectedVersion::NoStream, 1);
+    // 1,000 entries of the same shape: pglz would shrink it to a fraction.
+    let entries: serde_json::Map<String, Value> = (0..1000)
+        .map(|i| {
+            (
+                format!("subject-{i:04}"),
+                json!(["ResponsibilityCommitment"]),
+            )
+        })
+        .collect();
+    append.snapshot = Some(store::SnapshotUpdate {
+        snapshot_number: 1,
+        payload: json!({ "staff_commitments": entries }),
+    });
+    store.append(append).await.unwrap();
+    db.execute(
+        "DO $$ BEGIN \
+           IF (SELECT pg_column_size(payload) < octet_length(payload::text) FROM snapshots) \
+           THEN RAISE EXCEPTION 'the snapshot was stored compressed'; END IF; \
+         END $$",
+    )
+    .await
+    .unwrap();
+}
+
 pub fn actor() -> ActorRecord {
     ActorRecord {
         subject: "SE2321000032-officer1".into(),
