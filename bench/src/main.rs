@@ -94,6 +94,10 @@ struct RunArgs {
     /// results go to `partial.{json,svg}` so that `latest` stays a full run's.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Case>,
+    /// The replay case's log size instead of the profile's (1,000,000; --quick 20,000), for
+    /// a profile of a rebuild long enough to sample without generating a full log.
+    #[arg(long)]
+    replay_events: Option<u64>,
 }
 
 /// The cases, in the order a run measures them.
@@ -112,9 +116,12 @@ impl RunArgs {
     }
 
     /// The stem of the result files: a full run is `latest`, a quick one `quick`, one of
-    /// some cases only `partial`.
+    /// some cases only (or of another log size) `partial`.
     fn stem(&self) -> &'static str {
-        match (self.quick, self.only.is_empty()) {
+        match (
+            self.quick,
+            self.only.is_empty() && self.replay_events.is_none(),
+        ) {
             (true, _) => "quick",
             (false, true) => "latest",
             (false, false) => "partial",
@@ -173,7 +180,7 @@ impl Profile {
 
 /// What each case measures, in a sentence, for the table and the JSON.
 const NOTES: [&str; 6] = [
-    "append: one event per command, each task its own stream, durable commits; (a) autocommit INSERT into a copy of Anslut's events table (same columns, sizes, indexes), (b) postgres-es 0.5 and (c) Anslut, both via CqrsFramework with the same counter aggregate and snapshots every 50 ((c) also with the aggregate cache anslut serve runs with, 4,096 aggregates); (c') is Anslut's EventStore::append alone.",
+    "append: one event per command, each task its own stream, durable commits; (a) autocommit INSERT into a copy of Anslut's events table (same columns, sizes, indexes), (b) postgres-es 0.5 and (c) Anslut, both via CqrsFramework with the same counter aggregate and snapshots every 50 ((c) also with the aggregate cache anslut serve runs with, 4,096 aggregates); (c') is Anslut's EventStore::append alone. Every in-process figure (append, load, replay, the raw reads) runs on the allocator anslut ships with (mimalloc).",
     "http: report-organisational-change on 16 cases over 16 keep-alive connections to the release anslut serve (If-Match, Idempotency-Key, JSON logs on), rounds interleaved with (c) at 16 streams and with (d): the same requests to bench-baseline-server, one actix-web route executing the command through CqrsFramework over postgres-es 0.5 (snapshots every 50, If-Match checked by the aggregate; no auth, idempotency, logs or projections). CPU per request: the server process's /proc ticks over the round plus what it spent after the round until idle (background work it deferred); for (c) the bench process's.",
     "memory: VmRSS of anslut serve (and of the (d) server) 1 s after it is ready, and the highest VmRSS sampled every 100 ms during the HTTP rounds.",
     "freshness: a probe appends a real case event and waits (Projections::wait_for, woken by the projectors) until all 7 projections have passed it; idle log vs. (c) running at 16 streams alongside.",
@@ -182,11 +189,14 @@ const NOTES: [&str; 6] = [
 ];
 
 async fn run(args: &RunArgs) -> Result<Report> {
-    let profile = if args.quick {
+    let mut profile = if args.quick {
         Profile::QUICK
     } else {
         Profile::FULL
     };
+    if let Some(events) = args.replay_events {
+        profile.replay_events = events;
+    }
     let started = Instant::now();
     let server = Server::new(&args.admin_url, &args.prefix)?;
     let postgres = server.info().await?;
@@ -278,6 +288,12 @@ async fn cases(server: &Server, args: &RunArgs, p: Profile) -> Result<(Vec<Row>,
     }
     Ok((rows, runs))
 }
+
+/// The allocator `anslut` ships with (its `main.rs`), so that what this process measures of
+/// the store and the projections is what the product does; the in-process baselines (the raw
+/// read, postgres-es) run on it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

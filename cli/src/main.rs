@@ -16,6 +16,12 @@ use api::telemetry;
 use clap::Parser;
 use cli::{Cli, Outcome};
 
+/// mimalloc rather than the system's malloc: the store and the projections build and drop
+/// pages of JSON trees whole, where glibc's allocator spent a third of a rebuild's fold and
+/// two-fifths of `read_all` (ARCHITECTURE.md, "Dependencies").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = cli.command.default_log_level();

@@ -35,8 +35,8 @@
 //!
 //! `events` (the log), `streams` (each stream's version and last hash), `commands` (the
 //! idempotency record), `log_head` (one row: the last position, and the lock), `snapshots`.
-//! See `migrations/postgres/0001_event_log.sql`. Migrations are embedded;
-//! [`EventStore::migrate`] applies them.
+//! See `migrations/postgres/0001_event_log.sql` (and `0002`: snapshots stored uncompressed).
+//! Migrations are embedded; [`EventStore::migrate`] applies them.
 //!
 //! # Entry points
 //!
