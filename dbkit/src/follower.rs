@@ -320,6 +320,26 @@ impl Tasks {
             let _ = task.await;
         }
     }
+
+    /// Stops everything at once, as a crash would, and returns when no task runs any more:
+    /// each is dropped where it stood, without finishing its step, and with it whatever it
+    /// owns (a dispatcher's in-flight attempts are aborted as its set of them is dropped).
+    /// Dropping a `Tasks` aborts the same tasks but returns at once, while a task that was
+    /// just woken may still be running its step on another thread.
+    pub async fn abort(mut self) {
+        let _ = self.stop.send(true);
+        let tasks: Vec<JoinHandle<()>> = self
+            .wakers
+            .drain(..)
+            .chain(self.followers.drain(..))
+            .collect();
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
 }
 
 impl Drop for Tasks {
@@ -388,6 +408,58 @@ mod tests {
         .await
         .unwrap();
         (dir, db)
+    }
+
+    /// Sets its flag when dropped: tells when a task's future is gone.
+    struct DropFlag(Arc<std::sync::atomic::AtomicBool>);
+
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Spawns a follower and a waker that each hold a [`DropFlag`] and never finish.
+    fn never_finishing(tasks: &mut Tasks) -> [Arc<std::sync::atomic::AtomicBool>; 2] {
+        let flags = [(); 2].map(|()| Arc::new(std::sync::atomic::AtomicBool::new(false)));
+        let held = flags.clone().map(DropFlag);
+        let [follower, waker] = held;
+        tasks.spawn_follower(async move {
+            let _held = follower;
+            std::future::pending::<()>().await;
+        });
+        tasks.spawn_waker(async move {
+            let _held = waker;
+            std::future::pending::<()>().await;
+        });
+        flags
+    }
+
+    /// `abort` returns only once every task is gone (what a test of a crash needs before it
+    /// looks); dropping the set returns before the runtime has dropped them.
+    #[tokio::test(flavor = "current_thread")]
+    async fn abort_returns_once_every_task_is_gone_and_dropping_does_not_wait() {
+        let mut tasks = Tasks::default();
+        let flags = never_finishing(&mut tasks);
+        tokio::task::yield_now().await;
+        tasks.abort().await;
+        assert!(
+            flags.iter().all(|f| f.load(Ordering::SeqCst)),
+            "gone on return"
+        );
+
+        let mut dropped = Tasks::default();
+        let flags = never_finishing(&mut dropped);
+        tokio::task::yield_now().await;
+        drop(dropped);
+        assert!(
+            !flags.iter().any(|f| f.load(Ordering::SeqCst)),
+            "still there: the runtime has not run since"
+        );
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(flags.iter().all(|f| f.load(Ordering::SeqCst)), "gone later");
     }
 
     /// A follower whose wake-ups come from nowhere (its `Signal` dropped, as a timed one's)

@@ -725,6 +725,15 @@ impl WebhooksHandle {
             tasks.shutdown().await;
         }
     }
+
+    /// Stops every task at once, as a crash would (nothing finishes its step or records an
+    /// outcome), and returns when none runs any more. Leases stay as they were: the next
+    /// instance takes them over when they expire, as after a real crash.
+    pub async fn abort(mut self) {
+        if let Some(tasks) = self.tasks.take() {
+            tasks.abort().await;
+        }
+    }
 }
 
 impl Drop for WebhooksHandle {
