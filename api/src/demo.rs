@@ -146,6 +146,7 @@ impl Demo<'_> {
     /// From application through every step of the programme's own process that comes
     /// before go-live and is not the final verification: the agreements, plans,
     /// self-declaration, training, staff commitments and computer checks its document names.
+    /// Its future is large (17 kB in a release build), so callers box it.
     async fn establish(
         &mut self,
         unit: &Unit,
@@ -320,6 +321,11 @@ fn contacts(roles: &[&str], domain: &str) -> Value {
 
 /// Loads the worked example when the store is empty; otherwise leaves it alone.
 pub async fn load(state: &AppState) -> Result<(), DemoError> {
+    // Boxed: the whole demo is one large future (18 kB in a release build).
+    Box::pin(populate(state)).await
+}
+
+async fn populate(state: &AppState) -> Result<(), DemoError> {
     let head = state
         .store
         .head()
@@ -457,9 +463,7 @@ pub async fn load(state: &AppState) -> Result<(), DemoError> {
         call_measurement_system: Some("Telia Touchpoint"),
     };
     let ostersund_provider = principal("provider", ostersund.region, Some(ostersund.org))?;
-    let case = demo
-        .establish(&ostersund, &jamtland, &ostersund_provider)
-        .await?;
+    let case = Box::pin(demo.establish(&ostersund, &jamtland, &ostersund_provider)).await?;
     demo.act(
         &ostersund_provider,
         case,
@@ -503,9 +507,7 @@ pub async fn load(state: &AppState) -> Result<(), DemoError> {
         call_measurement_system: None,
     };
     let kronoparken_provider = principal("provider", kronoparken.region, Some(kronoparken.org))?;
-    let case = demo
-        .establish(&kronoparken, &varmland, &kronoparken_provider)
-        .await?;
+    let case = Box::pin(demo.establish(&kronoparken, &varmland, &kronoparken_provider)).await?;
     demo.go_live(case, kronoparken.programme, &varmland).await?;
     let now = chrono::Utc::now();
     let report = json!({
@@ -556,13 +558,8 @@ pub async fn load(state: &AppState) -> Result<(), DemoError> {
         listed_patients: Some(3100),
         call_measurement_system: Some("Puzzel"),
     };
-    let case = demo
-        .establish(
-            &froso,
-            &jamtland,
-            &principal("provider", froso.region, Some(froso.org))?,
-        )
-        .await?;
+    let froso_provider = principal("provider", froso.region, Some(froso.org))?;
+    let case = Box::pin(demo.establish(&froso, &jamtland, &froso_provider)).await?;
     demo.go_live(case, froso.programme, &jamtland).await?;
     demo.act(&jamtland, case, "suspend-connection", json!({"reason": "Suspected misuse of a SITHS card; access suspended pending investigation."})).await?;
 

@@ -228,7 +228,8 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
             serve(&settings, args.demo).await?;
         }
         Command::Audit(command) => {
-            return crate::audit_command::run(cli.config.as_deref(), command)
+            // Boxed: a large future (16.5 kB in a release build).
+            return Box::pin(crate::audit_command::run(cli.config.as_deref(), command))
                 .await
                 .map_err(|error| CliError::AuditCommand(Box::new(error)));
         }
