@@ -119,11 +119,6 @@ impl Dialect for Sqlite {
 mod tests {
     use super::*;
 
-    const EVENT_COLUMNS_TEMPLATE: &str = "position, stream_type, stream_id, version, event_id, \
-        event_type, event_version, payload{json}, metadata{json}, command_id, correlation_id, \
-        causation_id, actor_subject, actor_role, actor_region, actor_provider_org, recorded_at, \
-        prev_hash, hash";
-
     /// `Engine::decode_event` reads each column by its place in `EVENT_COLUMNS`, in this order.
     const EVENT_COLUMN_NAMES: [&str; 19] = [
         "position",
@@ -148,27 +143,18 @@ mod tests {
     ];
 
     #[test]
-    fn the_event_columns_come_in_the_order_the_engine_reads_them() {
-        assert_eq!(
-            EVENT_COLUMNS_TEMPLATE
-                .split(',')
-                .map(|column| column.trim().replace("{json}", ""))
-                .collect::<Vec<_>>(),
-            EVENT_COLUMN_NAMES
-        );
-    }
-
-    #[test]
-    fn both_dialects_select_the_same_event_columns() {
+    fn both_dialects_select_the_event_columns_in_the_order_the_engine_reads_them() {
         assert_eq!(
             <Sqlite as Dialect>::EVENT_COLUMNS,
-            EVENT_COLUMNS_TEMPLATE.replace("{json}", "")
+            EVENT_COLUMN_NAMES.join(", ")
         );
-        assert_eq!(
-            <Postgres as Dialect>::EVENT_COLUMNS,
-            EVENT_COLUMNS_TEMPLATE
-                .replace("payload{json}", "payload::text AS payload")
-                .replace("metadata{json}", "metadata::text AS metadata")
-        );
+        let postgres: Vec<String> = EVENT_COLUMN_NAMES
+            .iter()
+            .map(|&name| match name {
+                "payload" | "metadata" => format!("{name}::text AS {name}"),
+                _ => name.to_owned(),
+            })
+            .collect();
+        assert_eq!(<Postgres as Dialect>::EVENT_COLUMNS, postgres.join(", "));
     }
 }

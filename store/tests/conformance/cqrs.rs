@@ -9,8 +9,8 @@ use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore as _};
 use serde_json::json;
 use store::testing::TestDatabase;
 use store::{
-    ActorRecord, AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent, Position,
-    StoreOptions, StreamRef, metadata_keys,
+    ActorRecord, AggregateStore, AppendRequest, EventMetadata, EventStore, ExpectedVersion,
+    NewEvent, Position, StoreOptions, StreamRef, metadata_keys,
 };
 use uuid::Uuid;
 
@@ -127,8 +127,24 @@ pub async fn an_old_event_version_is_read_through_an_upcaster(db: TestDatabase) 
     assert!(store.verify().await.unwrap().is_intact());
 }
 
-pub async fn snapshots_are_taken_every_n_events_and_loading_reads_only_what_follows(
-    db: TestDatabase,
+/// Every event of checklist `id`, in order, as `load_events` reads them.
+async fn events_of(aggregates: &AggregateStore<Checklist>, id: &str) -> Vec<ChecklistEvent> {
+    aggregates
+        .load_events(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|envelope| envelope.payload)
+        .collect()
+}
+
+/// A store snapshotting every ten events, and checklist "c" opened through `CqrsFramework`
+/// on it (one event).
+async fn opened_checklist_with_snapshots_every_ten(
+    db: &TestDatabase,
+) -> (
+    EventStore,
+    CqrsFramework<Checklist, AggregateStore<Checklist>>,
 ) {
     let store = db
         .store_with(StoreOptions {
@@ -145,6 +161,13 @@ pub async fn snapshots_are_taken_every_n_events_and_loading_reads_only_what_foll
     )
     .await
     .unwrap();
+    (store, cqrs)
+}
+
+pub async fn snapshots_are_taken_every_n_events_and_loading_reads_only_what_follows(
+    db: TestDatabase,
+) {
+    let (store, cqrs) = opened_checklist_with_snapshots_every_ten(&db).await;
     // Single ticks and pairs, so some commands straddle a multiple of ten: 95 events.
     let mut events = 1;
     let mut i = 0;
@@ -167,13 +190,7 @@ pub async fn snapshots_are_taken_every_n_events_and_loading_reads_only_what_foll
     }
 
     let aggregates = store.aggregate_store::<Checklist>();
-    let all: Vec<ChecklistEvent> = aggregates
-        .load_events("c")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|envelope| envelope.payload)
-        .collect();
+    let all = events_of(&aggregates, "c").await;
     assert_eq!(all.len(), 95);
     let full_replay = replay(all.clone());
     assert_eq!(full_replay.events_applied, 95);
@@ -209,6 +226,40 @@ pub async fn snapshots_are_taken_every_n_events_and_loading_reads_only_what_foll
     ));
     let from_snapshot = aggregates.load_aggregate("c").await.unwrap();
     assert_eq!(from_snapshot.aggregate, full_replay);
+}
+
+/// A snapshot of a shape the aggregate no longer reads (an older release's) is passed over: the
+/// load replays the whole stream instead of failing or starting from a default state.
+pub async fn a_snapshot_the_aggregate_cannot_read_is_ignored_and_the_stream_replayed(
+    db: TestDatabase,
+) {
+    let (store, cqrs) = opened_checklist_with_snapshots_every_ten(&db).await;
+    for i in 0..24 {
+        cqrs.execute(
+            "c",
+            ChecklistCommand::Tick {
+                item: format!("item-{i}"),
+                note: format!("checked {i}"),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    db.execute("UPDATE snapshots SET payload = '{\"shape\": \"of an older release\"}'")
+        .await
+        .unwrap();
+    let aggregates = store.aggregate_store::<Checklist>();
+    let all = events_of(&aggregates, "c").await;
+    assert_eq!(all.len(), 25);
+
+    let loaded = aggregates.load_aggregate("c").await.unwrap();
+    assert_eq!(loaded.aggregate, replay(all));
+    assert_eq!(loaded.current_sequence, 25);
+    assert_eq!(
+        loaded.current_snapshot,
+        Some(2),
+        "the next snapshot is numbered after it"
+    );
 }
 
 pub async fn a_cached_aggregate_is_the_replayed_one_with_other_writers_events_after_it(

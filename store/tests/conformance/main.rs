@@ -43,6 +43,7 @@ store::on_both_backends!(
     tamper::verify_notices_events_removed_from_the_end,
     cqrs::an_old_event_version_is_read_through_an_upcaster,
     cqrs::snapshots_are_taken_every_n_events_and_loading_reads_only_what_follows,
+    cqrs::a_snapshot_the_aggregate_cannot_read_is_ignored_and_the_stream_replayed,
     cqrs::a_cached_aggregate_is_the_replayed_one_with_other_writers_events_after_it,
     cqrs::a_replayed_command_leaves_the_cached_state_as_the_log_has_it,
     cqrs::the_cqrs_framework_appends_with_metadata_and_retries_are_idempotent,
