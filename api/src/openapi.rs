@@ -18,7 +18,8 @@ use utoipa_actix_web::AppExt;
 
 use crate::problem::{FieldError, PROBLEM_JSON, ProblemCode, ProblemDoc, UnmetCondition};
 
-/// The document served at `/openapi.json` and printed by `anslut openapi`.
+/// The document served at `/openapi.json` (built once at startup) and printed by `anslut
+/// openapi`.
 pub fn spec() -> OpenApi {
     let (_, mut api) = crate::routes::register(App::new().into_utoipa_app().openapi(spec_base()))
         .split_for_parts();
@@ -26,9 +27,8 @@ pub fn spec() -> OpenApi {
     api
 }
 
-/// What the handlers' attributes cannot say, added to the collected document: the same for
-/// the served `/openapi.json` and for [`spec`].
-pub fn complete(api: &mut OpenApi) {
+/// What the handlers' attributes cannot say, added to the collected document.
+fn complete(api: &mut OpenApi) {
     with_rate_limits(api);
     with_command_headers(api);
     with_closed_variants(api);
@@ -183,7 +183,7 @@ pub fn spec_json() -> String {
 }
 
 /// What the handlers' paths are added to.
-pub fn spec_base() -> OpenApi {
+fn spec_base() -> OpenApi {
     let mut components = ComponentsBuilder::new()
         .security_scheme(
             "bearer",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpServer, guard, web};
 use audit::AuditError;
 use domain::catalogue::{CatalogueError, CatalogueRegistry};
 use projections::{ProjectionError, ProjectionsHandle};
@@ -67,6 +67,8 @@ pub enum StartupError {
     Privacy(#[from] ::privacy::PrivacyError),
     #[error("metrics")]
     Metrics(#[from] prometheus::Error),
+    #[error("the OpenAPI document: {0}")]
+    OpenApi(serde_json::Error),
     #[error("binding {address}: {error}")]
     Bind {
         address: String,
@@ -221,7 +223,14 @@ fn server(
     state: web::Data<AppState>,
     settings: &Settings,
 ) -> Result<Server, StartupError> {
-    let table = web::Data::new(RouteTable::from_openapi(&crate::openapi::spec()));
+    // The OpenAPI document is built and serialised once, here, and every worker serves the
+    // same bytes: a worker that kept its own document (as `utoipa-swagger-ui` serves one) held
+    // megabytes of it, most of an idle server's heap.
+    let document = crate::openapi::spec();
+    let table = web::Data::new(RouteTable::from_openapi(&document));
+    let document = web::Data::new(routes::ops::OpenApiJson(web::Bytes::from(
+        serde_json::to_vec(&document).map_err(StartupError::OpenApi)?,
+    )));
     let dashboard = web::Data::new(
         crate::dashboard::Dashboard::new(settings, &state.catalogues)
             .map_err(StartupError::DevKey)?,
@@ -237,16 +246,22 @@ fn server(
             .app_data(table.clone())
             .app_data(ops.clone())
             .app_data(dashboard.clone())
+            .app_data(document.clone())
             .app_data(web::PathConfig::default().error_handler(extract::path_error))
             .app_data(web::QueryConfig::default().error_handler(extract::query_error))
-            .into_utoipa_app()
-            .openapi(crate::openapi::spec_base());
+            .into_utoipa_app();
+        // The paths the routes collect are the document above's: dropped here.
         routes::register(app)
-            .openapi_service(|mut api| {
-                crate::openapi::complete(&mut api);
-                SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api)
-            })
             .into_app()
+            .service(
+                web::resource("/openapi.json")
+                    .guard(guard::Get())
+                    .to(routes::ops::openapi_json),
+            )
+            .service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .config(utoipa_swagger_ui::Config::from("/openapi.json")),
+            )
             .route("/docs", web::get().to(routes::ops::docs_redirect))
             .configure(crate::dashboard::configure)
             .default_service(web::to(routes::fallback))

@@ -405,9 +405,12 @@ impl<A: Aggregate + Clone + 'static> cqrs_es::EventStore<A> for AggregateStore<A
             context.current_snapshot = cached.snapshot;
         } else if self.snapshot_every > 0 {
             let stream = StreamRef::new(A::TYPE, aggregate_id);
-            if let Some((version, number, payload)) = self
+            // A snapshot of an older aggregate shape (or not JSON at all) is ignored: replay
+            // everything, and the next snapshot replaces it.
+            let parse = |text: &str| serde_json::from_str::<A>(text).ok();
+            if let Some((version, number, aggregate)) = self
                 .store
-                .snapshot_text(&stream)
+                .snapshot_parsed(&stream, parse)
                 .await
                 .map_err(PersistenceError::from)?
             {
@@ -415,9 +418,7 @@ impl<A: Aggregate + Clone + 'static> cqrs_es::EventStore<A> for AggregateStore<A
                     usize::try_from(number)
                         .map_err(|e| AggregateError::UnexpectedError(Box::new(e)))?,
                 );
-                // A snapshot of an older aggregate shape (or not JSON at all) is ignored:
-                // replay everything, and the next snapshot replaces it.
-                if let Ok(aggregate) = serde_json::from_str::<A>(&payload) {
+                if let Some(aggregate) = aggregate {
                     context.aggregate = aggregate;
                     context.current_sequence = usize::try_from(version)
                         .map_err(|e| AggregateError::UnexpectedError(Box::new(e)))?;

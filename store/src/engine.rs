@@ -1,7 +1,7 @@
 //! The SQL, written once for both databases: reading, and writing a batch of appends in one
 //! transaction under the log's lock.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::canonical::{self, EventFields, EventHash};
 use crate::dialect::{Dialect, NOTIFY_CHANNEL};
 use crate::error::StoreError;
-use crate::model::{AppendOutcome, Position, StreamRef};
+use crate::model::{ActorRecord, AppendOutcome, EventMetadata, Position, RecordedEvent, StreamRef};
 use crate::store::Job;
 
 /// Rows per statement: 1000 events of 19 columns stay below both databases' parameter
@@ -44,6 +44,96 @@ pub(crate) struct StoredEvent {
     pub recorded_at: DateTime<Utc>,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
+}
+
+/// The metadata columns of a row: `extra` is the `metadata` column's JSON text.
+pub(crate) struct StoredMetadata<'r> {
+    pub position: u64,
+    pub extra: &'r str,
+    pub command_id: Uuid,
+    pub correlation_id: Uuid,
+    pub causation_id: Option<Uuid>,
+    pub actor_subject: Option<String>,
+    pub actor_role: Option<String>,
+    pub actor_region: Option<String>,
+    pub actor_provider_org: Option<String>,
+}
+
+impl StoredMetadata<'_> {
+    /// The event's metadata: `extra` parsed, the actor whole or absent (a partial actor is
+    /// corrupt).
+    pub fn parse(self) -> Result<EventMetadata, StoreError> {
+        let at = || format!("event at position {}", self.position);
+        let extra: BTreeMap<String, String> = serde_json::from_str(self.extra)
+            .map_err(|e| StoreError::Corrupt(format!("{}: metadata: {e}", at())))?;
+        let actor = match (self.actor_subject, self.actor_role, self.actor_region) {
+            (Some(subject), Some(role), Some(region)) => Some(ActorRecord {
+                subject,
+                role,
+                region,
+                provider_org: self.actor_provider_org,
+            }),
+            (None, None, None) if self.actor_provider_org.is_none() => None,
+            _ => return Err(StoreError::Corrupt(format!("{}: a partial actor", at()))),
+        };
+        Ok(EventMetadata {
+            command_id: self.command_id,
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            actor,
+            extra,
+        })
+    }
+}
+
+impl StoredEvent {
+    /// The row's metadata (copies what it takes from the row).
+    pub fn metadata(&self) -> Result<EventMetadata, StoreError> {
+        StoredMetadata {
+            position: self.position,
+            extra: &self.extra_metadata,
+            command_id: self.command_id,
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            actor_subject: self.actor_subject.clone(),
+            actor_role: self.actor_role.clone(),
+            actor_region: self.actor_region.clone(),
+            actor_provider_org: self.actor_provider_org.clone(),
+        }
+        .parse()
+    }
+
+    /// The row as readers take it (see `Engine::decode_recorded`).
+    pub fn into_recorded(self) -> Result<RecordedEvent, StoreError> {
+        let payload = serde_json::from_str(&self.payload).map_err(|e| {
+            StoreError::Corrupt(format!("event at position {}: payload: {e}", self.position))
+        })?;
+        let metadata = StoredMetadata {
+            position: self.position,
+            extra: &self.extra_metadata,
+            command_id: self.command_id,
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            actor_subject: self.actor_subject,
+            actor_role: self.actor_role,
+            actor_region: self.actor_region,
+            actor_provider_org: self.actor_provider_org,
+        }
+        .parse()?;
+        Ok(RecordedEvent {
+            position: Position(self.position),
+            stream: self.stream,
+            version: self.version,
+            event_id: self.event_id,
+            event_type: self.event_type,
+            event_version: self.event_version,
+            payload,
+            metadata,
+            recorded_at: self.recorded_at,
+            prev_hash: event_hash(&self.prev_hash, self.position, "prev_hash")?,
+            hash: event_hash(&self.hash, self.position, "hash")?,
+        })
+    }
 }
 
 /// An event ready for the writer: canonicalised, encoded and validated by the appending task.
@@ -116,6 +206,28 @@ fn to_u64(value: i64) -> Result<u64, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("negative position or version {value}")))
 }
 
+/// Decodes every row, into a vector sized for them up front (collecting a `Result` cannot
+/// know its length, and would move a page of events several times as it grows).
+fn decode_rows<R, T>(
+    rows: &[R],
+    decode: fn(&R) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut decoded = Vec::with_capacity(rows.len());
+    for row in rows {
+        decoded.push(decode(row)?);
+    }
+    Ok(decoded)
+}
+
+/// An event's hash column (`prev_hash` or `hash`), which must be 32 bytes.
+fn event_hash(bytes: &[u8], position: u64, column: &str) -> Result<EventHash, StoreError> {
+    EventHash::from_slice(bytes).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "event at position {position}: {column} is not 32 bytes"
+        ))
+    })
+}
+
 fn hash_from(bytes: &[u8], what: &str) -> Result<EventHash, StoreError> {
     EventHash::from_slice(bytes)
         .ok_or_else(|| StoreError::Corrupt(format!("{what} is not 32 bytes")))
@@ -133,6 +245,8 @@ where
     Uuid: Bind<DB> + Load<DB>,
     DateTime<Utc>: Bind<DB> + Load<DB>,
     Vec<u8>: Bind<DB> + Load<DB>,
+    for<'r> &'r str: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'r> &'r [u8]: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
     Option<String>: Bind<DB>,
     Option<Uuid>: Bind<DB>,
 {
@@ -213,8 +327,72 @@ where
         })
     }
 
-    /// Events with positions after `after`, in position order.
-    pub async fn read_all(&self, after: u64, limit: u64) -> Result<Vec<StoredEvent>, StoreError> {
+    /// A row as readers take it: payload and metadata parsed from the row's own text (never
+    /// copied into a `String` first), the hashes checked for length; the payload as stored,
+    /// neither decoded by the codec nor upcast. Columns by position, as in `decode_event`.
+    fn decode_recorded(row: &DB::Row) -> Result<RecordedEvent, StoreError> {
+        // `try_get_unchecked`: the columns are this store's own `EVENT_COLUMNS`, whose types
+        // the conformance suite reads back on both databases; checking each value's type
+        // against its column's was a tenth of the decoding. The payload is parsed from the
+        // row's bytes (`from_slice` checks UTF-8 as it parses; a `&str` checked the whole text
+        // first).
+        let position = to_u64(row.try_get_unchecked(0)?)?;
+        let payload =
+            serde_json::from_slice(row.try_get_unchecked::<&[u8], _>(7)?).map_err(|e| {
+                StoreError::Corrupt(format!("event at position {position}: payload: {e}"))
+            })?;
+        let metadata = StoredMetadata {
+            position,
+            extra: row.try_get_unchecked(8)?,
+            command_id: row.try_get_unchecked(9)?,
+            correlation_id: row.try_get_unchecked(10)?,
+            causation_id: row.try_get_unchecked(11)?,
+            actor_subject: row.try_get_unchecked(12)?,
+            actor_role: row.try_get_unchecked(13)?,
+            actor_region: row.try_get_unchecked(14)?,
+            actor_provider_org: row.try_get_unchecked(15)?,
+        }
+        .parse()?;
+        Ok(RecordedEvent {
+            position: Position(position),
+            stream: StreamRef::new(
+                row.try_get_unchecked::<String, _>(1)?,
+                row.try_get_unchecked::<String, _>(2)?,
+            ),
+            version: to_u64(row.try_get_unchecked(3)?)?,
+            event_id: row.try_get_unchecked(4)?,
+            event_type: row.try_get_unchecked(5)?,
+            event_version: row.try_get_unchecked(6)?,
+            payload,
+            metadata,
+            recorded_at: row.try_get_unchecked(16)?,
+            prev_hash: event_hash(row.try_get_unchecked(17)?, position, "prev_hash")?,
+            hash: event_hash(row.try_get_unchecked(18)?, position, "hash")?,
+        })
+    }
+
+    /// Events with positions after `after`, in position order, as readers take them
+    /// (`decode_recorded`).
+    pub async fn read_all(&self, after: u64, limit: u64) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.events_after(after, limit, Self::decode_recorded).await
+    }
+
+    /// [`Engine::read_all`]'s rows exactly as stored: for verifying them, and for scans that
+    /// test a row's metadata before parsing its payload.
+    pub async fn read_all_stored(
+        &self,
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.events_after(after, limit, Self::decode_event).await
+    }
+
+    async fn events_after<T>(
+        &self,
+        after: u64,
+        limit: u64,
+        decode: fn(&DB::Row) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
         let sql = format!(
             "SELECT {} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
             DB::EVENT_COLUMNS
@@ -225,7 +403,7 @@ where
             .bind(read_bound(limit))
             .fetch_all(&mut *conn)
             .await?;
-        rows.iter().map(Self::decode_event).collect()
+        decode_rows(&rows, decode)
     }
 
     /// Events of one aggregate type with positions after `after`, in position order.
@@ -234,7 +412,7 @@ where
         stream_type: &str,
         after: u64,
         limit: u64,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         let sql = format!(
             "SELECT {} FROM events WHERE stream_type = $1 AND position > $2 \
              ORDER BY position LIMIT $3",
@@ -247,7 +425,7 @@ where
             .bind(read_bound(limit))
             .fetch_all(&mut *conn)
             .await?;
-        rows.iter().map(Self::decode_event).collect()
+        decode_rows(&rows, Self::decode_recorded)
     }
 
     /// Events of one stream with versions after `after_version`, in version order.
@@ -256,7 +434,7 @@ where
         stream: &StreamRef,
         after_version: u64,
         limit: u64,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         let sql = format!(
             "SELECT {} FROM events WHERE stream_type = $1 AND stream_id = $2 AND version > $3 \
              ORDER BY version LIMIT $4",
@@ -270,7 +448,7 @@ where
             .bind(read_bound(limit))
             .fetch_all(&mut *conn)
             .await?;
-        rows.iter().map(Self::decode_event).collect()
+        decode_rows(&rows, Self::decode_recorded)
     }
 
     /// A page of stream heads after `after` in key order: `(stream, version, last_hash)`.
@@ -385,10 +563,14 @@ where
     }
 
     /// `(version, snapshot_number, payload, recorded_at)` of the stream's snapshot.
-    pub async fn snapshot(
+    /// The stream's latest snapshot: version, snapshot number, the payload as `parse` makes
+    /// it from the row's text (read in place: a large case's snapshot is tens of kilobytes),
+    /// and when it was taken.
+    pub async fn snapshot<T>(
         &self,
         stream: &StreamRef,
-    ) -> Result<Option<(u64, u64, String, DateTime<Utc>)>, StoreError> {
+        parse: impl FnOnce(&str) -> T,
+    ) -> Result<Option<(u64, u64, T, DateTime<Utc>)>, StoreError> {
         let sql = format!(
             "SELECT version, snapshot_number, {}, recorded_at FROM snapshots \
              WHERE stream_type = $1 AND stream_id = $2",
@@ -404,7 +586,7 @@ where
             Ok((
                 to_u64(row.try_get(0)?)?,
                 to_u64(row.try_get(1)?)?,
-                row.try_get(2)?,
+                parse(row.try_get::<&str, _>(2)?),
                 row.try_get(3)?,
             ))
         })

@@ -97,6 +97,14 @@ impl PayloadCodec for IdentityCodec {
     async fn decode(&self, _: &CodecContext<'_>, stored: Value) -> Result<Value, CodecError> {
         Ok(stored)
     }
+
+    /// The page as read, without a call per payload.
+    async fn decode_page(
+        &self,
+        items: Vec<(CodecContext<'_>, Value)>,
+    ) -> Result<Vec<Value>, CodecError> {
+        Ok(items.into_iter().map(|(_, stored)| stored).collect())
+    }
 }
 
 /// Options for [`crate::EventStore::connect`]. `Default` gives production-sane values.

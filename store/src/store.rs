@@ -1,6 +1,5 @@
 //! [`EventStore`]: connecting, appending through the single writer, and reading.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
@@ -12,13 +11,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use crate::cache::AggregateCache;
-use crate::canonical::{self, EventHash};
+use crate::canonical;
 use crate::dialect::NOTIFY_CHANNEL;
-use crate::engine::{Engine, PreparedAppend, PreparedEvent, StoredEvent};
+use crate::engine::{Engine, PreparedAppend, PreparedEvent};
 use crate::error::StoreError;
 use crate::model::{
-    ActorRecord, AppendOutcome, AppendRequest, EventMetadata, Position, RecordedEvent,
-    StoredSnapshot, StreamRef,
+    AppendOutcome, AppendRequest, EventMetadata, Position, RecordedEvent, StoredSnapshot, StreamRef,
 };
 use crate::options::{CodecContext, StoreOptions};
 use crate::tail::Tail;
@@ -376,8 +374,8 @@ impl EventStore {
         after: Position,
         limit: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let stored = dispatch!(self, engine => engine.read_all(after.0, limit).await)?;
-        self.to_recorded_all(stored, true).await
+        let read = dispatch!(self, engine => engine.read_all(after.0, limit).await)?;
+        self.to_recorded_all(read, true).await
     }
 
     /// [`EventStore::read_all`] for this process's live followers (projectors, outbox, audit):
@@ -441,14 +439,13 @@ impl EventStore {
         };
         'pages: while kept.len() < limit && read.scanned < budget {
             let wanted = PAGE.min(budget - read.scanned);
-            let page =
-                dispatch!(self, engine => engine.read_all(read.last_scanned.0, wanted).await)?;
+            let page = dispatch!(self, engine => engine.read_all_stored(read.last_scanned.0, wanted).await)?;
             let full = page.len() as u64 == wanted;
             for stored in page {
                 read.scanned += 1;
                 read.last_scanned = Position(stored.position);
-                if keep(&metadata_of(&stored)?) {
-                    kept.push(stored);
+                if keep(&stored.metadata()?) {
+                    kept.push(stored.into_recorded()?);
                     if kept.len() == limit {
                         break 'pages;
                     }
@@ -518,27 +515,30 @@ impl EventStore {
         self.to_recorded_all(stored, false).await
     }
 
-    /// The stream's latest snapshot as stored (version, snapshot number, payload text), for
-    /// a load that deserialises the payload straight into its aggregate: a snapshot of a large
-    /// case is tens of kilobytes, and going through a `Value` first doubles its cost.
-    pub(crate) async fn snapshot_text(
+    /// The stream's latest snapshot (version, snapshot number, payload) with the payload as
+    /// `parse` makes it from the stored text, for a load that deserialises it straight into its
+    /// aggregate: a snapshot of a large case is tens of kilobytes, and going through a `Value`
+    /// (or a copy of the text) first adds to its cost.
+    pub(crate) async fn snapshot_parsed<T>(
         &self,
         stream: &StreamRef,
-    ) -> Result<Option<(u64, u64, String)>, StoreError> {
-        let found = dispatch!(self, engine => engine.snapshot(stream).await)?;
+        parse: impl FnOnce(&str) -> T,
+    ) -> Result<Option<(u64, u64, T)>, StoreError> {
+        let found = dispatch!(self, engine => engine.snapshot(stream, parse).await)?;
         Ok(found.map(|(version, number, payload, _)| (version, number, payload)))
     }
 
     /// The stream's latest snapshot, if one was taken.
     pub async fn snapshot(&self, stream: &StreamRef) -> Result<Option<StoredSnapshot>, StoreError> {
-        let found = dispatch!(self, engine => engine.snapshot(stream).await)?;
+        let parse = |text: &str| serde_json::from_str::<Value>(text);
+        let found = dispatch!(self, engine => engine.snapshot(stream, parse).await)?;
         found
             .map(|(version, snapshot_number, payload, recorded_at)| {
                 Ok(StoredSnapshot {
                     stream: stream.clone(),
                     version,
                     snapshot_number,
-                    payload: serde_json::from_str(&payload)
+                    payload: payload
                         .map_err(|e| StoreError::Corrupt(format!("snapshot of {stream}: {e}")))?,
                     recorded_at,
                 })
@@ -583,118 +583,64 @@ impl EventStore {
         });
     }
 
-    /// Turns stored rows into [`RecordedEvent`]s, in order: parses their JSON, decodes the
-    /// payloads as one page (a codec that fetches keys fetches them once for the page), and
-    /// optionally upcasts.
+    /// Decodes the payloads of events read from the log (as stored: `Engine::read_all`) as one
+    /// page (a codec that fetches keys fetches them once for the page), and optionally upcasts
+    /// them; in order.
     async fn to_recorded_all(
         &self,
-        stored: Vec<StoredEvent>,
+        mut events: Vec<RecordedEvent>,
         upcast: bool,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let mut items = Vec::with_capacity(stored.len());
-        for event in &stored {
-            let payload: Value = serde_json::from_str(&event.payload).map_err(|e| {
-                StoreError::Corrupt(format!(
-                    "event at position {}: payload: {e}",
-                    event.position
-                ))
-            })?;
-            let context = CodecContext {
-                stream: &event.stream,
-                event_type: &event.event_type,
-                event_version: &event.event_version,
-            };
-            items.push((context, payload));
-        }
-        let count = items.len();
-        let at = match (stored.first(), stored.last()) {
-            (Some(first), Some(last)) => {
-                format!(
-                    "events at positions {} to {}",
-                    first.position, last.position
-                )
-            }
-            _ => return Ok(Vec::new()),
+        let (first, last) = match (events.first(), events.last()) {
+            (Some(first), Some(last)) => (first.position, last.position),
+            _ => return Ok(events),
         };
+        let count = events.len();
+        let items = events
+            .iter_mut()
+            .map(|event| {
+                let RecordedEvent {
+                    stream,
+                    event_type,
+                    event_version,
+                    payload,
+                    ..
+                } = event;
+                let context = CodecContext {
+                    stream,
+                    event_type,
+                    event_version,
+                };
+                (context, std::mem::take(payload))
+            })
+            .collect();
+        let at = || format!("events at positions {first} to {last}");
         let payloads = self
             .inner
             .options
             .codec
             .decode_page(items)
             .await
-            .map_err(|e| e.into_store_error(&at))?;
+            .map_err(|e| e.into_store_error(&at()))?;
         if payloads.len() != count {
             return Err(StoreError::Codec(format!(
-                "{at}: the codec decoded {} of {count} payloads",
+                "{}: the codec decoded {} of {count} payloads",
+                at(),
                 payloads.len()
             )));
         }
-        stored
-            .into_iter()
-            .zip(payloads)
-            .map(|(event, payload)| self.to_recorded(event, payload, upcast))
-            .collect()
+        for (event, payload) in events.iter_mut().zip(payloads) {
+            event.payload = payload;
+        }
+        let upcasters = &self.inner.options.upcasters;
+        if upcast && !upcasters.is_empty() {
+            events = events
+                .into_iter()
+                .map(|event| event.upcast(upcasters))
+                .collect();
+        }
+        Ok(events)
     }
-
-    /// Turns a stored row and its decoded payload into a [`RecordedEvent`], optionally
-    /// upcast.
-    fn to_recorded(
-        &self,
-        stored: StoredEvent,
-        payload: Value,
-        upcast: bool,
-    ) -> Result<RecordedEvent, StoreError> {
-        let at = || format!("event at position {}", stored.position);
-        let metadata = metadata_of(&stored)?;
-        let event = RecordedEvent {
-            position: Position(stored.position),
-            version: stored.version,
-            event_id: stored.event_id,
-            event_type: stored.event_type,
-            event_version: stored.event_version,
-            payload,
-            metadata,
-            recorded_at: stored.recorded_at,
-            prev_hash: EventHash::from_slice(&stored.prev_hash)
-                .ok_or_else(|| StoreError::Corrupt(format!("{}: prev_hash", at())))?,
-            hash: EventHash::from_slice(&stored.hash)
-                .ok_or_else(|| StoreError::Corrupt(format!("{}: hash", at())))?,
-            stream: stored.stream,
-        };
-        Ok(if upcast {
-            event.upcast(&self.inner.options.upcasters)
-        } else {
-            event
-        })
-    }
-}
-
-/// The metadata of a stored row, from its columns and its `metadata` (extra) JSON.
-pub(crate) fn metadata_of(stored: &StoredEvent) -> Result<EventMetadata, StoreError> {
-    let at = || format!("event at position {}", stored.position);
-    let extra: BTreeMap<String, String> = serde_json::from_str(&stored.extra_metadata)
-        .map_err(|e| StoreError::Corrupt(format!("{}: metadata: {e}", at())))?;
-    let actor = match (
-        &stored.actor_subject,
-        &stored.actor_role,
-        &stored.actor_region,
-    ) {
-        (Some(subject), Some(role), Some(region)) => Some(ActorRecord {
-            subject: subject.clone(),
-            role: role.clone(),
-            region: region.clone(),
-            provider_org: stored.actor_provider_org.clone(),
-        }),
-        (None, None, None) if stored.actor_provider_org.is_none() => None,
-        _ => return Err(StoreError::Corrupt(format!("{}: a partial actor", at()))),
-    };
-    Ok(EventMetadata {
-        command_id: stored.command_id,
-        correlation_id: stored.correlation_id,
-        causation_id: stored.causation_id,
-        actor,
-        extra,
-    })
 }
 
 impl RecordedEvent {

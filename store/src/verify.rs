@@ -19,7 +19,7 @@ use crate::canonical::{self, EventFields, EventHash};
 use crate::engine::StoredEvent;
 use crate::error::StoreError;
 use crate::model::{Position, StreamRef};
-use crate::store::{Backend, EventStore, PAGE, dispatch, metadata_of};
+use crate::store::{Backend, EventStore, PAGE, dispatch};
 
 /// Which event a problem is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +120,7 @@ impl VerifyReport {
 /// The hash an event should have, recomputed from its stored row.
 pub(crate) fn recompute_hash(stored: &StoredEvent) -> Result<EventHash, String> {
     let prev = EventHash::from_slice(&stored.prev_hash).ok_or("prev_hash is not 32 bytes")?;
-    let metadata = metadata_of(stored).map_err(|e| e.to_string())?;
+    let metadata = stored.metadata().map_err(|e| e.to_string())?;
     let canonical_metadata =
         canonical::to_canonical_string(&metadata.hashed_json()).map_err(|e| e.to_string())?;
     let payload: serde_json::Value =
@@ -158,13 +158,14 @@ impl EventStore {
             problem: None,
         };
         loop {
-            let page = dispatch!(self, engine => engine.read_all(next.0 - 1, PAGE).await)?;
+            let page = dispatch!(self, engine => engine.read_all_stored(next.0 - 1, PAGE).await)?;
             if page.is_empty() {
                 // Appends may have moved the head since the last page: look again until the
                 // head and the walk agree or the head row is ahead of the events.
                 let head = self.head().await?;
                 if head.0 > next.0 - 1 {
-                    let again = dispatch!(self, engine => engine.read_all(next.0 - 1, 1).await)?;
+                    let again =
+                        dispatch!(self, engine => engine.read_all_stored(next.0 - 1, 1).await)?;
                     if !again.is_empty() {
                         continue;
                     }

@@ -255,6 +255,18 @@ pub async fn metrics(
         .body(text))
 }
 
+/// The OpenAPI document served at `/openapi.json`, serialised once at startup and shared by
+/// every worker.
+#[derive(Debug, Clone)]
+pub struct OpenApiJson(pub web::Bytes);
+
+/// `GET /openapi.json`: the document the handlers' attributes describe (`crate::openapi`).
+pub async fn openapi_json(document: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .body(document.0.clone())
+}
+
 /// `GET /docs` (without the slash) leads to the Swagger UI at `/docs/`.
 pub async fn docs_redirect() -> HttpResponse {
     HttpResponse::PermanentRedirect()
