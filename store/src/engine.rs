@@ -33,23 +33,17 @@ pub(crate) struct StoredEvent {
     pub event_type: String,
     pub event_version: String,
     pub payload: String,
-    pub extra_metadata: String,
-    pub command_id: Uuid,
-    pub correlation_id: Uuid,
-    pub causation_id: Option<Uuid>,
-    pub actor_subject: Option<String>,
-    pub actor_role: Option<String>,
-    pub actor_region: Option<String>,
-    pub actor_provider_org: Option<String>,
+    pub metadata: StoredMetadata<String>,
     pub recorded_at: DateTime<Utc>,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
 }
 
-/// The metadata columns of a row: `extra` is the `metadata` column's JSON text.
-pub(crate) struct StoredMetadata<'r> {
-    pub position: u64,
-    pub extra: &'r str,
+/// The metadata columns of a row; `extra` is the `metadata` column's JSON text, owned
+/// (`StoredEvent`) or borrowed from the row (`Engine::decode_recorded`).
+#[derive(Debug, Clone)]
+pub(crate) struct StoredMetadata<X> {
+    pub extra: X,
     pub command_id: Uuid,
     pub correlation_id: Uuid,
     pub causation_id: Option<Uuid>,
@@ -59,12 +53,12 @@ pub(crate) struct StoredMetadata<'r> {
     pub actor_provider_org: Option<String>,
 }
 
-impl StoredMetadata<'_> {
-    /// The event's metadata: `extra` parsed, the actor whole or absent (a partial actor is
-    /// corrupt).
-    pub fn parse(self) -> Result<EventMetadata, StoreError> {
-        let at = || format!("event at position {}", self.position);
-        let extra: BTreeMap<String, String> = serde_json::from_str(self.extra)
+impl<X: AsRef<str>> StoredMetadata<X> {
+    /// The metadata of the event at `position`: `extra` parsed, the actor whole or absent (a
+    /// partial actor is corrupt).
+    pub fn parse(self, position: u64) -> Result<EventMetadata, StoreError> {
+        let at = || format!("event at position {position}");
+        let extra: BTreeMap<String, String> = serde_json::from_str(self.extra.as_ref())
             .map_err(|e| StoreError::Corrupt(format!("{}: metadata: {e}", at())))?;
         let actor = match (self.actor_subject, self.actor_role, self.actor_region) {
             (Some(subject), Some(role), Some(region)) => Some(ActorRecord {
@@ -89,18 +83,7 @@ impl StoredMetadata<'_> {
 impl StoredEvent {
     /// The row's metadata (copies what it takes from the row).
     pub fn metadata(&self) -> Result<EventMetadata, StoreError> {
-        StoredMetadata {
-            position: self.position,
-            extra: &self.extra_metadata,
-            command_id: self.command_id,
-            correlation_id: self.correlation_id,
-            causation_id: self.causation_id,
-            actor_subject: self.actor_subject.clone(),
-            actor_role: self.actor_role.clone(),
-            actor_region: self.actor_region.clone(),
-            actor_provider_org: self.actor_provider_org.clone(),
-        }
-        .parse()
+        self.metadata.clone().parse(self.position)
     }
 
     /// The row as readers take it (see `Engine::decode_recorded`).
@@ -108,18 +91,6 @@ impl StoredEvent {
         let payload = serde_json::from_str(&self.payload).map_err(|e| {
             StoreError::Corrupt(format!("event at position {}: payload: {e}", self.position))
         })?;
-        let metadata = StoredMetadata {
-            position: self.position,
-            extra: &self.extra_metadata,
-            command_id: self.command_id,
-            correlation_id: self.correlation_id,
-            causation_id: self.causation_id,
-            actor_subject: self.actor_subject,
-            actor_role: self.actor_role,
-            actor_region: self.actor_region,
-            actor_provider_org: self.actor_provider_org,
-        }
-        .parse()?;
         Ok(RecordedEvent {
             position: Position(self.position),
             stream: self.stream,
@@ -128,7 +99,7 @@ impl StoredEvent {
             event_type: self.event_type,
             event_version: self.event_version,
             payload,
-            metadata,
+            metadata: self.metadata.parse(self.position)?,
             recorded_at: self.recorded_at,
             prev_hash: event_hash(&self.prev_hash, self.position, "prev_hash")?,
             hash: event_hash(&self.hash, self.position, "hash")?,
@@ -313,17 +284,27 @@ where
             event_type: row.try_get(5)?,
             event_version: row.try_get(6)?,
             payload: row.try_get(7)?,
-            extra_metadata: row.try_get(8)?,
-            command_id: row.try_get(9)?,
-            correlation_id: row.try_get(10)?,
-            causation_id: row.try_get(11)?,
-            actor_subject: row.try_get(12)?,
-            actor_role: row.try_get(13)?,
-            actor_region: row.try_get(14)?,
-            actor_provider_org: row.try_get(15)?,
+            metadata: Self::decode_metadata(row)?,
             recorded_at: row.try_get(16)?,
             prev_hash: row.try_get(17)?,
             hash: row.try_get(18)?,
+        })
+    }
+
+    /// The metadata columns of an event row, `extra` as `X` (owned or borrowed text). Unchecked
+    /// types, as in `decode_recorded`.
+    fn decode_metadata<'r, X: sqlx::Decode<'r, DB>>(
+        row: &'r DB::Row,
+    ) -> Result<StoredMetadata<X>, StoreError> {
+        Ok(StoredMetadata {
+            extra: row.try_get_unchecked(8)?,
+            command_id: row.try_get_unchecked(9)?,
+            correlation_id: row.try_get_unchecked(10)?,
+            causation_id: row.try_get_unchecked(11)?,
+            actor_subject: row.try_get_unchecked(12)?,
+            actor_role: row.try_get_unchecked(13)?,
+            actor_region: row.try_get_unchecked(14)?,
+            actor_provider_org: row.try_get_unchecked(15)?,
         })
     }
 
@@ -341,18 +322,7 @@ where
             serde_json::from_slice(row.try_get_unchecked::<&[u8], _>(7)?).map_err(|e| {
                 StoreError::Corrupt(format!("event at position {position}: payload: {e}"))
             })?;
-        let metadata = StoredMetadata {
-            position,
-            extra: row.try_get_unchecked(8)?,
-            command_id: row.try_get_unchecked(9)?,
-            correlation_id: row.try_get_unchecked(10)?,
-            causation_id: row.try_get_unchecked(11)?,
-            actor_subject: row.try_get_unchecked(12)?,
-            actor_role: row.try_get_unchecked(13)?,
-            actor_region: row.try_get_unchecked(14)?,
-            actor_provider_org: row.try_get_unchecked(15)?,
-        }
-        .parse()?;
+        let metadata = Self::decode_metadata::<&str>(row)?.parse(position)?;
         Ok(RecordedEvent {
             position: Position(position),
             stream: StreamRef::new(
