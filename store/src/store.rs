@@ -562,7 +562,9 @@ impl EventStore {
             Backend::Postgres(engine) => {
                 let mut listener = PgListener::connect_with(&engine.read_pool).await?;
                 listener.listen(NOTIFY_CHANNEL).await?;
-                Some(listener)
+                let (sender, receiver) = mpsc::channel(NOTIFICATIONS_BUFFER);
+                tokio::spawn(forward_notifications(listener, sender));
+                Some(receiver)
             }
             Backend::Sqlite(_) => None,
         };
@@ -692,22 +694,59 @@ pub struct FilteredRead {
 /// always reads from its own checkpoint.
 pub struct Wakeups {
     local: watch::Receiver<Position>,
-    remote: Option<PgListener>,
+    /// PostgreSQL: the payloads of other processes' notifications, from the task that owns the
+    /// listener (`forward_notifications`); an error ends them.
+    remote: Option<mpsc::Receiver<Result<String, StoreError>>>,
     tail: Arc<Tail>,
+}
+
+/// Notifications the listener's task may hold for a follower that has not asked yet.
+const NOTIFICATIONS_BUFFER: usize = 64;
+
+/// Owns a listener and forwards what it receives until it fails, or until the [`Wakeups`] it
+/// feeds is gone (noticed at the next notification, or when the pool closes and the listener
+/// fails).
+///
+/// `PgListener::recv` is not cancel-safe: dropped while it re-establishes a lost connection,
+/// it can return a connection that already sent `LISTEN` to the pool. A query that later
+/// meets a notification on that connection fails ("unexpected message:
+/// NotificationResponse"): after a database restart, commands answered 500. So a `recv` is
+/// never dropped in flight here. [`Wakeups::wait`] selects over this task's channel instead,
+/// and may be dropped at any point.
+async fn forward_notifications(
+    mut listener: PgListener,
+    sender: mpsc::Sender<Result<String, StoreError>>,
+) {
+    loop {
+        let received = listener
+            .recv()
+            .await
+            .map(|notification| notification.payload().to_owned())
+            .map_err(StoreError::from);
+        let failed = received.is_err();
+        if sender.send(received).await.is_err() || failed {
+            return;
+        }
+    }
 }
 
 impl Wakeups {
     /// Waits until this process committed something, or (PostgreSQL) any process did.
+    /// Cancel-safe: dropping the future loses no notification and leaves no connection behind.
     pub async fn wait(&mut self) -> Result<(), StoreError> {
         let closed = || StoreError::Unavailable(Arc::new(sqlx::Error::PoolClosed));
         match &mut self.remote {
             None => self.local.changed().await.map_err(|_| closed()),
-            Some(listener) => tokio::select! {
+            Some(remote) => tokio::select! {
                 changed = self.local.changed() => changed.map_err(|_| closed()),
-                notified = listener.recv() => {
-                    self.tail.notified(notified.map_err(StoreError::from)?.payload());
-                    Ok(())
-                }
+                notified = remote.recv() => match notified {
+                    Some(Ok(payload)) => {
+                        self.tail.notified(&payload);
+                        Ok(())
+                    }
+                    Some(Err(error)) => Err(error),
+                    None => Err(closed()),
+                },
             },
         }
     }

@@ -12,6 +12,8 @@ mod log;
 mod tail;
 mod tamper;
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use store::testing::TestDatabase;
 use store::{ActorRecord, AppendRequest, EventMetadata, ExpectedVersion, NewEvent, StreamRef};
@@ -57,6 +59,77 @@ store::on_both_backends!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_wakes_followers_in_other_processes() {
     log::other_stores_wake_followers_through_notify(TestDatabase::postgres().await).await;
+}
+
+/// Runs only on PostgreSQL: `LISTEN` is PostgreSQL's. A follower that stops waiting (a
+/// `select!`, a timeout, `now_or_never`) while its listener re-establishes a lost connection
+/// must not leave a connection that already sent `LISTEN` in the store's pool. A query that
+/// meets a notification on such a connection fails with "unexpected message:
+/// NotificationResponse"; after a database restart, commands answered 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_follower_that_stops_waiting_during_a_reconnect_leaves_no_listening_connection()
+{
+    const CUT: &str = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'";
+    const LISTENING: &str = "SELECT count(*) FROM pg_stat_activity \
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'";
+    let db = TestDatabase::postgres().await;
+    let store = db
+        .store_with(store::StoreOptions {
+            max_connections: 3,
+            ..store::StoreOptions::default()
+        })
+        .await;
+    let probe = sqlx::PgPool::connect(db.url()).await.unwrap();
+    let mut wakeups = store.listen().await.unwrap();
+    let case = stream("case");
+    let mut version = 0;
+    for round in 0..5 {
+        // Cut the listener's connection, as a database restart does.
+        sqlx::query(CUT).execute(&probe).await.unwrap();
+        // A follower that gives up at once, again and again.
+        for _ in 0..10 {
+            let _ = tokio::time::timeout(Duration::ZERO, wakeups.wait()).await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        // One listening connection at most (the listener's own), once the cut one is gone.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let listening: i64 = sqlx::query_scalar(LISTENING)
+                .fetch_one(&probe)
+                .await
+                .unwrap();
+            if listening <= 1 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "round {round}: {listening} connections sent LISTEN; a pooled one was left behind"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Commits notify; every pooled connection then serves a query.
+        let expected = if version == 0 {
+            ExpectedVersion::NoStream
+        } else {
+            ExpectedVersion::Exact(version)
+        };
+        version = store
+            .append(request(&case, expected, 1))
+            .await
+            .unwrap()
+            .last_version;
+        let start = store::Position::START;
+        let reads = tokio::join!(
+            store.read_all(start, 1),
+            store.read_all(start, 1),
+            store.read_all(start, 1)
+        );
+        for read in [reads.0, reads.1, reads.2] {
+            read.expect("a pooled connection reads without meeting a notification");
+        }
+    }
+    probe.close().await;
 }
 
 /// Runs only on PostgreSQL: TOAST compression is PostgreSQL's. A large snapshot is stored out
