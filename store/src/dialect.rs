@@ -119,7 +119,8 @@ impl Dialect for Sqlite {
 mod tests {
     use super::*;
 
-    /// `Engine::decode_event` reads each column by its place in `EVENT_COLUMNS`, in this order.
+    /// `Engine::decode_event` and `Engine::decode_recorded` read each column by its place in
+    /// `EVENT_COLUMNS`, in this order.
     const EVENT_COLUMN_NAMES: [&str; 19] = [
         "position",
         "stream_type",

@@ -190,18 +190,20 @@ fn decode_rows<R, T>(
     Ok(decoded)
 }
 
-/// An event's hash column (`prev_hash` or `hash`), which must be 32 bytes.
-fn event_hash(bytes: &[u8], position: u64, column: &str) -> Result<EventHash, StoreError> {
-    EventHash::from_slice(bytes).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "event at position {position}: {column} is not 32 bytes"
-        ))
-    })
+/// A hash column, which must be 32 bytes; `what` names it in the error (formatted only then).
+fn hash_from(bytes: &[u8], what: impl FnOnce() -> String) -> Result<EventHash, StoreError> {
+    EventHash::from_slice(bytes)
+        .ok_or_else(|| StoreError::Corrupt(format!("{} is not 32 bytes", what())))
 }
 
-fn hash_from(bytes: &[u8], what: &str) -> Result<EventHash, StoreError> {
-    EventHash::from_slice(bytes)
-        .ok_or_else(|| StoreError::Corrupt(format!("{what} is not 32 bytes")))
+/// A stream's `last_hash`.
+fn last_hash() -> String {
+    "a stream's last hash".to_owned()
+}
+
+/// An event's hash column (`prev_hash` or `hash`).
+fn event_hash(bytes: &[u8], position: u64, column: &str) -> Result<EventHash, StoreError> {
+    hash_from(bytes, || format!("event at position {position}: {column}"))
 }
 
 impl<DB> Engine<DB>
@@ -446,7 +448,7 @@ where
                 Ok((
                     StreamRef::new(row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?),
                     to_u64(row.try_get(2)?)?,
-                    hash_from(&row.try_get::<Vec<u8>, _>(3)?, "a stream's last hash")?,
+                    hash_from(&row.try_get::<Vec<u8>, _>(3)?, last_hash)?,
                 ))
             })
             .collect()
@@ -532,7 +534,6 @@ where
         found
     }
 
-    /// `(version, snapshot_number, payload, recorded_at)` of the stream's snapshot.
     /// The stream's latest snapshot: version, snapshot number, the payload as `parse` makes
     /// it from the row's text (read in place: a large case's snapshot is tens of kilobytes),
     /// and when it was taken.
@@ -787,10 +788,7 @@ where
                         let head = StreamHead {
                             version: to_u64(row.try_get(4)?)?,
                             last_position: to_u64(row.try_get(5)?)?,
-                            hash: hash_from(
-                                &row.try_get::<Vec<u8>, _>(10)?,
-                                "a stream's last hash",
-                            )?,
+                            hash: hash_from(&row.try_get::<Vec<u8>, _>(10)?, last_hash)?,
                         };
                         lookup.streams.insert(stream, head);
                     }

@@ -43,6 +43,7 @@ store::on_both_backends!(
     tamper::verify_names_an_event_whose_actor_was_changed,
     tamper::verify_names_the_event_after_a_removed_middle_event,
     tamper::verify_notices_events_removed_from_the_end,
+    tamper::a_row_that_cannot_be_read_is_reported_corrupt_by_every_reader,
     cqrs::an_old_event_version_is_read_through_an_upcaster,
     cqrs::snapshots_are_taken_every_n_events_and_loading_reads_only_what_follows,
     cqrs::a_snapshot_the_aggregate_cannot_read_is_ignored_and_the_stream_replayed,

@@ -1,7 +1,7 @@
 //! The append-only guard, and what `verify` finds once someone gets past it.
 
 use store::testing::TestDatabase;
-use store::{EventStore, ExpectedVersion, Position, Problem, StreamRef};
+use store::{EventStore, ExpectedVersion, Position, Problem, StoreError, StreamRef};
 
 use crate::{request, stream};
 
@@ -150,4 +150,63 @@ pub async fn verify_notices_events_removed_from_the_end(db: TestDatabase) {
             last_event: Position(7)
         })
     );
+}
+
+/// The message of a read that must fail as corrupt.
+fn corrupt<T: std::fmt::Debug>(result: Result<T, StoreError>, what: &str) -> String {
+    match result {
+        Err(StoreError::Corrupt(message)) => message,
+        other => panic!("{what}: expected a corrupt event, got {other:?}"),
+    }
+}
+
+/// A row past the guard that no reader can make sense of (half an actor; extra metadata that
+/// is not text by name) is reported corrupt, with its position, by every read path, never
+/// read as something else; `verify` names it unreadable.
+pub async fn a_row_that_cannot_be_read_is_reported_corrupt_by_every_reader(db: TestDatabase) {
+    let store = ten_events(&db).await;
+    db.disable_append_only_guard().await;
+    db.execute("UPDATE events SET actor_role = NULL WHERE position = 3")
+        .await
+        .unwrap();
+    db.execute(r#"UPDATE events SET metadata = '{"k": 1}' WHERE position = 4"#)
+        .await
+        .unwrap();
+
+    let message = corrupt(store.read_all(Position::START, 100).await, "read_all");
+    assert!(
+        message.contains("event at position 3: a partial actor"),
+        "{message}"
+    );
+    let message = corrupt(
+        store.read_stream(&stream("a"), 0, 100).await,
+        "read_stream of a",
+    );
+    assert!(
+        message.contains("event at position 3: a partial actor"),
+        "{message}"
+    );
+    let message = corrupt(
+        store.read_stream(&stream("b"), 0, 100).await,
+        "read_stream of b",
+    );
+    assert!(
+        message.contains("event at position 4: metadata"),
+        "{message}"
+    );
+    let message = corrupt(
+        store
+            .read_all_where(Position::START, 100, 1000, |_| true)
+            .await
+            .map(|read| read.events),
+        "read_all_where",
+    );
+    assert!(
+        message.contains("event at position 3: a partial actor"),
+        "{message}"
+    );
+
+    let (position, _, _, problem) = at(store.verify().await.unwrap().problem);
+    assert_eq!(position, 3);
+    assert!(matches!(problem, Problem::Unreadable { .. }), "{problem}");
 }
